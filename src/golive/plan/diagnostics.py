@@ -1,0 +1,49 @@
+"""Problems found in a plan, each pinned to a file, line and column."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class Severity(StrEnum):
+    error = "error"
+    warning = "warning"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem: `plan.golive.yaml:14:12: error: message (hint)`."""
+
+    file: str
+    line: int
+    column: int
+    severity: Severity
+    message: str
+    hint: str | None = None
+    rule: str = "schema"
+
+    def format(self) -> str:
+        hint = f" ({self.hint})" if self.hint else ""
+        return f"{self.file}:{self.line}:{self.column}: {self.severity}: {self.message}{hint}"
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    """A hint naming the closest known word, if any is close enough."""
+    matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"did you mean '{matches[0]}'?" if matches else None
+
+
+def sort_key(diagnostic: Diagnostic) -> tuple[int, int, int, str]:
+    return (
+        diagnostic.line,
+        diagnostic.column,
+        0 if diagnostic.severity is Severity.error else 1,
+        diagnostic.message,
+    )

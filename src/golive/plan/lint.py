@@ -1,0 +1,345 @@
+"""Rules that need the whole plan: references, cycles, owners, the schedule, undo, quorums.
+
+Each rule is a function `(Context) -> Iterator[Diagnostic]`; `RULES` lists them in order.
+A rule never raises on a plan that validated: every problem becomes a diagnostic.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from golive.plan.diagnostics import Diagnostic, Severity, did_you_mean
+from golive.plan.graph import StepGraph
+from golive.plan.models import Plan, StepCheck, StepKind
+from golive.plan.schedule import window_findings
+from golive.plan.source import DataPath, Positions, human_path
+from golive.plan.template import references
+from golive.plan.values import format_duration
+
+
+@dataclass
+class Context:
+    plan: Plan
+    data: dict[str, Any]
+    positions: Positions
+    env: str | None
+
+    def error(
+        self, path: DataPath, message: str, hint: str | None = None, *, rule: str
+    ) -> Diagnostic:
+        where = human_path(self.data, path)
+        return self.positions.diagnostic(path, f"{where}: {message}", hint=hint, rule=rule)
+
+    def warning(
+        self, path: DataPath, message: str, hint: str | None = None, *, rule: str
+    ) -> Diagnostic:
+        where = human_path(self.data, path)
+        return self.positions.diagnostic(
+            path, f"{where}: {message}", hint=hint, rule=rule, severity=Severity.warning
+        )
+
+    @property
+    def environments(self) -> list[str]:
+        """The environments references are checked against: the chosen one, or all of them."""
+        if self.env is not None:
+            return [self.env]
+        return list(self.plan.environments)
+
+
+Rule = Callable[[Context], Iterator[Diagnostic]]
+
+
+def duplicate_ids(ctx: Context) -> Iterator[Diagnostic]:
+    for section in ("steps", "checklist", "objectives"):
+        seen: dict[str, int] = {}
+        for index, item in enumerate(getattr(ctx.plan, section)):
+            if item.id in seen:
+                first = ctx.positions.of((section, seen[item.id]))[0]
+                yield ctx.error(
+                    (section, index, "id"),
+                    f"duplicate id '{item.id}' (first used on line {first})",
+                    "give every item its own id",
+                    rule="duplicate-id",
+                )
+            seen.setdefault(item.id, index)
+
+
+def unknown_people(ctx: Context) -> Iterator[Diagnostic]:
+    people = ctx.plan.people
+    refs: list[tuple[DataPath, str]] = []
+    for i, step in enumerate(ctx.plan.steps):
+        if step.owner:
+            refs.append((("steps", i, "owner"), step.owner))
+        refs.extend((("steps", i, "approvers", j), a) for j, a in enumerate(step.approvers))
+    for i, item in enumerate(ctx.plan.checklist):
+        if item.owner:
+            refs.append((("checklist", i, "owner"), item.owner))
+    if ctx.plan.hypercare:
+        for i, level in enumerate(ctx.plan.hypercare.escalation):
+            refs.extend(
+                (("hypercare", "escalation", i, "notify", j), p) for j, p in enumerate(level.notify)
+            )
+    for path, person in refs:
+        if person not in people:
+            hint = did_you_mean(person, people) or "add them under people:"
+            yield ctx.error(path, f"unknown person '{person}'", hint, rule="unknown-person")
+
+
+def _step_check_refs(ctx: Context) -> Iterator[tuple[DataPath, str]]:
+    for i, step in enumerate(ctx.plan.steps):
+        yield from ((("steps", i, "needs", j), n) for j, n in enumerate(step.needs))
+        for j, check in enumerate(step.checks):
+            if isinstance(check, StepCheck):
+                shorthand = isinstance(ctx.data["steps"][i]["checks"][j], str)
+                yield ("steps", i, "checks", j) + (() if shorthand else ("step",)), check.step
+        if isinstance(step.check, StepCheck):
+            yield ("steps", i, "check", "step"), step.check.step
+    for i, objective in enumerate(ctx.plan.objectives):
+        if isinstance(objective.check, StepCheck):
+            yield ("objectives", i, "check", "step"), objective.check.step
+    for i, item in enumerate(ctx.plan.checklist):
+        if isinstance(item.verify, StepCheck):
+            yield ("checklist", i, "verify", "step"), item.verify.step
+
+
+def unknown_steps(ctx: Context) -> Iterator[Diagnostic]:
+    ids = [s.id for s in ctx.plan.steps]
+    for path, ref in _step_check_refs(ctx):
+        if ref not in ids:
+            hint = did_you_mean(ref, ids) or "name a step id from steps:"
+            yield ctx.error(path, f"unknown step '{ref}'", hint, rule="unknown-step")
+
+
+def cycles(ctx: Context) -> Iterator[Diagnostic]:
+    cycle = StepGraph(ctx.plan.steps).find_cycle()
+    if cycle:
+        index = next(i for i, s in enumerate(ctx.plan.steps) if s.id == cycle[0])
+        yield ctx.error(
+            ("steps", index, "needs"),
+            f"dependency cycle: {' -> '.join(cycle)}",
+            "each step needs the next one; remove one of these needs",
+            rule="cycle",
+        )
+
+
+def owners(ctx: Context) -> Iterator[Diagnostic]:
+    for i, step in enumerate(ctx.plan.steps):
+        if step.owner is None and step.kind is not StepKind.gate:
+            yield ctx.error(
+                ("steps", i), "step has no owner", "add owner: PERSON", rule="missing-owner"
+            )
+    for i, item in enumerate(ctx.plan.checklist):
+        if item.owner is None:
+            yield ctx.error(
+                ("checklist", i),
+                "checklist item has no owner",
+                "add owner: PERSON",
+                rule="missing-owner",
+            )
+
+
+def host_groups(ctx: Context) -> Iterator[Diagnostic]:
+    for i, step in enumerate(ctx.plan.steps):
+        if step.on is None:
+            if step.batch is not None or step.max_failures is not None:
+                yield ctx.error(
+                    ("steps", i),
+                    "batch and max_failures apply to steps with on: GROUP",
+                    rule="batch-without-hosts",
+                )
+            continue
+        if not ctx.plan.environments:
+            yield ctx.error(
+                ("steps", i, "on"),
+                f"unknown host group '{step.on}': no environments",
+                "define environments: with hosts:",
+                rule="unknown-host-group",
+            )
+        lacking = [e for e in ctx.environments if step.on not in ctx.plan.environments[e].hosts]
+        if lacking:
+            groups = ctx.plan.environments[lacking[0]].hosts
+            hint = did_you_mean(step.on, groups) or f"add it under environments.{lacking[0]}.hosts"
+            yield ctx.error(
+                ("steps", i, "on"),
+                f"unknown host group '{step.on}' in {_envs(lacking)}",
+                hint,
+                rule="unknown-host-group",
+            )
+
+
+def _envs(names: list[str]) -> str:
+    quoted = ", ".join(f"'{n}'" for n in names)
+    return f"environment{'s' if len(names) > 1 else ''} {quoted}"
+
+
+def _strings(node: Any, path: DataPath) -> Iterator[tuple[DataPath, str]]:
+    if isinstance(node, str):
+        yield path, node
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield from _strings(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _strings(value, (*path, index))
+
+
+def templates(ctx: Context) -> Iterator[Diagnostic]:
+    for section in ("steps", "checklist", "objectives", "hypercare"):
+        for path, text in _strings(ctx.data.get(section), (section,)):
+            for ref in references(text):
+                yield from _template_ref(ctx, path, ref.name, ref.attribute, ref.problem)
+
+
+def _template_ref(
+    ctx: Context, path: DataPath, name: str, attribute: str | None, problem: str | None
+) -> Iterator[Diagnostic]:
+    if problem:
+        yield ctx.error(path, problem, rule="template")
+        return
+    if name not in ("vars", "secrets") or attribute is None:
+        return
+
+    def known(env: str) -> dict[str, Any]:
+        environment = ctx.plan.environments[env]
+        return dict(environment.vars if name == "vars" else environment.secrets)
+
+    lacking = [env for env in ctx.environments if attribute not in known(env)]
+    if lacking:
+        hint = did_you_mean(attribute, known(lacking[0])) or (
+            f"add it under environments.{lacking[0]}.{name}"
+        )
+        yield ctx.error(
+            path,
+            f"'{{{{ {name}.{attribute} }}}}' is not defined in {_envs(lacking)}",
+            hint,
+            rule="unknown-variable",
+        )
+    if not ctx.plan.environments:
+        yield ctx.error(
+            path,
+            f"'{{{{ {name}.{attribute} }}}}' used but no environments are defined",
+            "define environments: with vars:",
+            rule="unknown-variable",
+        )
+
+
+def due_dates(ctx: Context) -> Iterator[Diagnostic]:
+    window = ctx.plan.window
+    if window is None:
+        return
+    for i, item in enumerate(ctx.plan.checklist):
+        if item.due is not None and item.due.end > window.start:
+            yield ctx.error(
+                ("checklist", i, "due"),
+                f"due {item.due}, after the window starts ({window.start:%Y-%m-%d %H:%M})",
+                "a checklist item must be done before the go-live",
+                rule="due-after-window",
+            )
+
+
+def schedule(ctx: Context) -> Iterator[Diagnostic]:
+    for finding in window_findings(ctx.plan):
+        yield ctx.error(finding.key, finding.message, finding.hint, rule=finding.rule)
+
+
+def critical_path(ctx: Context) -> Iterator[Diagnostic]:
+    window = ctx.plan.window
+    graph = StepGraph(ctx.plan.steps)
+    if window is None or graph.find_cycle():
+        return
+    estimates = {s.id: s.estimate or dt.timedelta() for s in ctx.plan.steps}
+    path = graph.critical_path(estimates.__getitem__)
+    if path.total > window.length:
+        yield ctx.error(
+            ("window", "end"),
+            f"the window ({format_duration(window.length)}) is shorter than the critical "
+            f"path ({format_duration(path.total)}: {' -> '.join(path.steps)})",
+            "widen the window or shorten the plan",
+            rule="window-too-short",
+        )
+
+
+def undo(ctx: Context) -> Iterator[Diagnostic]:
+    for i, step in enumerate(ctx.plan.steps):
+        if step.changes_something:
+            yield ctx.warning(
+                ("steps", i),
+                "changes something and has no undo",
+                "add undo: COMMAND so that a rollback can revert it",
+                rule="no-undo",
+            )
+
+
+def quorums(ctx: Context) -> Iterator[Diagnostic]:
+    for i, step in enumerate(ctx.plan.steps):
+        if step.kind is not StepKind.gate:
+            continue
+        if not step.approvers and not step.checks:
+            yield ctx.error(("steps", i), "a gate needs approvers or checks", rule="quorum")
+        elif step.quorum != "all" and step.quorum > len(step.approvers):
+            yield ctx.error(
+                ("steps", i, "quorum"),
+                f"quorum {step.quorum} but only {len(step.approvers)} approver(s)",
+                "add approvers or lower the quorum",
+                rule="quorum",
+            )
+
+
+_SECRETISH = re.compile(r"(pass(word)?|secret|token|api_?key|private_?key|credential)", re.I)
+_URL_PASSWORD = re.compile(r"://[^/\s:@]+:[^/\s@]+@")
+
+
+def literal_secrets(ctx: Context) -> Iterator[Diagnostic]:
+    for env, environment in ctx.plan.environments.items():
+        for name, value in environment.vars.items():
+            path: DataPath = ("environments", env, "vars", name)
+            if _URL_PASSWORD.search(value) or (_SECRETISH.search(name) and value):
+                yield ctx.warning(
+                    path,
+                    "looks like a secret written into the plan",
+                    "move it to secrets: {env: VARIABLE} or {file: PATH}",
+                    rule="literal-secret",
+                )
+
+
+def estimates(ctx: Context) -> Iterator[Diagnostic]:
+    if ctx.plan.window is None:
+        return
+    for i, step in enumerate(ctx.plan.steps):
+        if step.estimate is None and step.kind is not StepKind.gate:
+            yield ctx.warning(
+                ("steps", i),
+                "has no estimate; the critical path counts it as 0",
+                "add estimate: 10m",
+                rule="no-estimate",
+            )
+
+
+RULES: tuple[Rule, ...] = (
+    duplicate_ids,
+    unknown_people,
+    unknown_steps,
+    cycles,
+    owners,
+    host_groups,
+    templates,
+    due_dates,
+    schedule,
+    critical_path,
+    undo,
+    quorums,
+    literal_secrets,
+    estimates,
+)
+
+
+def lint(
+    plan: Plan, data: dict[str, Any], positions: Positions, env: str | None
+) -> list[Diagnostic]:
+    """Every rule's findings for a plan that validated."""
+    ctx = Context(plan, data, positions, env)
+    return [diagnostic for rule in RULES for diagnostic in rule(ctx)]

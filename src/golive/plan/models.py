@@ -1,0 +1,506 @@
+"""The plan file format as pydantic models: one class per concept, every key documented.
+
+A plan is untrusted input: every model forbids unknown keys (the loader turns that into a
+did-you-mean), and cross-references (owners, needs, host groups, variables) are checked by
+`golive.plan.lint`, which sees the whole plan at once and can report every problem together.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from golive.plan.values import (
+    DailyHours,
+    DueDate,
+    Duration,
+    FreezeRange,
+    LocalDateTime,
+    Percent,
+    Weekday,
+    WeekdayName,
+    parse_percent,
+)
+
+Id = Annotated[
+    str,
+    Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64),
+]
+Text = Annotated[str, Field(min_length=1, max_length=2000)]
+Command = Annotated[str, Field(min_length=1, max_length=20000)]
+PRODUCTION = "production"
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class FailurePolicy(StrEnum):
+    """What the engine does when a step fails."""
+
+    pause = "pause"
+    rollback = "rollback"
+    continue_ = "continue"
+
+
+class StepKind(StrEnum):
+    run = "run"
+    manual = "manual"
+    check = "check"
+    verify = "verify"
+    traffic = "traffic"
+    gate = "gate"
+
+
+# --- amounts: "2" hosts or "25%" of them --------------------------------------------------------
+
+
+def _amount(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().endswith("%"):
+        return {"fraction": parse_percent(value)}
+    if isinstance(value, int) and not isinstance(value, bool):
+        return {"count": value}
+    if isinstance(value, dict | Amount):
+        return value
+    raise ValueError(f"expected a number of hosts (2) or a share of them (25%), got {value!r:.40}")
+
+
+class Amount(Model):
+    """A number of hosts, absolute (`2`) or relative (`25%`)."""
+
+    count: int | None = Field(default=None, ge=0)
+    fraction: float | None = Field(default=None, ge=0, le=1)
+
+    def of(self, total: int, *, at_least: int = 0) -> int:
+        if self.count is not None:
+            return max(self.count, at_least)
+        return max(int((self.fraction or 0) * total), at_least)
+
+    def __str__(self) -> str:
+        return str(self.count) if self.count is not None else f"{(self.fraction or 0) * 100:g}%"
+
+
+HostAmount = Annotated[
+    Amount,
+    BeforeValidator(_amount),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 0},
+                {"type": "string", "pattern": r"^\d+(\.\d+)?%$"},
+            ],
+            "description": "A number of hosts (2) or a share of them (25%)",
+        }
+    ),
+]
+
+
+# --- checks: one shape for step checks, gate checks, checklist verifications, monitors ----------
+
+
+class CheckBase(Model):
+    name: Text | None = Field(default=None, description="A label shown instead of the check itself")
+    within: Duration | None = Field(
+        default=None, description="Keep retrying until the check passes, for at most this long"
+    )
+    every: Duration | None = Field(default=None, description="How often a monitor runs it")
+
+
+class HttpCheck(CheckBase):
+    """An HTTP request whose answer must match."""
+
+    http: Text = Field(description="The URL to request (templated)")
+    method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = "GET"
+    headers: dict[str, str] = Field(default_factory=dict)
+    expect: int | list[int] = Field(default=200, description="Expected status code(s)")
+    body: str | None = Field(default=None, description="A substring the body must contain")
+    json_path: dict[str, Any] = Field(
+        default_factory=dict, alias="json", description="JSON path -> expected value"
+    )
+    latency_below: Duration | None = None
+    insecure: bool = Field(default=False, description="Skip TLS verification (staging only)")
+
+
+class TlsCheck(CheckBase):
+    """A TLS certificate that must stay valid for a while."""
+
+    tls: Text = Field(description="host or host:port")
+    min_days: int = Field(default=14, ge=0, le=3650)
+
+
+class SqlCheck(CheckBase):
+    """A query whose result must match: a single value, or no rows at all."""
+
+    sql: Text
+    db: Text = Field(description="A SQLAlchemy database URL (templated)")
+    equals: Any = None
+    below: float | None = None
+    above: float | None = None
+    no_rows: bool = False
+
+    @model_validator(mode="after")
+    def _one_expectation(self) -> SqlCheck:
+        given = [k for k in ("equals", "below", "above") if getattr(self, k) is not None]
+        if self.no_rows:
+            given.append("no_rows")
+        if not given:
+            raise ValueError(
+                "a sql check needs an expectation: equals, below, above or no_rows: true"
+            )
+        return self
+
+
+class StepCheck(CheckBase):
+    """Passes when the named step has finished successfully in the run."""
+
+    step: Id
+
+
+class ErrorRateCheck(CheckBase):
+    """The share of 5xx answers in a JSON access log must stay below a bound."""
+
+    http_error_rate: Text = Field(description="Path of an nginx JSON access log (templated)")
+    below: Percent
+    over: Duration | None = Field(default=None, description="The period the bound must hold for")
+    min_requests: int = Field(default=1, ge=0)
+
+
+class CommandCheck(CheckBase):
+    """A local command that must exit 0."""
+
+    run: Command
+    timeout: Duration | None = None
+
+
+CHECK_KINDS = ("http", "tls", "sql", "step", "http_error_rate", "run")
+
+
+def _check_kind(value: Any) -> str | None:
+    if isinstance(value, BaseModel):
+        value = value.model_dump(by_alias=True)
+    if not isinstance(value, dict):
+        return None
+    found = [k for k in CHECK_KINDS if k in value]
+    return found[0] if len(found) == 1 else None
+
+
+Check = Annotated[
+    Annotated[HttpCheck, Tag("http")]
+    | Annotated[TlsCheck, Tag("tls")]
+    | Annotated[SqlCheck, Tag("sql")]
+    | Annotated[StepCheck, Tag("step")]
+    | Annotated[ErrorRateCheck, Tag("http_error_rate")]
+    | Annotated[CommandCheck, Tag("run")],
+    Discriminator(
+        _check_kind,
+        custom_error_type="check_kind",
+        custom_error_message="a check needs exactly one of: " + ", ".join(CHECK_KINDS),
+    ),
+]
+
+
+def _step_shorthand(value: Any) -> Any:
+    return {"step": value} if isinstance(value, str) else value
+
+
+GateCheck = Annotated[Check, BeforeValidator(_step_shorthand)]
+
+
+# --- the schedule ------------------------------------------------------------------------------
+
+
+class Window(Model):
+    """When the go-live may happen, in the plan's timezone."""
+
+    start: LocalDateTime
+    end: LocalDateTime
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Window:
+        if self.end <= self.start:
+            raise ValueError(f"the window ends ({self.end:%Y-%m-%d %H:%M}) before it starts")
+        return self
+
+    @property
+    def length(self) -> dt.timedelta:
+        return self.end - self.start
+
+
+class Policy(Model):
+    """The organisation's rules for when and how a go-live may happen."""
+
+    never_on: list[WeekdayName] = Field(
+        default_factory=lambda: [Weekday.friday], description="Weekdays a window may not touch"
+    )
+    quiet_hours: DailyHours | None = Field(
+        default=None, description="The low-activity hours the whole window must stay inside"
+    )
+    holidays: str | list[str] | None = Field(
+        default=None, description="Country code(s) whose public holidays are no-go days: BE, US-CA"
+    )
+    freeze: list[FreezeRange] = Field(default_factory=list, description="Change-freeze days")
+    rehearsals: int = Field(
+        default=0, ge=0, le=100, description="Rehearsals needed before production"
+    )
+    rollback_rehearsed: bool = Field(default=False, description="A rehearsed rollback is needed")
+    rollback_within: Duration | None = Field(
+        default=None, description="Longest acceptable rollback"
+    )
+
+    @property
+    def holiday_regions(self) -> list[str]:
+        if self.holidays is None:
+            return []
+        return [self.holidays] if isinstance(self.holidays, str) else list(self.holidays)
+
+
+# --- people, objectives, checklist -------------------------------------------------------------
+
+
+class Person(Model):
+    name: Text
+    role: Text | None = None
+    contact: Text | None = None
+
+
+class Objective(Model):
+    id: Id
+    title: Text
+    check: Check | None = Field(default=None, description="How success is measured")
+
+
+class ChecklistItem(Model):
+    id: Id
+    title: Text
+    owner: Id | None = None
+    due: DueDate | None = None
+    verify: Check | None = Field(default=None, description="An automatic verification")
+    notes: str | None = None
+
+
+# --- environments ------------------------------------------------------------------------------
+
+
+class SecretSource(Model):
+    """Where a secret's value is read at run time; never the value itself."""
+
+    env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = None
+    file: Text | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SecretSource:
+        if (self.env is None) == (self.file is None):
+            raise ValueError("a secret comes from exactly one of env: VARIABLE or file: PATH")
+        return self
+
+
+def _scalar_to_text(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+VarValue = Annotated[str, BeforeValidator(_scalar_to_text)]
+
+
+class Environment(Model):
+    hosts: dict[Id, list[Annotated[str, Field(min_length=1, max_length=253)]]] = Field(
+        default_factory=dict, description="Host groups: name -> hosts (ssh aliases or addresses)"
+    )
+    vars: dict[Id, VarValue] = Field(default_factory=dict)
+    secrets: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], SecretSource] = Field(
+        default_factory=dict
+    )
+    production: bool | None = Field(
+        default=None,
+        description="Runs here are the real go-live (default: the one named production)",
+    )
+
+
+# --- steps -------------------------------------------------------------------------------------
+
+
+class TableMapping(Model):
+    source: Text
+    target: Text | None = None
+    key: Id | list[Id]
+    columns: dict[str, str] | list[str] | None = None
+    where: str | None = None
+
+
+class SqlAssertion(Model):
+    sql: Text
+    db: Text | None = Field(default=None, description="Defaults to the verify target")
+    equals: Any = None
+    no_rows: bool = False
+
+
+class VerifySpec(Model):
+    source: Text
+    target: Text
+    tables: list[TableMapping] = Field(default_factory=list)
+    assertions: list[SqlAssertion] = Field(default_factory=list, alias="assert")
+
+
+class CanaryAnalysis(Model):
+    error_rate_below: Percent | None = None
+    p95_latency_below: Duration | None = None
+    min_requests: int = Field(default=100, ge=1)
+
+
+class TrafficSpec(Model):
+    proxy: Literal["nginx"] = "nginx"
+    strategy: Literal["blue_green", "canary", "phased"]
+    from_: Id = Field(alias="from")
+    to: Id
+    steps: list[Percent] = Field(default_factory=list)
+    pause: Duration | None = None
+    analysis: CanaryAnalysis | None = None
+    group: dict[Literal["header", "cookie", "network"], str] | None = None
+
+
+class Step(Model):
+    """One thing to do in the deployment: exactly one action, who owns it, what it needs."""
+
+    id: Id
+    title: Text | None = None
+    owner: Id | None = None
+    needs: list[Id] = Field(default_factory=list)
+    notes: str | None = None
+
+    run: Command | None = Field(default=None, description="A shell command (templated)")
+    manual: bool | Text | None = Field(default=None, description="Done by a person: true or how")
+    check: Check | None = None
+    verify: VerifySpec | None = None
+    traffic: TrafficSpec | None = None
+    gate: Text | None = Field(
+        default=None, description="A Go/No-Go decision; the value is its title"
+    )
+
+    undo: Command | None = Field(default=None, description="How to revert this step")
+    estimate: Duration | None = None
+    timeout: Duration | None = None
+    retries: int = Field(default=0, ge=0, le=100)
+    retry_delay: Duration = Field(default=dt.timedelta(seconds=5))
+    idempotent: bool = False
+    failure: FailurePolicy | None = None
+    cwd: str | None = None
+    env: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], VarValue] = Field(
+        default_factory=dict
+    )
+
+    on: Id | None = Field(default=None, description="Run on every host of this group")
+    batch: HostAmount | None = None
+    max_failures: HostAmount | None = None
+
+    approvers: list[Id] = Field(default_factory=list)
+    quorum: Literal["all"] | Annotated[int, Field(ge=1)] = "all"
+    checks: list[GateCheck] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_action(self) -> Step:
+        actions = [
+            kind.value for kind in StepKind if getattr(self, kind.value) not in (None, False)
+        ]
+        if len(actions) != 1:
+            found = f"found {' and '.join(actions)}" if actions else "found none"
+            raise ValueError(f"a step needs exactly one action ({', '.join(StepKind)}); {found}")
+        if actions[0] != StepKind.gate and (self.approvers or self.checks):
+            raise ValueError(f"step '{self.id}': approvers and checks belong to gate steps only")
+        return self
+
+    @property
+    def kind(self) -> StepKind:
+        return next(k for k in StepKind if getattr(self, k.value) not in (None, False))
+
+    @property
+    def label(self) -> str:
+        return self.title or self.gate or self.id
+
+    @property
+    def changes_something(self) -> bool:
+        """Whether the step alters a system, so that an undo is expected."""
+        return self.kind is StepKind.run and self.undo is None
+
+    def quorum_of(self) -> int:
+        return len(self.approvers) if self.quorum == "all" else self.quorum
+
+
+# --- hypercare ---------------------------------------------------------------------------------
+
+
+class Escalation(Model):
+    after: Duration
+    notify: list[Id] = Field(min_length=1)
+
+
+class Hypercare(Model):
+    duration: Duration = Field(default=dt.timedelta(hours=48))
+    monitors: list[Check] = Field(default_factory=list)
+    escalation: list[Escalation] = Field(default_factory=list)
+    channels: list[Text] = Field(default_factory=list, description="Apprise notification URLs")
+    feedback: bool = False
+
+
+# --- the plan ----------------------------------------------------------------------------------
+
+
+class Plan(Model):
+    """A go-live plan: the whole `*.golive.yaml` file."""
+
+    golive: Id = Field(description="The go-live's id")
+    title: Text
+    description: str | None = None
+    timezone: str = Field(default="UTC", description="IANA timezone of every time in the plan")
+    window: Window | None = None
+    policy: Policy = Field(default_factory=Policy)
+    people: dict[Id, Person] = Field(default_factory=dict)
+    objectives: list[Objective] = Field(default_factory=list)
+    checklist: list[ChecklistItem] = Field(default_factory=list)
+    environments: dict[Id, Environment] = Field(default_factory=dict)
+    steps: list[Step] = Field(default_factory=list)
+    failure: FailurePolicy = FailurePolicy.pause
+    hypercare: Hypercare | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown timezone {value!r}; use an IANA name like Europe/Brussels"
+            ) from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def step(self, step_id: str) -> Step:
+        for step in self.steps:
+            if step.id == step_id:
+                return step
+        raise KeyError(step_id)
+
+    def is_production(self, env: str) -> bool:
+        environment = self.environments.get(env)
+        if environment is not None and environment.production is not None:
+            return environment.production
+        return env == PRODUCTION

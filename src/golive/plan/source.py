@@ -1,0 +1,399 @@
+"""Reading a plan file: YAML with positions, then the pydantic model, every problem located.
+
+The YAML is read by ruamel.yaml's round-trip loader, which remembers where each key and value
+stood. The document is turned into plain Python (so nothing else sees ruamel types) together
+with a `Positions` index, and pydantic's errors are mapped back through that index.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
+from ruamel.yaml.error import MarkedYAMLError
+
+from golive.plan.diagnostics import Diagnostic, Severity, did_you_mean
+from golive.plan.models import Plan
+from golive.plan.schema_walk import keys_at
+
+DataPath = tuple[str | int, ...]
+MAX_BYTES = 2_000_000
+MAX_NODES = 200_000
+MAX_DEPTH = 48
+
+
+@dataclass
+class Positions:
+    """Where each value (and each mapping key) of the document stands, 1-based."""
+
+    file: str
+    values: dict[DataPath, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[DataPath, tuple[int, int]] = field(default_factory=dict)
+
+    def of(self, path: DataPath, *, key: bool = False) -> tuple[int, int]:
+        """The position of `path`, or of its nearest ancestor that has one."""
+        if key and path in self.keys:
+            return self.keys[path]
+        while path:
+            if path in self.values:
+                return self.values[path]
+            path = path[:-1]
+        return self.values.get((), (1, 1))
+
+    def diagnostic(
+        self,
+        path: DataPath,
+        message: str,
+        *,
+        hint: str | None = None,
+        severity: Severity = Severity.error,
+        rule: str,
+        key: bool = False,
+    ) -> Diagnostic:
+        line, column = self.of(path, key=key)
+        return Diagnostic(self.file, line, column, severity, message, hint, rule)
+
+
+@dataclass
+class Document:
+    """A plan file read as plain data, with positions; `plan` is set when it validated."""
+
+    path: Path
+    data: Any
+    positions: Positions
+    diagnostics: list[Diagnostic]
+    plan: Plan | None = None
+
+
+class _TooBig(Exception):
+    pass
+
+
+def read_document(path: Path, *, display: str | None = None) -> Document:
+    """Read and validate a plan file; never raises for a bad file, it reports diagnostics."""
+    name = display or str(path)
+    positions = Positions(name)
+    positions.values[()] = (1, 1)
+
+    def fail(message: str, hint: str | None = None, line: int = 1, column: int = 1) -> Document:
+        diag = Diagnostic(name, line, column, Severity.error, message, hint, "yaml")
+        return Document(path, None, positions, [diag])
+
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return fail("no such plan file", "check the path, or create one with `golive init`")
+    except IsADirectoryError:
+        return fail("this is a directory, not a plan file", "name a *.golive.yaml file")
+    except OSError as exc:
+        return fail(f"cannot read the plan file: {exc.strerror}")
+    if len(raw) > MAX_BYTES:
+        return fail(f"the plan file is larger than {MAX_BYTES // 1_000_000} MB", "split it up")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        return fail("the plan file is not valid UTF-8", "save it as UTF-8", line)
+    return parse_text(text, path=path, display=name)
+
+
+def parse_text(text: str, *, path: Path, display: str) -> Document:
+    positions = Positions(display)
+    positions.values[()] = (1, 1)
+
+    def fail(message: str, hint: str | None = None, line: int = 1, column: int = 1) -> Document:
+        diag = Diagnostic(display, line, column, Severity.error, message, hint, "yaml")
+        return Document(path, None, positions, [diag])
+
+    if "\x00" in text:
+        return fail("the plan file contains a NUL byte", "is it a binary file?")
+    try:
+        node = YAML(typ="rt").load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = (exc.problem or exc.context or "invalid YAML").strip()
+        return fail(f"YAML syntax: {problem}", _yaml_hint(problem), line, column)
+    except RecursionError:
+        return fail("the YAML is nested too deeply to read")
+    except Exception as exc:  # ruamel raises plain ValueErrors etc. on odd input
+        return fail(f"YAML syntax: {_one_line(str(exc)) or type(exc).__name__}")
+    if node is None:
+        return fail("the plan is empty", "start from `golive init`")
+    try:
+        data = _Converter(positions).convert(node, ())
+    except _TooBig as exc:
+        return fail(str(exc))
+    if not isinstance(data, dict):
+        return fail("a plan is a mapping of keys (golive, title, steps, ...)", "see `golive init`")
+    document = Document(path, data, positions, [])
+    try:
+        document.plan = Plan.model_validate(data)
+    except ValidationError as exc:
+        document.diagnostics.extend(_translate(exc, data, positions))
+    return document
+
+
+def _yaml_hint(problem: str) -> str | None:
+    if "found duplicate key" in problem:
+        return "each key may appear once in a mapping"
+    if "tab" in problem:
+        return "indent with spaces, not tabs"
+    if "mapping values are not allowed" in problem:
+        return "quote a value that contains ': '"
+    return None
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:200]
+
+
+class _Converter:
+    """ruamel's node tree -> plain dict/list/scalars, recording positions on the way."""
+
+    def __init__(self, positions: Positions) -> None:
+        self.positions = positions
+        self.count = 0
+        self.active: set[int] = set()
+
+    def convert(self, node: Any, path: DataPath) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise _TooBig(f"the plan has more than {MAX_NODES:,} values (YAML aliases expand)")
+        if len(path) > MAX_DEPTH:
+            raise _TooBig(f"the plan is nested more than {MAX_DEPTH} levels deep")
+        if isinstance(node, CommentedMap | CommentedSeq):
+            if id(node) in self.active:
+                raise _TooBig("a YAML alias refers to the mapping that contains it")
+            self.active.add(id(node))
+            try:
+                if isinstance(node, CommentedMap):
+                    return self._mapping(node, path)
+                return self._sequence(node, path)
+            finally:
+                self.active.discard(id(node))
+        return _scalar(node)
+
+    def _mapping(self, node: CommentedMap, path: DataPath) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key, value in node.items():
+            if isinstance(key, CommentedMap | CommentedSeq | TaggedScalar):
+                raise _TooBig("a mapping key must be plain text")
+            name = _key_text(key)
+            child = (*path, name)
+            key_pos = _lc(node, "key", key)
+            if key_pos:
+                self.positions.keys[child] = key_pos
+            value_pos = _node_pos(value) or _lc(node, "value", key) or key_pos
+            if value_pos:
+                self.positions.values[child] = value_pos
+            result[name] = self.convert(value, child)
+        return result
+
+    def _sequence(self, node: CommentedSeq, path: DataPath) -> list[Any]:
+        items = []
+        for index, value in enumerate(node):
+            child = (*path, index)
+            pos = _node_pos(value) or _lc(node, "item", index)
+            if pos:
+                self.positions.values[child] = pos
+            items.append(self.convert(value, child))
+        return items
+
+
+def _key_text(key: Any) -> str:
+    if key is None:
+        return "null"
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    return str(key)
+
+
+def _lc(node: Any, what: str, arg: Any) -> tuple[int, int] | None:
+    try:
+        line, column = getattr(node.lc, what)(arg)
+    except Exception:  # ruamel keeps no position for some generated nodes
+        return None
+    return int(line) + 1, int(column) + 1
+
+
+def _node_pos(node: Any) -> tuple[int, int] | None:
+    if isinstance(node, CommentedMap | CommentedSeq):
+        lc = node.lc
+        if lc.line is not None:
+            return int(lc.line) + 1, int(lc.col) + 1
+    return None
+
+
+def _scalar(node: Any) -> Any:
+    if isinstance(node, TaggedScalar):
+        return str(node.value)
+    if node is None or isinstance(node, bool):
+        return node
+    if isinstance(node, str):
+        return str(node)
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    if isinstance(node, dt.datetime):
+        return dt.datetime(*node.timetuple()[:6], node.microsecond, tzinfo=node.tzinfo)
+    if isinstance(node, dt.date):
+        return dt.date(node.year, node.month, node.day)
+    if isinstance(node, bytes):
+        return node.decode("utf-8", "replace")
+    if isinstance(node, set | frozenset):
+        return sorted(str(x) for x in node)
+    return str(node)
+
+
+# --- pydantic errors -> diagnostics -------------------------------------------------------------
+
+
+def _resolve(data: Any, loc: tuple[Any, ...]) -> tuple[DataPath, bool, Any]:
+    """Map a pydantic `loc` onto the document: (path, is a mapping key, the value there)."""
+    path: list[str | int] = []
+    node = data
+    on_key = False
+    for part in loc:
+        if part == "[key]":
+            on_key = True
+            continue
+        inside_dict = isinstance(node, dict) and isinstance(part, str) and part in node
+        inside_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if inside_dict or inside_list:
+            node = node[part]
+            path.append(part)
+        elif isinstance(node, dict) and isinstance(part, str) and part not in node:
+            # a missing or unknown key: stop at the mapping, remember the name
+            return (*path, part), on_key, _MISSING
+        # anything else is a union tag or a validator name: not part of the document
+    return tuple(path), on_key, node
+
+
+_MISSING = object()
+
+
+def human_path(data: Any, path: DataPath) -> str:
+    """steps.migrate.needs rather than steps.3.needs: list items with an id are named by it."""
+    parts: list[str] = []
+    node = data
+    for part in path:
+        child = _child(node, part)
+        if isinstance(part, int):
+            ident = child.get("id") if isinstance(child, dict) else None
+            parts.append(str(ident) if isinstance(ident, str) and ident else f"[{part}]")
+        else:
+            parts.append(part)
+        node = child
+    return ".".join(parts).replace(".[", "[") or "plan"
+
+
+def _child(node: Any, part: str | int) -> Any:
+    if isinstance(node, dict) and isinstance(part, str):
+        return node.get(part)
+    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        return node[part]
+    return None
+
+
+_EXPECT = {
+    "string_type": "text",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+    "none_required": "nothing",
+}
+
+
+def _translate(exc: ValidationError, data: Any, positions: Positions) -> Iterator[Diagnostic]:
+    grouped: dict[tuple[DataPath, bool], list[dict[str, Any]]] = {}
+    for error in exc.errors(include_url=False):
+        path, on_key, _value = _resolve(data, tuple(error["loc"]))
+        grouped.setdefault((path, on_key), []).append(dict(error))
+    for (path, on_key), errors in grouped.items():
+        yield _diagnostic(path, on_key, errors, data, positions)
+
+
+def _diagnostic(
+    path: DataPath, on_key: bool, errors: list[dict[str, Any]], data: Any, positions: Positions
+) -> Diagnostic:
+    first = errors[0]
+    kind = first["type"]
+    where = human_path(data, path)
+    if kind == "missing":
+        parent = path[:-1]
+        return positions.diagnostic(
+            parent, f"{human_path(data, parent)}: missing required key '{path[-1]}'", rule="schema"
+        )
+    if kind == "extra_forbidden":
+        known = keys_at(data, path[:-1])
+        hint = did_you_mean(str(path[-1]), known) or (
+            f"known keys: {', '.join(sorted(known))}" if known else None
+        )
+        return positions.diagnostic(
+            path,
+            f"{human_path(data, path[:-1])}: unknown key '{path[-1]}'",
+            hint=hint,
+            rule="unknown-key",
+            key=True,
+        )
+    expectations = [_EXPECT[e["type"]] for e in errors if e["type"] in _EXPECT]
+    if expectations and len(expectations) == len(errors):
+        got = _describe(first.get("input"))
+        message = f"{where}: expected {' or '.join(dict.fromkeys(expectations))}, got {got}"
+    else:
+        message = f"{where}: {_message(first)}"
+    if on_key:
+        message = f"{where}: {_message(first)} (in a key)"
+    return positions.diagnostic(path, message, rule="schema", key=on_key)
+
+
+def _message(error: dict[str, Any]) -> str:
+    kind = error["type"]
+    text = str(error["msg"])
+    if kind == "value_error":
+        return text.removeprefix("Value error, ")
+    if kind == "string_pattern_mismatch":
+        return f"{_describe(error.get('input'))} is not a valid name: use letters, digits, - _ ."
+    if kind in ("literal_error", "enum"):
+        return (
+            text.replace("Input should be", "expected") + f", got {_describe(error.get('input'))}"
+        )
+    if kind == "check_kind":
+        value = error.get("input")
+        if isinstance(value, dict):
+            from golive.plan.models import CHECK_KINDS
+
+            for key in value:
+                hint = did_you_mean(str(key), CHECK_KINDS)
+                if hint and key not in CHECK_KINDS:
+                    return f"{text}; found '{key}': {hint}"
+        return text
+    text = text.replace("Input should be", "expected").replace("Input should have", "expected")
+    return text[:1].lower() + text[1:]
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
