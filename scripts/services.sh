@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Start the real services golive's tests talk to, installing them from Debian if missing.
+# Idempotent: a service that already answers is left alone.
+set -euo pipefail
+
+log() { printf 'services: %s\n' "$*" >&2; }
+apt_updated=0
+apt_install() {
+  command -v apt-get >/dev/null || { log "cannot install $* (no apt-get): install it yourself"; return 1; }
+  if [ "$apt_updated" = 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+postgres_up() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
+start_postgres() {
+  if postgres_up; then return 0; fi
+  command -v pg_ctlcluster >/dev/null || apt_install postgresql
+  version=$(ls /etc/postgresql | sort -V | tail -n 1)
+  log "starting PostgreSQL $version"
+  pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+  for _ in $(seq 1 30); do postgres_up && return 0; sleep 1; done
+  log "PostgreSQL did not come up on 127.0.0.1:5432"; return 1
+}
+
+start_postgres
+log "ready"
