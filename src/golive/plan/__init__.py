@@ -14,7 +14,7 @@ from golive.errors import PlanError, UsageError
 from golive.plan.diagnostics import Diagnostic, Severity, did_you_mean, sort_key
 from golive.plan.lint import lint
 from golive.plan.models import Plan
-from golive.plan.source import read_document
+from golive.plan.source import parse_text, read_document
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,7 @@ class PlanFile:
     plan: Plan
     digest: str
     warnings: list[Diagnostic]
+    text: str
 
 
 def check_plan(path: Path, *, env: str | None = None) -> CheckResult:
@@ -71,7 +72,8 @@ def load_plan(path: Path, *, env: str | None = None) -> PlanFile:
     result = check_plan(path, env=env)
     if result.plan is None or not result.ok:
         raise PlanError(result.errors)
-    return PlanFile(path, result.plan, result.digest, result.warnings)
+    text = path.read_text(encoding="utf-8-sig")
+    return PlanFile(path, result.plan, result.digest, result.warnings, text)
 
 
 def _digest(path: Path) -> str:
@@ -81,4 +83,15 @@ def _digest(path: Path) -> str:
         return ""
 
 
-__all__ = ["CheckResult", "Diagnostic", "Plan", "PlanFile", "Severity", "check_plan", "load_plan"]
+def parse_plan_text(text: str, *, display: str) -> Plan:
+    """A plan from text kept in the event log (it passed `check` when its run started)."""
+    document = parse_text(text, path=Path(display), display=display)
+    if document.plan is None:
+        raise PlanError(document.diagnostics)
+    return document.plan
+
+
+__all__ = [
+    "CheckResult", "Diagnostic", "Plan", "PlanFile", "Severity", "check_plan", "load_plan",
+    "parse_plan_text",
+]

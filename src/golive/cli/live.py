@@ -1,0 +1,214 @@
+"""Watching a run in the terminal: a live Rich board on a TTY, plain lines elsewhere (CI logs)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from golive.engine.events import (
+    DecisionMade,
+    Recorded,
+    RollbackFinished,
+    RollbackStarted,
+    RunFinished,
+    RunPaused,
+    StepFailed,
+    StepInterrupted,
+    StepMarkedDone,
+    StepOutput,
+    StepSkipped,
+    StepStarted,
+    StepSucceeded,
+    StepWaiting,
+    UndoFailed,
+    UndoSkipped,
+    UndoStarted,
+    UndoSucceeded,
+)
+from golive.engine.progress import eta_seconds
+from golive.engine.state import RunState, StepStatus, UndoStatus
+from golive.plan.graph import StepGraph
+from golive.plan.models import Plan
+from golive.plan.values import format_duration
+
+ICONS = {
+    StepStatus.pending: ("·", "dim"),
+    StepStatus.running: ("▶", "bold cyan"),
+    StepStatus.waiting: ("⌛", "bold yellow"),
+    StepStatus.retrying: ("↻", "yellow"),
+    StepStatus.succeeded: ("✓", "green"),
+    StepStatus.failed: ("✗", "bold red"),
+    StepStatus.interrupted: ("?", "bold magenta"),
+    StepStatus.skipped: ("↷", "dim"),
+}
+
+
+def next_actions(state: RunState, plan: Plan) -> list[str]:
+    """What the run waits for, as the commands that would unblock it."""
+    lines = []
+    for step_id, why in state.blocked.items():
+        lines.append(f"decision on {step_id} ({why}): golive decide {state.run_id} "
+                     f"retry|skip|rollback|abort --step {step_id} --as PERSON"
+                     + (f"  or  golive done {state.run_id} {step_id} --as PERSON"
+                        if state.step(step_id).undo is UndoStatus.none else ""))
+    for step in state.steps.values():
+        if step.status is StepStatus.waiting:
+            who = ", ".join(step.waiting_for) or "someone"
+            lines.append(f"{who} to do '{step.waiting_what}': golive done {state.run_id} {step.id} "
+                         f"--as {step.waiting_for[0] if step.waiting_for else 'PERSON'}")
+    return lines
+
+
+class Board:
+    """The live terminal view: every step, progress and ETA, output tails, what it waits for."""
+
+    def __init__(self, plan: Plan, state: RunState) -> None:
+        self.plan, self.state = plan, state
+        self.graph = StepGraph(plan.steps)
+        self.order = self.graph.order()
+
+    def __rich__(self) -> RenderableType:
+        state, now = self.state, dt.datetime.now(dt.UTC)
+        done = sum(1 for s in self.order if state.step(s).done)
+        end = state.finished_at if state.status.finished and state.finished_at else now
+        elapsed = (end - state.started_at).total_seconds() if state.started_at else 0.0
+        eta = eta_seconds(self.plan, state, now=now)
+        kind = "rehearsal" if state.rehearsal else "PRODUCTION"
+        header = Text.from_markup(
+            f"[bold]{escape(self.plan.title)}[/]  run [bold]{state.run_id}[/]  "
+            f"{state.env} ({kind})" + (f"  release {escape(state.release)}" if state.release else "")
+        )
+        status = Text.from_markup(
+            f"{_status_markup(state)}  {done}/{len(self.order)} steps  "
+            f"elapsed {format_duration(elapsed)}" + (f"  ETA {format_duration(eta)}" if eta else "")
+        )
+        parts: list[RenderableType] = [header, status, self._table(now)]
+        for step in state.steps.values():
+            if step.status is StepStatus.running and step.output:
+                tail = "\n".join(f"  {step.id} │ {line}" for line in list(step.output)[-3:])
+                parts.append(Text(tail, style="dim"))
+        for line in next_actions(state, self.plan):
+            parts.append(Text.from_markup(f"[bold yellow]waiting:[/] {escape(line)}"))
+        return Group(*parts)
+
+    def _table(self, now: dt.datetime) -> Table:
+        table = Table(box=None, pad_edge=False, show_header=True, header_style="dim")
+        for column in ("", "step", "owner", "time / estimate", "detail"):
+            table.add_column(column, no_wrap=column != "detail", overflow="ellipsis")
+        for step_id in self.order:
+            step, st = self.plan.step(step_id), self.state.step(step_id)
+            icon, style = ICONS[st.status]
+            table.add_row(Text(icon, style=style), Text(step_id, style=style),
+                          step.owner or ", ".join(step.approvers) or "-",
+                          _timing(st.duration, st.attempt_started_at, st.status, step.estimate, now),
+                          Text(_detail(self.state, step_id), style="dim" if st.done else ""))
+        return table
+
+
+def _timing(duration: float | None, started: dt.datetime | None, status: StepStatus,
+            estimate: dt.timedelta | None, now: dt.datetime) -> str:
+    if status in (StepStatus.running, StepStatus.waiting) and started:
+        spent = format_duration((now - started).total_seconds())
+    elif duration is not None:
+        spent = format_duration(duration)
+    else:
+        spent = ""
+    return f"{spent} / {format_duration(estimate)}" if estimate else spent
+
+
+def _detail(state: RunState, step_id: str) -> str:
+    st = state.step(step_id)
+    if st.undo is not UndoStatus.none:
+        return f"undo {st.undo}" + (f": {st.undo_error}" if st.undo_error else "")
+    if st.status is StepStatus.failed or st.status is StepStatus.retrying:
+        return f"attempt {st.attempt}: {st.error}"
+    if st.status is StepStatus.waiting:
+        return f"waiting for {', '.join(st.waiting_for) or 'someone'}: {st.waiting_what}"
+    if st.status is StepStatus.interrupted:
+        return "interrupted: did it complete?"
+    if st.status is StepStatus.skipped:
+        return st.skipped_reason or "skipped"
+    if st.marked_by:
+        return f"marked done by {st.marked_by}"
+    if st.status is StepStatus.running and st.output:
+        return st.output[-1]
+    return ""
+
+
+def _status_markup(state: RunState) -> str:
+    colours = {"running": "cyan", "paused": "bold yellow", "rolling_back": "bold magenta",
+               "completed": "bold green", "failed": "bold red", "rolled_back": "bold magenta",
+               "aborted": "bold red"}
+    return f"[{colours[state.status]}]{state.status.replace('_', ' ').upper()}[/]"
+
+
+class PlainPrinter:
+    """One line per fact, for logs: what started, ended, failed, waits, and output lines."""
+
+    def __init__(self, console: Console, plan: Plan) -> None:
+        self.console, self.plan = console, plan
+
+    def __call__(self, recorded: Recorded, state: RunState) -> None:
+        line = self.describe(recorded, state)
+        if line:
+            stamp = recorded.at.astimezone().strftime("%H:%M:%S")
+            self.console.print(f"{stamp} {line}", markup=False, highlight=False)
+
+    def describe(self, recorded: Recorded, state: RunState) -> str | None:
+        e, step = recorded.event, recorded.event.step
+        match e:
+            case StepStarted():
+                return f"▶ {step} started" + (f" (attempt {e.attempt})" if e.attempt > 1 else "")
+            case StepSucceeded():
+                return f"✓ {step} succeeded in {format_duration(e.duration)}"
+            case StepFailed():
+                retry = ", will retry" if e.will_retry else ""
+                return f"✗ {step} failed (attempt {e.attempt}{retry}): {e.error}"
+            case StepOutput():
+                return "\n".join(f"  {step} │ {line}" for line in e.text.splitlines())
+            case StepWaiting():
+                return f"⌛ {step} waits for {', '.join(e.who) or 'someone'}: {e.what}" + (
+                    f"  → golive done {state.run_id} {step} --as {e.who[0]}" if e.who else "")
+            case StepMarkedDone():
+                return f"✓ {step} marked done by {e.by}" + (f": {e.note}" if e.note else "")
+            case StepSkipped():
+                return f"↷ {step} skipped: {e.reason}"
+            case StepInterrupted():
+                return f"? {step} was interrupted" + (", running it again" if e.rerun else "")
+            case RunPaused():
+                return (f"⏸ paused on {step}: {e.reason}  → golive decide {state.run_id} "
+                        f"retry|skip|rollback|abort --step {step} --as PERSON")
+            case DecisionMade():
+                return f"⚑ {e.by} decided {e.decision}" + (f" {step}" if step else "") + (
+                    f": {e.why}" if e.why else "")
+            case RollbackStarted():
+                return f"⟲ rollback started by {e.by}: {e.reason}"
+            case UndoStarted():
+                return f"⟲ undoing {step}"
+            case UndoSucceeded():
+                return f"⟲ {step} undone in {format_duration(e.duration)}"
+            case UndoFailed():
+                return f"✗ undo of {step} failed: {e.error}"
+            case UndoSkipped():
+                return f"⟲ {step}: {e.reason}"
+            case RollbackFinished():
+                state_word = "complete" if e.complete else "INCOMPLETE"
+                return f"⟲ rollback {state_word} in {format_duration(e.duration)}"
+            case RunFinished():
+                return f"■ run {e.outcome.replace('_', ' ')} in {format_duration(e.duration)}"
+        return None
+
+
+@contextmanager
+def live_board(console: Console, plan: Plan, state: RunState) -> Iterator[None]:
+    """Show the board, refreshed several times a second, while the block runs."""
+    board = Board(plan, state)
+    with Live(board, console=console, refresh_per_second=8, transient=False):
+        yield

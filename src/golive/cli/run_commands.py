@@ -1,0 +1,283 @@
+"""Commands that run and steer a go-live: run, resume, done, decide, rollback, status, log."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from golive.cli.app import app, console
+from golive.cli.live import Board, PlainPrinter, live_board, next_actions
+from golive.cli.plan_commands import OutputFormat
+from golive.engine.commands import (
+    DEFAULT_PARALLEL,
+    attach_engine,
+    decide,
+    engine_alive,
+    mark_done,
+    read_state,
+    run_plan,
+    start_run,
+)
+from golive.engine.events import Decision, Outcome, Recorded, decode
+from golive.engine.runner import Engine
+from golive.engine.state import RunState
+from golive.errors import UsageError
+from golive.plan import load_plan
+from golive.plan.values import format_duration
+from golive.store import EventStore, RunRecord, default_state_url, open_store
+
+EXIT_CODES = {Outcome.completed: 0, Outcome.failed: 1, Outcome.rolled_back: 3, Outcome.aborted: 4}
+INTERRUPTED = 130
+
+StateOption = typer.Option(
+    None, "--state", help="State store URL (default: GOLIVE_STATE, or .golive/state.db beside the plan)."
+)
+PlanOption = typer.Option(None, "--plan", "-p", help="The plan whose store and runs to use.")
+AsOption = typer.Option(None, "--as", help="Who you are: a person id of the plan.")
+RunArg = typer.Argument(None, help="Run id or a unique prefix (default: the latest run).")
+FormatOption = typer.Option(OutputFormat.text, "--format", "-f", help="Output format.")
+PlainOption = typer.Option(False, "--plain", help="Line-by-line output even on a terminal.")
+
+
+def state_url(state: str | None, plan: Path | None) -> str:
+    """Where the store is: --state, GOLIVE_STATE, beside --plan, or ./.golive/state.db."""
+    if state:
+        return state
+    if os.environ.get("GOLIVE_STATE"):
+        return os.environ["GOLIVE_STATE"]
+    if plan is not None:
+        return default_state_url(plan)
+    here = Path(".golive/state.db")
+    if here.exists():
+        return f"sqlite:///{here.resolve()}"
+    candidates = sorted(Path(".").glob("*.golive.yaml"))
+    if len(candidates) == 1:
+        return default_state_url(candidates[0])
+    raise UsageError("no state store here: pass --plan PLAN or --state URL, or cd to the plan's directory")
+
+
+@contextmanager
+def opened(state: str | None, plan: Path | None) -> Iterator[EventStore]:
+    store = open_store(state_url(state, plan))
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def find_run(store: EventStore, run: str | None) -> RunRecord:
+    return store.find_run(run) if run else store.latest_run()
+
+
+def _drive(engine: Engine, *, plain: bool) -> RunState:
+    """Drive the engine with the live board (TTY) or plain lines; Ctrl-C leaves it resumable."""
+    plan, live = engine.plan, console.is_terminal and not plain
+    if not live:
+        engine.observers.append(PlainPrinter(console, plan))
+    view = live_board(console, plan, engine.state) if live else nullcontext()
+    try:
+        with view:
+            return asyncio.run(engine.drive())
+    except KeyboardInterrupt:
+        console.print(f"\ninterrupted: run {engine.run_id} is kept; continue it with "
+                      f"`golive resume {engine.run_id}`")
+        raise typer.Exit(INTERRUPTED) from None
+
+
+def _summary(state: RunState) -> int:
+    outcome = state.outcome or Outcome.failed
+    done = sum(1 for s in state.steps.values() if s.done)
+    duration = (state.finished_at - state.started_at).total_seconds() if (
+        state.finished_at and state.started_at) else 0.0
+    colour = {"completed": "green", "failed": "red", "rolled_back": "magenta", "aborted": "red"}
+    console.print(f"[bold {colour[outcome]}]run {state.run_id} {outcome.replace('_', ' ')}[/] "
+                  f"in {format_duration(duration)}: {done}/{len(state.steps)} steps done")
+    if state.rollback_duration is not None:
+        word = "complete" if state.rollback_complete else "INCOMPLETE"
+        console.print(f"rollback {word} in {format_duration(state.rollback_duration)}")
+    return EXIT_CODES[outcome]
+
+
+@app.command()
+def run(
+    plan: Path = typer.Argument(..., help="The plan file."),
+    env: str = typer.Option(..., "--env", "-e", help="The environment to run against."),
+    release: str | None = typer.Option(None, "--release", "-r", help="The release, for {{ release }}."),
+    max_parallel: int = typer.Option(DEFAULT_PARALLEL, "--max-parallel", min=1, max=1000,
+                                     help="Most steps running at once."),
+    by: str | None = AsOption,
+    state: str | None = StateOption,
+    plain: bool = PlainOption,
+) -> int:
+    """Run a plan against an environment; any environment but production is a rehearsal."""
+    plan_file = load_plan(plan, env=env)
+    with opened(state, plan) as store:
+        started = start_run(plan_file, store=store, env=env, release=release, by=by,
+                            max_parallel=max_parallel)
+        kind = "rehearsal" if started.run.rehearsal else "production go-live"
+        console.print(f"run {started.run.id}  ({plan_file.plan.golive}, {env}, {kind})")
+        sys.stdout.flush()
+        return _summary(_drive(started.engine, plain=plain))
+
+
+@app.command()
+def resume(
+    run_id: str | None = RunArg,
+    by: str | None = AsOption,
+    plan: Path | None = PlanOption,
+    state: str | None = StateOption,
+    plain: bool = PlainOption,
+) -> int:
+    """Continue a run after a crash or an interruption; finished steps never run again."""
+    with opened(state, plan) as store:
+        record = find_run(store, run_id)
+        current = read_state(store, record.id)
+        if current.status.finished and not current.rollback_requested:
+            console.print(f"run {record.id} has ended ({current.status}); nothing to resume")
+            return EXIT_CODES[current.outcome or Outcome.failed]
+        engine = attach_engine(store=store, run=record, by=by)
+        console.print(f"run {record.id}  resumed")
+        return _summary(_drive(engine, plain=plain))
+
+
+@app.command()
+def rollback(
+    run_id: str | None = RunArg,
+    by: str = typer.Option(..., "--as", help="Who decides the rollback: a person id of the plan."),
+    why: str | None = typer.Option(None, "--why", help="The reason, for the record."),
+    plan: Path | None = PlanOption,
+    state: str | None = StateOption,
+    plain: bool = PlainOption,
+) -> int:
+    """Roll a run back: undo every step that ran, in reverse dependency order."""
+    with opened(state, plan) as store:
+        record = find_run(store, run_id)
+        decide(store, record, decision=Decision.rollback, by=by, step=None, why=why)
+        if engine_alive(read_state(store, record.id)):
+            console.print(f"rollback of {record.id} recorded; the engine driving it rolls back now")
+            return 0
+        engine = attach_engine(store=store, run=record, by=by)
+        return _summary(_drive(engine, plain=plain))
+
+
+@app.command()
+def done(
+    run_id: str = typer.Argument(..., help="Run id or a unique prefix."),
+    step: str = typer.Argument(..., help="The step that is done."),
+    by: str = typer.Option(..., "--as", help="Who did it: a person id of the plan."),
+    note: str | None = typer.Option(None, "--note", help="What was done, for the record."),
+    plan: Path | None = PlanOption,
+    state: str | None = StateOption,
+) -> None:
+    """Confirm that a manual step (or an interrupted one) is done."""
+    with opened(state, plan) as store:
+        record = find_run(store, run_id)
+        mark_done(store, record, step=step, by=by, note=note)
+        console.print(f"✓ {step} marked done by {by} in run {record.id}")
+
+
+@app.command(name="decide")
+def decide_command(
+    run_id: str = typer.Argument(..., help="Run id or a unique prefix."),
+    decision: Decision = typer.Argument(..., help="retry, skip, rollback or abort."),
+    by: str = typer.Option(..., "--as", help="Who decides: a person id of the plan."),
+    step: str | None = typer.Option(None, "--step", help="The step it is about (default: the one the run waits on)."),
+    why: str | None = typer.Option(None, "--why", help="The reason, for the record."),
+    plan: Path | None = PlanOption,
+    state: str | None = StateOption,
+) -> None:
+    """Decide what a paused run does next: retry, skip, rollback or abort."""
+    with opened(state, plan) as store:
+        record = find_run(store, run_id)
+        target = decide(store, record, decision=decision, by=by, step=step, why=why)
+        alive = engine_alive(read_state(store, record.id))
+        about = f" {target}" if target else ""
+        follow = "the engine acts on it now" if alive else f"continue with `golive resume {record.id}`"
+        console.print(f"⚑ {decision}{about} recorded for run {record.id}; {follow}")
+
+
+@app.command()
+def status(
+    run_id: str | None = RunArg,
+    plan: Path | None = PlanOption,
+    state: str | None = StateOption,
+    output: OutputFormat = FormatOption,
+) -> None:
+    """Show where a run stands: every step's state, and what the run waits for."""
+    with opened(state, plan) as store:
+        record = find_run(store, run_id)
+        current = read_state(store, record.id)
+    plan_model = run_plan(current, display=record.plan_path)
+    if output is OutputFormat.json:
+        typer.echo(json.dumps(status_json(record, current), indent=2))
+        return
+    console.print(Board(plan_model, current))
+    if not next_actions(current, plan_model) and engine_alive(current):
+        console.print(f"[dim]driven by process {current.engine_pid}[/]")
+
+
+def status_json(record: RunRecord, state: RunState) -> dict[str, Any]:
+    return {
+        "run": record.id, "plan": record.plan_id, "env": record.env, "release": record.release,
+        "rehearsal": record.rehearsal, "status": state.status.value,
+        "started_at": _iso(state.started_at), "finished_at": _iso(state.finished_at),
+        "blocked": dict(state.blocked),
+        "rollback": None if state.rollback_started_at is None else {
+            "started_at": _iso(state.rollback_started_at), "duration": state.rollback_duration,
+            "complete": state.rollback_complete},
+        "steps": [{
+            "id": s.id, "status": s.status.value, "attempt": s.attempt, "duration": s.duration,
+            "error": s.error, "waiting_for": s.waiting_for, "marked_by": s.marked_by,
+            "undo": s.undo.value, "started_at": _iso(s.started_at), "finished_at": _iso(s.finished_at),
+        } for s in state.steps.values()],
+    }
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+@app.command()
+def log(
+    run_id: str | None = RunArg,
+    plan: Path | None = PlanOption,
+    state: str | None = StateOption,
+    output: OutputFormat = FormatOption,
+) -> None:
+    """The whole timeline of a run, every event in order."""
+    with opened(state, plan) as store:
+        record = find_run(store, run_id)
+        events = store.events(record.id)
+        current = read_state(store, record.id)
+    if output is OutputFormat.json:
+        typer.echo(json.dumps([{"seq": e.seq, "at": e.at.isoformat(), "type": e.type,
+                                "step": e.step, "data": _public(e.type, e.data)} for e in events],
+                              indent=2))
+        return
+    printer = PlainPrinter(console, run_plan(current, display=record.plan_path))
+    replay = RunState(record.id)
+    for stored in events:
+        recorded = Recorded(stored.seq, stored.at, decode(stored.type, stored.step, stored.data,
+                                                         where=f"run {record.id} event {stored.seq}"))
+        replay.apply(recorded)
+        line = printer.describe(recorded, replay) if stored.type != "RunStarted" else (
+            f"● run {record.id} started by {replay.started_by}: {record.plan_id} on {record.env}"
+            + (f", release {record.release}" if record.release else ""))
+        if line:
+            stamp = stored.at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+            console.print(f"{stamp} {line}", markup=False, highlight=False)
+
+
+def _public(type_name: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The plan text is long and lives in the plan file; the JSON log leaves it out."""
+    if type_name == "RunStarted":
+        return {k: v for k, v in data.items() if k != "plan_text"}
+    return data

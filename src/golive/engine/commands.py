@@ -1,0 +1,232 @@
+"""What people do to a run, from the CLI or the web: start, resume, decide, mark done, roll back.
+
+Each command reads the run's state, refuses with a `DecisionRejected` that says why when the
+action does not fit that state, and otherwise appends the event. An engine driving the run
+(here or in another terminal) picks the event up from the store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from golive.actions.registry import unsupported
+from golive.engine.context import RunContext
+from golive.engine.events import (
+    Decision,
+    DecisionMade,
+    Recorded,
+    RunStarted,
+    StepMarkedDone,
+    decode,
+    encode,
+)
+from golive.engine.runner import Engine, Observer
+from golive.engine.state import RunState, RunStatus, StepStatus, UndoStatus
+from golive.errors import DecisionRejected, UsageError
+from golive.plan import Plan, PlanFile, parse_plan_text
+from golive.plan.diagnostics import did_you_mean
+from golive.store import EventStore, RunRecord
+
+DEFAULT_PARALLEL = 10
+
+
+def read_state(store: EventStore, run_id: str) -> RunState:
+    """The run's state as its events describe it."""
+    state = RunState(run_id)
+    for stored in store.events(run_id):
+        where = f"run {run_id} event {stored.seq}"
+        state.apply(Recorded(stored.seq, stored.at, decode(stored.type, stored.step, stored.data,
+                                                           where=where)))
+    return state
+
+
+def run_plan(state: RunState, *, display: str) -> Plan:
+    """The plan exactly as it was when the run started (kept in the log)."""
+    return parse_plan_text(state.plan_text, display=display)
+
+
+def who_am_i() -> str:
+    with contextlib.suppress(Exception):
+        return getpass.getuser()
+    return "unknown"
+
+
+def engine_alive(state: RunState) -> bool:
+    """Whether another live process on this machine is driving the run now."""
+    if state.engine_host != socket.gethostname() or not state.engine_pid:
+        return False
+    if state.engine_pid == os.getpid():
+        return False
+    try:
+        cmdline = Path(f"/proc/{state.engine_pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"golive" in cmdline
+
+
+def _person(plan: Plan, who: str) -> str:
+    if who not in plan.people:
+        known = ", ".join(plan.people) or "nobody: add people: to the plan"
+        raise UsageError(f"--as {who}: not a person of this plan (known: {known})")
+    return who
+
+
+@dataclass(frozen=True)
+class Started:
+    run: RunRecord
+    engine: Engine
+
+
+def start_run(
+    plan_file: PlanFile,
+    *,
+    store: EventStore,
+    env: str,
+    release: str | None,
+    by: str | None,
+    max_parallel: int = DEFAULT_PARALLEL,
+    observers: list[Observer] | None = None,
+) -> Started:
+    """Record a new run of the plan and return the engine ready to drive it."""
+    plan = plan_file.plan
+    problems = unsupported(plan)
+    if problems:
+        raise UsageError(
+            f"this golive cannot run every step of {plan_file.path}: " + "; ".join(problems)
+        )
+    starter = _person(plan, by) if by else who_am_i()
+    record = store.create_run(
+        plan_id=plan.golive, plan_path=str(plan_file.path), plan_hash=plan_file.digest, env=env,
+        release=release, rehearsal=not plan.is_production(env), started_by=starter,
+    )
+    context = RunContext.build(plan, env=env, release=release, run_id=record.id,
+                               plan_path=plan_file.path)
+    context.validate()
+    engine = Engine(store=store, context=context, max_parallel=max_parallel, observers=observers)
+    engine.begin(RunStarted(
+        plan_id=plan.golive, plan_path=str(plan_file.path), plan_hash=plan_file.digest,
+        plan_text=plan_file.text, env=env, release=release, rehearsal=record.rehearsal,
+        started_by=starter, max_parallel=max_parallel, host=socket.gethostname(), pid=os.getpid(),
+        steps=[step.id for step in plan.steps],
+    ))
+    return Started(record, engine)
+
+
+def attach_engine(
+    *,
+    store: EventStore,
+    run: RunRecord,
+    by: str | None,
+    max_parallel: int | None = None,
+    observers: list[Observer] | None = None,
+) -> Engine:
+    """An engine that takes over `run` (resume, or a rollback of a finished run)."""
+    state = read_state(store, run.id)
+    if engine_alive(state):
+        raise DecisionRejected(
+            f"run {run.id} is being driven by process {state.engine_pid} on this machine; "
+            "decide from here with `golive decide`/`golive done`, or stop that process first"
+        )
+    plan = run_plan(state, display=run.plan_path)
+    who = _person(plan, by) if by else who_am_i()
+    context = RunContext.build(plan, env=run.env, release=run.release, run_id=run.id,
+                               plan_path=Path(run.plan_path))
+    engine = Engine(store=store, context=context, max_parallel=max_parallel or state.max_parallel,
+                    observers=observers)
+    engine.attach(by=who)
+    return engine
+
+
+def _append(store: EventStore, run_id: str, event: DecisionMade | StepMarkedDone) -> None:
+    type_name, step, data = encode(event)
+    store.append(run_id, type_name, step=step, data=data)
+
+
+def mark_done(store: EventStore, run: RunRecord, *, step: str, by: str, note: str | None) -> None:
+    """A person confirms a step is done: a manual step, or one finished by hand."""
+    state = read_state(store, run.id)
+    plan = run_plan(state, display=run.plan_path)
+    _person(plan, by)
+    _known_step(plan, step)
+    current = state.step(step).status
+    if state.status.finished:
+        raise DecisionRejected(f"run {run.id} has ended ({state.status}); nothing to mark done")
+    alive = engine_alive(state)
+    if current is StepStatus.running and alive:
+        raise DecisionRejected(
+            f"step {step} is running now; wait for it to end, or decide once it has failed"
+        )
+    if current in (StepStatus.succeeded, StepStatus.skipped):
+        raise DecisionRejected(f"step {step} is {current} already")
+    if current is StepStatus.pending and step not in state.blocked:
+        raise DecisionRejected(
+            f"step {step} has not started; to leave it out, `golive decide {run.id} skip --step {step}`"
+        )
+    _append(store, run.id, StepMarkedDone(step=step, by=by, note=note))
+
+
+def decide(
+    store: EventStore,
+    run: RunRecord,
+    *,
+    decision: Decision,
+    by: str,
+    step: str | None,
+    why: str | None,
+) -> str | None:
+    """Record an operator's decision; returns the step it applies to, if any."""
+    state = read_state(store, run.id)
+    plan = run_plan(state, display=run.plan_path)
+    _person(plan, by)
+    if step is not None:
+        _known_step(plan, step)
+    if decision is Decision.rollback:
+        if state.status in (RunStatus.rolled_back, RunStatus.rolling_back):
+            raise DecisionRejected(f"run {run.id} is {state.status.replace('_', ' ')} already")
+        _append(store, run.id, DecisionMade(step=step, decision=decision, by=by, why=why))
+        return step
+    if state.status.finished:
+        raise DecisionRejected(f"run {run.id} has ended ({state.status}); only a rollback is possible")
+    if decision is Decision.abort:
+        _append(store, run.id, DecisionMade(step=step, decision=decision, by=by, why=why))
+        return step
+    target = step or _only_blocked(state, run.id)
+    _check_retry_or_skip(state, decision, target, alive=engine_alive(state))
+    _append(store, run.id, DecisionMade(step=target, decision=decision, by=by, why=why))
+    return target
+
+
+def _only_blocked(state: RunState, run_id: str) -> str:
+    blocked = list(state.blocked)
+    if len(blocked) == 1:
+        return blocked[0]
+    if not blocked:
+        raise DecisionRejected(f"run {run_id} is not waiting for a decision on any step")
+    raise DecisionRejected(f"run {run_id} waits on several steps ({', '.join(blocked)}); name one with --step")
+
+
+def _check_retry_or_skip(state: RunState, decision: Decision, step: str, *, alive: bool) -> None:
+    status = state.step(step).status
+    if state.rollback_started_at is not None and state.rollback_duration is None:
+        if state.step(step).undo is not UndoStatus.failed:
+            raise DecisionRejected(f"the rollback is not waiting on step {step}")
+        return
+    if step in state.blocked or status in (StepStatus.failed, StepStatus.interrupted):
+        return
+    if status is StepStatus.running and not alive:
+        return  # the engine died while it ran: retry or skip is the operator's call
+    if decision is Decision.skip and status is StepStatus.pending:
+        return
+    raise DecisionRejected(f"step {step} is {status}: nothing to {decision}")
+
+
+def _known_step(plan: Plan, step: str) -> None:
+    ids = [s.id for s in plan.steps]
+    if step not in ids:
+        hint = did_you_mean(step, ids)
+        raise UsageError(f"no step '{step}' in this plan" + (f"; {hint}" if hint else ""))

@@ -1,0 +1,121 @@
+"""What a run needs from its environment: variables, secrets, templating and redaction.
+
+Secrets are read when a run starts (or resumes), live only in this process's memory, reach a
+step as environment variables or `{{ secrets.X }}`, and are masked in everything recorded.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from golive.errors import SecretError, UsageError
+from golive.plan.models import Plan, SecretSource, Step
+from golive.plan.template import TemplateError, references, render
+
+MASK = "••••••"
+MIN_SECRET_LENGTH = 3
+
+
+def read_secrets(plan: Plan, env: str, *, base: Path) -> dict[str, str]:
+    """The environment's secrets, from environment variables or files; SecretError if any is missing."""
+    values: dict[str, str] = {}
+    for name, source in plan.environments[env].secrets.items():
+        values[name] = _read_secret(name, source, base=base)
+    return values
+
+
+def _read_secret(name: str, source: SecretSource, *, base: Path) -> str:
+    if source.env is not None:
+        value = os.environ.get(source.env)
+        if value is None:
+            raise SecretError(
+                f"secret {name}: environment variable {source.env} is not set; export it and retry"
+            )
+        return value
+    path = (base / (source.file or "")).expanduser()
+    try:
+        return path.read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as exc:
+        raise SecretError(f"secret {name}: cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise SecretError(f"secret {name}: {path} is not UTF-8 text") from None
+
+
+@dataclass(frozen=True)
+class Redactor:
+    """Masks every secret value (and simple encodings of it) in a text."""
+
+    secrets: tuple[str, ...] = ()
+    _pattern: re.Pattern[str] | None = field(default=None, compare=False)
+
+    @classmethod
+    def of(cls, values: Mapping[str, str]) -> Redactor:
+        secrets = tuple(sorted({v for v in values.values() if len(v) >= MIN_SECRET_LENGTH},
+                               key=len, reverse=True))
+        if not secrets:
+            return cls()
+        return cls(secrets, re.compile("|".join(re.escape(s) for s in secrets)))
+
+    def __call__(self, text: str) -> str:
+        return self._pattern.sub(MASK, text) if self._pattern else text
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Everything a run renders and runs with, for one plan, environment and release."""
+
+    plan: Plan
+    env: str
+    release: str | None
+    run_id: str
+    workdir: Path
+    secrets: Mapping[str, str]
+    redact: Redactor
+
+    @classmethod
+    def build(cls, plan: Plan, *, env: str, release: str | None, run_id: str, plan_path: Path
+              ) -> RunContext:
+        if env not in plan.environments:
+            known = ", ".join(plan.environments) or "none defined"
+            raise UsageError(f"no environment '{env}' in the plan (known: {known})")
+        workdir = plan_path.resolve().parent
+        secrets = read_secrets(plan, env, base=workdir)
+        return cls(plan, env, release, run_id, workdir, secrets, Redactor.of(secrets))
+
+    def render(self, text: str) -> str:
+        values = {"env": self.env, "run_id": self.run_id, "plan": self.plan.golive}
+        if self.release is not None:
+            values["release"] = self.release
+        namespaces = {"vars": self.plan.environments[self.env].vars, "secrets": self.secrets}
+        return render(text, values=values, namespaces=namespaces)
+
+    def environ(self, step: Step, attempt: int) -> dict[str, str]:
+        environ = dict(os.environ)
+        environ.update(self.secrets)
+        environ.update({k: self.render(v) for k, v in step.env.items()})
+        environ.update({
+            "GOLIVE_RUN_ID": self.run_id, "GOLIVE_STEP": step.id, "GOLIVE_ENV": self.env,
+            "GOLIVE_ATTEMPT": str(attempt), "GOLIVE_RELEASE": self.release or "",
+        })
+        return environ
+
+    def workdir_for(self, step: Step) -> Path:
+        return (self.workdir / self.render(step.cwd)).resolve() if step.cwd else self.workdir
+
+    def validate(self) -> None:
+        """Render every step's templates now, so that a missing --release fails before step 1."""
+        for step in self.plan.steps:
+            for key in ("run", "undo", "cwd"):
+                text = getattr(step, key)
+                if not isinstance(text, str):
+                    continue
+                try:
+                    self.render(text)
+                except TemplateError as exc:
+                    needs_release = any(r.name == "release" for r in references(text))
+                    hint = "; pass --release VERSION" if needs_release else ""
+                    raise UsageError(f"steps.{step.id}.{key}: {exc}{hint}") from None

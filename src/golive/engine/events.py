@@ -1,0 +1,243 @@
+"""What happened in a run, in the past tense. The event log is the only truth about a run.
+
+Each event is a frozen dataclass; `encode` turns it into the (type, step, data) triple the store
+keeps, and `decode` turns a stored record back. Data read back from a database is untrusted:
+`decode` raises `StoreError` on a record that does not fit its type.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+import types
+from typing import Any, ClassVar, Union, get_args, get_origin, get_type_hints
+
+from golive.errors import StoreError
+
+
+class Decision(StrEnum):
+    """What an operator can decide about a paused run."""
+
+    retry = "retry"
+    skip = "skip"
+    rollback = "rollback"
+    abort = "abort"
+
+
+class Outcome(StrEnum):
+    completed = "completed"
+    failed = "failed"
+    rolled_back = "rolled_back"
+    aborted = "aborted"
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base of every event; `step` is the step it is about, if any."""
+
+    type: ClassVar[str] = ""
+    step: str | None = field(default=None, kw_only=True)
+
+
+@dataclass(frozen=True)
+class RunStarted(Event):
+    plan_id: str
+    plan_path: str
+    plan_hash: str
+    plan_text: str
+    env: str
+    release: str | None
+    rehearsal: bool
+    started_by: str
+    max_parallel: int
+    host: str
+    pid: int
+    steps: list[str]
+
+
+@dataclass(frozen=True)
+class RunResumed(Event):
+    by: str
+    host: str
+    pid: int
+
+
+@dataclass(frozen=True)
+class StepStarted(Event):
+    attempt: int
+    kind: str
+    command: str | None = None
+
+
+@dataclass(frozen=True)
+class StepWaiting(Event):
+    """A step waits for a person (a manual step) before it can finish."""
+
+    who: list[str]
+    what: str
+
+
+@dataclass(frozen=True)
+class StepOutput(Event):
+    stream: str
+    text: str
+
+
+@dataclass(frozen=True)
+class StepSucceeded(Event):
+    attempt: int
+    duration: float
+    exit_code: int | None = None
+
+
+@dataclass(frozen=True)
+class StepFailed(Event):
+    attempt: int
+    duration: float
+    error: str
+    exit_code: int | None = None
+    will_retry: bool = False
+
+
+@dataclass(frozen=True)
+class StepInterrupted(Event):
+    """Found running when an engine attached: its process died with the previous engine."""
+
+    attempt: int
+    rerun: bool
+
+
+@dataclass(frozen=True)
+class StepSkipped(Event):
+    reason: str
+    by: str | None = None
+
+
+@dataclass(frozen=True)
+class StepMarkedDone(Event):
+    by: str
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class RunPaused(Event):
+    reason: str
+
+
+@dataclass(frozen=True)
+class DecisionMade(Event):
+    decision: Decision
+    by: str
+    why: str | None = None
+
+
+@dataclass(frozen=True)
+class RollbackStarted(Event):
+    by: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class UndoStarted(Event):
+    command: str | None = None
+
+
+@dataclass(frozen=True)
+class UndoSucceeded(Event):
+    duration: float
+
+
+@dataclass(frozen=True)
+class UndoFailed(Event):
+    duration: float
+    error: str
+
+
+@dataclass(frozen=True)
+class UndoSkipped(Event):
+    reason: str
+
+
+@dataclass(frozen=True)
+class RollbackFinished(Event):
+    complete: bool
+    duration: float
+
+
+@dataclass(frozen=True)
+class RunFinished(Event):
+    outcome: Outcome
+    duration: float
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.__name__: cls
+    for cls in (
+        RunStarted, RunResumed, StepStarted, StepWaiting, StepOutput, StepSucceeded, StepFailed,
+        StepInterrupted, StepSkipped, StepMarkedDone, RunPaused, DecisionMade, RollbackStarted,
+        UndoStarted, UndoSucceeded, UndoFailed, UndoSkipped, RollbackFinished, RunFinished,
+    )
+}
+for _name, _cls in EVENT_TYPES.items():
+    _cls.type = _name
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """An event as the log holds it: with its sequence number and time."""
+
+    seq: int
+    at: dt.datetime
+    event: Event
+
+
+def encode(event: Event) -> tuple[str, str | None, dict[str, Any]]:
+    data = {f.name: getattr(event, f.name) for f in dataclasses.fields(event) if f.name != "step"}
+    return event.type, event.step, {k: (v.value if isinstance(v, StrEnum) else v) for k, v in data.items()}
+
+
+_HINTS: dict[type[Event], dict[str, Any]] = {}
+
+
+def decode(type_name: str, step: str | None, data: dict[str, Any], *, where: str) -> Event:
+    """Rebuild an event from the store, checking each field's type."""
+    cls = EVENT_TYPES.get(type_name)
+    if cls is None:
+        raise StoreError(f"{where}: unknown event type {type_name!r}; is this golive too old?")
+    hints = _HINTS.get(cls) or _HINTS.setdefault(cls, get_type_hints(cls))
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name == "step":
+            continue
+        if f.name not in data:
+            if f.default is dataclasses.MISSING:
+                raise StoreError(f"{where}: {type_name} has no {f.name!r}")
+            continue
+        values[f.name] = _coerce(data[f.name], hints[f.name], where=f"{where}: {type_name}.{f.name}")
+    return cls(step=step, **values)
+
+
+def _coerce(value: Any, hint: Any, *, where: str) -> Any:
+    origin = get_origin(hint)
+    candidates = list(get_args(hint)) if origin in (Union, types.UnionType) else [hint]
+    for candidate in candidates:
+        if candidate is type(None):
+            if value is None:
+                return None
+        elif get_origin(candidate) is list:
+            if isinstance(value, list) and all(isinstance(v, str) for v in value):
+                return list(value)
+        elif isinstance(candidate, type) and issubclass(candidate, StrEnum):
+            if value in candidate._value2member_map_:
+                return candidate(value)
+        elif candidate is float:
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                return float(value)
+        elif candidate is int:
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value
+        elif isinstance(candidate, type) and isinstance(value, candidate):
+            return value
+    raise StoreError(f"{where}: unexpected value {value!r:.60}")

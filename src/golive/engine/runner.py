@@ -1,0 +1,408 @@
+"""The run loop: launch what the graph allows, record every fact before acting on it.
+
+One `Engine` drives one run. It never keeps state of its own that the log does not hold: it
+folds the run's events into a `RunState`, decides the next move from that state, records the
+event announcing the move (committed), then makes it. Decisions taken from another terminal
+arrive as events in the store and are folded in the same way, so a killed engine is replaced
+by `golive resume` without losing anything but the processes it was running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import os
+import socket
+from collections.abc import Callable
+from golive.actions.base import Action, Result, StepContext
+from golive.actions.registry import action_for
+from golive.engine.clock import Clock, SystemClock
+from golive.engine.context import RunContext
+from golive.engine.events import (
+    Decision,
+    DecisionMade,
+    Event,
+    Outcome,
+    Recorded,
+    RollbackFinished,
+    RollbackStarted,
+    RunFinished,
+    RunPaused,
+    RunResumed,
+    RunStarted,
+    StepFailed,
+    StepInterrupted,
+    StepMarkedDone,
+    StepOutput,
+    StepSkipped,
+    StepStarted,
+    StepSucceeded,
+    StepWaiting,
+    UndoFailed,
+    UndoSkipped,
+    UndoStarted,
+    UndoSucceeded,
+    decode,
+    encode,
+)
+from golive.engine.state import RunState, StepStatus, UndoStatus
+from golive.errors import GoliveError
+from golive.plan.graph import StepGraph
+from golive.plan.models import FailurePolicy, Plan, Step, StepKind
+from golive.store import EventStore
+
+Observer = Callable[[Recorded, RunState], None]
+POLL_INTERVAL = 0.2
+OUTPUT_FLUSH_LINES = 50
+OUTPUT_FLUSH_SECONDS = 0.25
+SAFE_TO_RERUN = (StepKind.manual, StepKind.check)
+
+
+class _Aborted(Exception):
+    pass
+
+
+class Engine:
+    """Drives one run of a plan to its end, from the state its event log describes."""
+
+    def __init__(
+        self,
+        *,
+        store: EventStore,
+        context: RunContext,
+        max_parallel: int,
+        clock: Clock | None = None,
+        observers: list[Observer] | None = None,
+        poll_interval: float = POLL_INTERVAL,
+    ) -> None:
+        self.store = store
+        self.context = context
+        self.plan: Plan = context.plan
+        self.run_id = context.run_id
+        self.max_parallel = max(1, max_parallel)
+        self.clock = clock or SystemClock()
+        self.observers = list(observers or [])
+        self.poll_interval = poll_interval
+        self.state = RunState(self.run_id)
+        self.steps = {step.id: step for step in self.plan.steps}
+        self.graph = StepGraph(self.plan.steps)
+        self.order = self.graph.order()
+        self.position = {step_id: index for index, step_id in enumerate(self.order)}
+        self._own: set[int] = set()
+        self._tasks: dict[str, asyncio.Task[Result]] = {}
+        self._ready: list[tuple[int, str]] = []
+        self._person_waits: dict[str, asyncio.Event] = {}
+        self._output: dict[str, list[tuple[str, str]]] = {}
+        self._flushed_at: dict[str, float] = {}
+
+    # --- the log -------------------------------------------------------------------------------
+
+    def record(self, event: Event) -> Recorded:
+        """Append an event (committed when this returns), then fold it into the state."""
+        type_name, step, data = encode(event)
+        stored = self.store.append(self.run_id, type_name, step=step, data=data)
+        recorded = Recorded(stored.seq, stored.at, event)
+        self._own.add(stored.seq)
+        self._apply(recorded)
+        return recorded
+
+    def load(self) -> None:
+        """Fold the whole log (when attaching to an existing run)."""
+        self.sync()
+        self._refresh_ready()
+
+    def sync(self) -> bool:
+        """Fold events other processes appended since the last look; True if there were any."""
+        foreign = False
+        for stored in self.store.events(self.run_id, after=self.state.last_seq):
+            if stored.seq in self._own:
+                self._own.discard(stored.seq)
+                continue
+            where = f"run {self.run_id} event {stored.seq}"
+            event = decode(stored.type, stored.step, stored.data, where=where)
+            self._apply(Recorded(stored.seq, stored.at, event))
+            foreign = True
+        if foreign:
+            self._refresh_ready()
+        return foreign
+
+    def _apply(self, recorded: Recorded) -> None:
+        self.state.apply(recorded)
+        step_id = recorded.event.step
+        if step_id in self._person_waits and self.state.step(step_id).status is not StepStatus.waiting:
+            self._person_waits.pop(step_id).set()
+        for observer in self.observers:
+            observer(recorded, self.state)
+
+    # --- attaching -----------------------------------------------------------------------------
+
+    def begin(self, started: RunStarted) -> None:
+        """Start a new run: its first event, then the steps with no needs are ready."""
+        self.record(started)
+        self._refresh_ready()
+
+    def attach(self, *, by: str) -> None:
+        """Take over an existing run: note the interrupted steps and what to do with each."""
+        self.load()
+        self.record(RunResumed(by=by, host=socket.gethostname(), pid=os.getpid()))
+        for step_state in list(self.state.steps.values()):
+            if step_state.status not in (StepStatus.running, StepStatus.waiting, StepStatus.retrying):
+                continue
+            step = self.steps[step_state.id]
+            safe = step.idempotent or step.kind in SAFE_TO_RERUN or (
+                step_state.status is not StepStatus.running
+            )
+            self.record(StepInterrupted(step=step.id, attempt=step_state.attempt, rerun=safe))
+            if not safe:
+                self.record(RunPaused(
+                    step=step.id,
+                    reason="was running when the engine stopped and is not idempotent: check "
+                           "whether it completed, then mark it done, retry it or skip it",
+                ))
+        self._refresh_ready()
+
+    # --- the loop ------------------------------------------------------------------------------
+
+    async def drive(self) -> RunState:
+        """Run until the run finishes (completed, failed, rolled back or aborted)."""
+        try:
+            while True:
+                self.sync()
+                state = self.state
+                if state.abort_requested:
+                    await self._drain()
+                    self._finish(Outcome.aborted)
+                    break
+                if state.rollback_requested:
+                    await self._drain()
+                    await self._rollback()
+                    break
+                if state.status.finished:
+                    break
+                if not state.paused:
+                    self._launch_ready()
+                if not self._tasks and (outcome := self._outcome()) is not None:
+                    self._finish(outcome)
+                    break
+                await self._wait()
+        except _Aborted:
+            self._finish(Outcome.aborted)
+        finally:
+            for task in self._tasks.values():
+                task.cancel()
+            self._flush_all()
+        return self.state
+
+    def _outcome(self) -> Outcome | None:
+        statuses = [self.state.step(s).status for s in self.order]
+        if not all(status.settled for status in statuses) or self.state.paused:
+            return None
+        return Outcome.failed if StepStatus.failed in statuses else Outcome.completed
+
+    async def _wait(self) -> None:
+        if self._tasks:
+            done, _ = await asyncio.wait(
+                self._tasks.values(), timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in done:
+                self._completed(task.get_name(), task)
+        else:
+            await self.clock.sleep(self.poll_interval)
+        self._flush_all(older_than=OUTPUT_FLUSH_SECONDS)
+
+    async def _drain(self) -> None:
+        """Let running steps end (their results recorded) before a rollback or abort."""
+        while self._tasks:
+            await self._wait()
+
+    # --- launching -----------------------------------------------------------------------------
+
+    def _refresh_ready(self) -> None:
+        self._ready = [(self.position[s], s) for s in self.order if self._is_ready(s)]
+        heapq.heapify(self._ready)
+
+    def _is_ready(self, step_id: str) -> bool:
+        if self.state.step(step_id).status is not StepStatus.pending or step_id in self._tasks:
+            return False
+        return all(self.state.step(n).done for n in self.graph.needs[step_id])
+
+    def _launch_ready(self) -> None:
+        busy = sum(1 for s in self._tasks if self.steps[s].kind is not StepKind.manual)
+        deferred: list[tuple[int, str]] = []
+        while self._ready:
+            item = heapq.heappop(self._ready)
+            step_id = item[1]
+            if not self._is_ready(step_id):
+                continue
+            manual = self.steps[step_id].kind is StepKind.manual
+            if not manual and busy >= self.max_parallel:
+                deferred.append(item)
+                break
+            busy += 0 if manual else 1
+            self._launch(step_id, self.state.step(step_id).attempt + 1, delay=0.0)
+        for item in deferred:
+            heapq.heappush(self._ready, item)
+
+    def _launch(self, step_id: str, attempt: int, *, delay: float) -> None:
+        task = asyncio.get_running_loop().create_task(self._attempt(step_id, attempt, delay), name=step_id)
+        self._tasks[step_id] = task
+
+    async def _attempt(self, step_id: str, attempt: int, delay: float) -> Result:
+        if delay:
+            await self.clock.sleep(delay)
+        step = self.steps[step_id]
+        command = self.context.redact(self.context.render(step.run)) if step.run else None
+        self.record(StepStarted(step=step_id, attempt=attempt, kind=step.kind.value, command=command))
+        action = action_for(step.kind)
+        return await action.run(self._step_context(step, attempt, action))
+
+    def _step_context(self, step: Step, attempt: int, action: Action) -> StepContext:
+        timeout = step.timeout.total_seconds() if step.timeout else None
+        return StepContext(
+            run_id=self.run_id, plan=self.plan, step=step, attempt=attempt, env_name=self.context.env,
+            workdir=self.context.workdir_for(step), environ=self.context.environ(step, attempt),
+            timeout=timeout, render=self.context.render, redact=self.context.redact,
+            output=lambda stream, line: self._collect(step.id, stream, line),
+            wait_for_person=lambda who, what: self._wait_for_person(step.id, who, what),
+            monotonic=self.clock.monotonic,
+        )
+
+    async def _wait_for_person(self, step_id: str, who: list[str], what: str) -> None:
+        signal = self._person_waits[step_id] = asyncio.Event()
+        self.record(StepWaiting(step=step_id, who=who, what=what))
+        await signal.wait()
+
+    # --- results -------------------------------------------------------------------------------
+
+    def _completed(self, step_id: str, task: asyncio.Task[Result]) -> None:
+        del self._tasks[step_id]
+        self._flush(step_id)
+        if task.cancelled():
+            return
+        result = task.result()
+        step_state = self.state.step(step_id)
+        if step_state.status is not StepStatus.running:
+            self._after_settled(step_id)  # marked done or skipped while it waited
+            return
+        step = self.steps[step_id]
+        attempt = step_state.attempt
+        if result.ok:
+            self.record(StepSucceeded(step=step_id, attempt=attempt, duration=result.duration,
+                                      exit_code=result.exit_code))
+            self._after_settled(step_id)
+            return
+        retry = attempt <= step.retries
+        self.record(StepFailed(step=step_id, attempt=attempt, duration=result.duration,
+                               error=result.error or "failed", exit_code=result.exit_code,
+                               will_retry=retry))
+        if retry:
+            delay = step.retry_delay.total_seconds() * (2 ** (attempt - 1))
+            self._launch(step_id, attempt + 1, delay=delay)
+        else:
+            self._apply_policy(step, result)
+
+    def _after_settled(self, step_id: str) -> None:
+        for dependent in self.graph.dependents[step_id]:
+            if self._is_ready(dependent):
+                heapq.heappush(self._ready, (self.position[dependent], dependent))
+
+    def _apply_policy(self, step: Step, result: Result) -> None:
+        policy = step.failure or self.plan.failure
+        error = result.error or "failed"
+        if policy is FailurePolicy.pause:
+            self.record(RunPaused(step=step.id, reason=f"failed: {error}"))
+        elif policy is FailurePolicy.rollback:
+            self.record(DecisionMade(step=step.id, decision=Decision.rollback, by="policy",
+                                     why=f"step {step.id} failed ({error}); failure: rollback"))
+        else:
+            for descendant in self.order:
+                if step.id in self.graph.ancestors(descendant) and (
+                    self.state.step(descendant).status is StepStatus.pending
+                ):
+                    self.record(StepSkipped(step=descendant, reason=f"needs {step.id}, which failed"))
+
+    # --- rollback ------------------------------------------------------------------------------
+
+    async def _rollback(self) -> None:
+        state = self.state
+        if state.rollback_started_at is None or state.rollback_duration is not None:
+            why = next((d.event for d in reversed(state.decisions)
+                        if isinstance(d.event, DecisionMade) and d.event.decision is Decision.rollback),
+                       None)
+            by = why.by if isinstance(why, DecisionMade) else "operator"
+            reason = (why.why if isinstance(why, DecisionMade) else None) or "rollback requested"
+            self.record(RollbackStarted(by=by, reason=reason))
+        for step_id in reversed(self.order):
+            step_state = self.state.step(step_id)
+            ran = step_state.attempt > 0 and step_state.status is not StepStatus.skipped
+            if ran and step_state.undo not in (UndoStatus.succeeded, UndoStatus.skipped):
+                await self._undo(self.steps[step_id])
+        started = self.state.rollback_started_at
+        duration = (self.clock.now() - started).total_seconds() if started else 0.0
+        complete = all(self.state.step(s).undo is not UndoStatus.failed for s in self.order) and not any(
+            self.state.step(s).undo is UndoStatus.skipped and self.steps[s].undo
+            for s in self.order
+        )
+        self.record(RollbackFinished(complete=complete, duration=duration))
+        self._finish(Outcome.rolled_back)
+
+    async def _undo(self, step: Step) -> None:
+        action = action_for(step.kind)
+        while True:
+            attempt = max(1, self.state.step(step.id).attempt)
+            command = self.context.redact(self.context.render(step.undo)) if step.undo else None
+            if command is None and step.kind is not StepKind.traffic:
+                self.record(UndoSkipped(step=step.id, reason="no undo defined"))
+                return
+            self.record(UndoStarted(step=step.id, command=command))
+            started = self.clock.monotonic()
+            result = await action.undo(self._step_context(step, attempt, action))
+            self._flush(step.id)
+            if result is None:
+                self.record(UndoSkipped(step=step.id, reason="nothing to undo"))
+                return
+            duration = self.clock.monotonic() - started
+            if result.ok:
+                self.record(UndoSucceeded(step=step.id, duration=duration))
+                return
+            self.record(UndoFailed(step=step.id, duration=duration, error=result.error or "failed"))
+            self.record(RunPaused(step=step.id, reason=f"undo failed: {result.error}"))
+            await self._until_decided(step.id)
+            if self.state.step(step.id).undo is UndoStatus.skipped:
+                return
+
+    async def _until_decided(self, step_id: str) -> None:
+        while step_id in self.state.blocked:
+            await self.clock.sleep(self.poll_interval)
+            self.sync()
+            if self.state.abort_requested:
+                raise _Aborted
+
+    def _finish(self, outcome: Outcome) -> None:
+        started = self.state.started_at
+        duration = (self.clock.now() - started).total_seconds() if started else 0.0
+        self.record(RunFinished(outcome=outcome, duration=duration))
+
+    # --- output --------------------------------------------------------------------------------
+
+    def _collect(self, step_id: str, stream: str, line: str) -> None:
+        buffer = self._output.setdefault(step_id, [])
+        buffer.append((stream, line))
+        if len(buffer) >= OUTPUT_FLUSH_LINES:
+            self._flush(step_id)
+
+    def _flush(self, step_id: str) -> None:
+        buffer = self._output.pop(step_id, None)
+        self._flushed_at[step_id] = self.clock.monotonic()
+        if not buffer:
+            return
+        for stream in ("stdout", "stderr"):
+            lines = [line for s, line in buffer if s == stream]
+            if lines:
+                self.record(StepOutput(step=step_id, stream=stream, text="\n".join(lines)))
+
+    def _flush_all(self, older_than: float = 0.0) -> None:
+        now = self.clock.monotonic()
+        for step_id in list(self._output):
+            if now - self._flushed_at.get(step_id, 0.0) >= older_than:
+                self._flush(step_id)

@@ -1,0 +1,325 @@
+"""The state of a run, derived from its events: a fold, never stored.
+
+`RunState.apply` is the only place that knows what an event does to a run. The CLI, the live
+view, `resume`, the dashboard and the reports all build their picture with it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from golive.engine.events import (
+    Decision,
+    DecisionMade,
+    Outcome,
+    Recorded,
+    RollbackFinished,
+    RollbackStarted,
+    RunFinished,
+    RunPaused,
+    RunResumed,
+    RunStarted,
+    StepFailed,
+    StepInterrupted,
+    StepMarkedDone,
+    StepOutput,
+    StepSkipped,
+    StepStarted,
+    StepSucceeded,
+    StepWaiting,
+    UndoFailed,
+    UndoSkipped,
+    UndoStarted,
+    UndoSucceeded,
+)
+
+OUTPUT_TAIL = 12
+
+
+class StepStatus(StrEnum):
+    pending = "pending"
+    running = "running"
+    waiting = "waiting"  # for a person
+    retrying = "retrying"
+    succeeded = "succeeded"
+    failed = "failed"
+    interrupted = "interrupted"
+    skipped = "skipped"
+
+    @property
+    def settled(self) -> bool:
+        """Nothing more will happen to the step without a decision."""
+        return self in (StepStatus.succeeded, StepStatus.skipped, StepStatus.failed)
+
+
+class UndoStatus(StrEnum):
+    none = "none"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    skipped = "skipped"
+
+
+class RunStatus(StrEnum):
+    running = "running"
+    paused = "paused"
+    rolling_back = "rolling_back"
+    completed = "completed"
+    failed = "failed"
+    rolled_back = "rolled_back"
+    aborted = "aborted"
+
+    @property
+    def finished(self) -> bool:
+        return self in (RunStatus.completed, RunStatus.failed, RunStatus.rolled_back, RunStatus.aborted)
+
+
+@dataclass
+class StepState:
+    id: str
+    status: StepStatus = StepStatus.pending
+    attempt: int = 0
+    started_at: dt.datetime | None = None
+    attempt_started_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
+    duration: float | None = None
+    error: str | None = None
+    exit_code: int | None = None
+    waiting_for: list[str] = field(default_factory=list)
+    waiting_what: str | None = None
+    marked_by: str | None = None
+    skipped_reason: str | None = None
+    output: deque[str] = field(default_factory=lambda: deque(maxlen=OUTPUT_TAIL))
+    undo: UndoStatus = UndoStatus.none
+    undo_error: str | None = None
+    undo_duration: float | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.status in (StepStatus.succeeded, StepStatus.skipped)
+
+
+@dataclass
+class RunState:
+    """Everything known about one run, as of the last event applied."""
+
+    run_id: str
+    plan_id: str = ""
+    plan_text: str = ""
+    plan_hash: str = ""
+    env: str = ""
+    release: str | None = None
+    rehearsal: bool = True
+    started_by: str = ""
+    started_at: dt.datetime | None = None
+    max_parallel: int = 1
+    status: RunStatus = RunStatus.running
+    steps: dict[str, StepState] = field(default_factory=dict)
+    blocked: dict[str, str] = field(default_factory=dict)  # step -> why the run paused on it
+    rollback_requested: bool = False
+    abort_requested: bool = False
+    rollback_started_at: dt.datetime | None = None
+    rollback_duration: float | None = None
+    rollback_complete: bool | None = None
+    outcome: Outcome | None = None
+    finished_at: dt.datetime | None = None
+    engine_host: str = ""
+    engine_pid: int = 0
+    last_seq: int = 0
+    last_at: dt.datetime | None = None
+    decisions: list[Recorded] = field(default_factory=list)
+
+    @classmethod
+    def fold(cls, run_id: str, events: Iterable[Recorded]) -> RunState:
+        state = cls(run_id)
+        for recorded in events:
+            state.apply(recorded)
+        return state
+
+    def step(self, step_id: str) -> StepState:
+        found = self.steps.get(step_id)
+        if found is None:
+            found = self.steps[step_id] = StepState(step_id)
+        return found
+
+    @property
+    def paused(self) -> bool:
+        return bool(self.blocked) and not self.status.finished
+
+    def apply(self, recorded: Recorded) -> None:
+        """Apply one event; events are facts, so this never refuses one."""
+        self.last_seq = max(self.last_seq, recorded.seq)
+        self.last_at = recorded.at
+        event, at = recorded.event, recorded.at
+        handler = _HANDLERS.get(type(event))
+        if handler is not None:
+            handler(self, event, at)
+        if isinstance(event, DecisionMade | StepMarkedDone):
+            self.decisions.append(recorded)
+        self._settle_status()
+
+    def _settle_status(self) -> None:
+        if self.rollback_started_at is not None and self.rollback_duration is None:
+            self.status = RunStatus.rolling_back
+        elif self.outcome is not None:
+            self.status = RunStatus(self.outcome.value)
+        else:
+            self.status = RunStatus.paused if self.blocked else RunStatus.running
+
+    def _unblock(self, step_id: str | None) -> None:
+        if step_id is not None:
+            self.blocked.pop(step_id, None)
+
+
+def _run_started(state: RunState, event: RunStarted, at: dt.datetime) -> None:
+    state.plan_id, state.plan_text, state.plan_hash = event.plan_id, event.plan_text, event.plan_hash
+    state.env, state.release, state.rehearsal = event.env, event.release, event.rehearsal
+    state.started_by, state.started_at, state.max_parallel = event.started_by, at, event.max_parallel
+    state.engine_host, state.engine_pid = event.host, event.pid
+    for step_id in event.steps:
+        state.step(step_id)
+
+
+def _run_resumed(state: RunState, event: RunResumed, at: dt.datetime) -> None:
+    state.engine_host, state.engine_pid = event.host, event.pid
+
+
+def _step_started(state: RunState, event: StepStarted, at: dt.datetime) -> None:
+    step = state.step(event.step or "")
+    step.status, step.attempt, step.attempt_started_at = StepStatus.running, event.attempt, at
+    step.started_at = step.started_at or at
+    step.error = None
+    state._unblock(step.id)
+
+
+def _step_waiting(state: RunState, event: StepWaiting, at: dt.datetime) -> None:
+    step = state.step(event.step or "")
+    step.status, step.waiting_for, step.waiting_what = StepStatus.waiting, event.who, event.what
+
+
+def _step_output(state: RunState, event: StepOutput, at: dt.datetime) -> None:
+    tail = state.step(event.step or "").output
+    tail.extend(line for line in event.text.splitlines()[-OUTPUT_TAIL:])
+
+
+def _step_succeeded(state: RunState, event: StepSucceeded, at: dt.datetime) -> None:
+    step = state.step(event.step or "")
+    step.status, step.finished_at, step.duration = StepStatus.succeeded, at, event.duration
+    step.exit_code, step.waiting_for = event.exit_code, []
+
+
+def _step_failed(state: RunState, event: StepFailed, at: dt.datetime) -> None:
+    step = state.step(event.step or "")
+    step.status = StepStatus.retrying if event.will_retry else StepStatus.failed
+    step.error, step.exit_code, step.finished_at = event.error, event.exit_code, at
+
+
+def _step_interrupted(state: RunState, event: StepInterrupted, at: dt.datetime) -> None:
+    step = state.step(event.step or "")
+    step.status = StepStatus.pending if event.rerun else StepStatus.interrupted
+
+
+def _step_skipped(state: RunState, event: StepSkipped, at: dt.datetime) -> None:
+    step = state.step(event.step or "")
+    step.status, step.skipped_reason, step.finished_at = StepStatus.skipped, event.reason, at
+    step.waiting_for = []
+    state._unblock(step.id)
+
+
+def _step_marked_done(state: RunState, event: StepMarkedDone, at: dt.datetime) -> None:
+    step = state.step(event.step or "")
+    step.status, step.marked_by, step.finished_at = StepStatus.succeeded, event.by, at
+    if step.attempt_started_at is not None and step.duration is None:
+        step.duration = (at - step.attempt_started_at).total_seconds()
+    step.waiting_for, step.error = [], None
+    state._unblock(step.id)
+
+
+def _run_paused(state: RunState, event: RunPaused, at: dt.datetime) -> None:
+    state.blocked[event.step or ""] = event.reason
+
+
+def _decision_made(state: RunState, event: DecisionMade, at: dt.datetime) -> None:
+    if event.decision is Decision.rollback:
+        state.rollback_requested = True
+        state.blocked.clear()
+    elif event.decision is Decision.abort:
+        state.abort_requested = True
+        state.blocked.clear()
+    elif event.step is not None and event.decision is Decision.retry:
+        step = state.step(event.step)
+        if state.rollback_started_at is not None:
+            step.undo = UndoStatus.none
+        else:
+            step.status = StepStatus.pending
+        state._unblock(event.step)
+    elif event.step is not None and event.decision is Decision.skip:
+        step = state.step(event.step)
+        if state.rollback_started_at is not None:
+            step.undo = UndoStatus.skipped
+        else:
+            step.status, step.skipped_reason = StepStatus.skipped, f"skipped by {event.by}"
+        state._unblock(event.step)
+
+
+def _rollback_started(state: RunState, event: RollbackStarted, at: dt.datetime) -> None:
+    state.rollback_requested, state.rollback_started_at = True, at
+    state.rollback_duration = state.rollback_complete = None
+    state.blocked.clear()
+
+
+def _undo_started(state: RunState, event: UndoStarted, at: dt.datetime) -> None:
+    state.step(event.step or "").undo = UndoStatus.running
+
+
+def _undo_succeeded(state: RunState, event: UndoSucceeded, at: dt.datetime) -> None:
+    step = state.step(event.step or "")
+    step.undo, step.undo_duration = UndoStatus.succeeded, event.duration
+
+
+def _undo_failed(state: RunState, event: UndoFailed, at: dt.datetime) -> None:
+    step = state.step(event.step or "")
+    step.undo, step.undo_error, step.undo_duration = UndoStatus.failed, event.error, event.duration
+
+
+def _undo_skipped(state: RunState, event: UndoSkipped, at: dt.datetime) -> None:
+    state.step(event.step or "").undo = UndoStatus.skipped
+
+
+def _rollback_finished(state: RunState, event: RollbackFinished, at: dt.datetime) -> None:
+    state.rollback_duration, state.rollback_complete = event.duration, event.complete
+    state.rollback_requested = False
+
+
+def _run_finished(state: RunState, event: RunFinished, at: dt.datetime) -> None:
+    state.outcome, state.finished_at = event.outcome, at
+    state.rollback_requested = state.abort_requested = False
+    state.blocked.clear()
+
+
+_HANDLERS: dict[type[Any], Callable[[RunState, Any, dt.datetime], None]] = {
+    RunStarted: _run_started,
+    RunResumed: _run_resumed,
+    StepStarted: _step_started,
+    StepWaiting: _step_waiting,
+    StepOutput: _step_output,
+    StepSucceeded: _step_succeeded,
+    StepFailed: _step_failed,
+    StepInterrupted: _step_interrupted,
+    StepSkipped: _step_skipped,
+    StepMarkedDone: _step_marked_done,
+    RunPaused: _run_paused,
+    DecisionMade: _decision_made,
+    RollbackStarted: _rollback_started,
+    UndoStarted: _undo_started,
+    UndoSucceeded: _undo_succeeded,
+    UndoFailed: _undo_failed,
+    UndoSkipped: _undo_skipped,
+    RollbackFinished: _rollback_finished,
+    RunFinished: _run_finished,
+}
