@@ -29,8 +29,13 @@ class CheckAction:
         timeout = check.timeout.total_seconds() if check.timeout else ctx.timeout
         while True:
             result = await run_command(
-                ctx.render(check.run), cwd=ctx.workdir, environ=ctx.environ, timeout=timeout,
-                output=ctx.output, redact=ctx.redact, monotonic=ctx.monotonic,
+                ctx.render(check.run),
+                cwd=ctx.workdir,
+                environ=ctx.environ,
+                timeout=timeout,
+                output=ctx.output,
+                redact=ctx.redact,
+                monotonic=ctx.monotonic,
             )
             if result.ok or ctx.monotonic() + RETRY_PAUSE > deadline:
                 return result

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
-import shlex
+import shutil
 import signal
 from collections import deque
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from golive.actions.base import Result
 
@@ -18,13 +20,82 @@ MAX_LINE = 8192
 KILL_GRACE = 5.0
 
 
+# Words sh treats itself: exec'ing them directly would not do what sh does.
+SHELL_WORDS = frozenset(
+    [
+        "!",
+        ".",
+        ":",
+        "[",
+        "[[",
+        "alias",
+        "bg",
+        "break",
+        "builtin",
+        "case",
+        "cd",
+        "command",
+        "continue",
+        "declare",
+        "do",
+        "done",
+        "elif",
+        "else",
+        "esac",
+        "eval",
+        "exec",
+        "exit",
+        "export",
+        "fc",
+        "fg",
+        "fi",
+        "for",
+        "function",
+        "getopts",
+        "hash",
+        "if",
+        "in",
+        "jobs",
+        "kill",
+        "let",
+        "local",
+        "read",
+        "readonly",
+        "return",
+        "select",
+        "set",
+        "shift",
+        "source",
+        "test",
+        "then",
+        "time",
+        "times",
+        "trap",
+        "type",
+        "typeset",
+        "ulimit",
+        "umask",
+        "unalias",
+        "unset",
+        "until",
+        "wait",
+        "while",
+    ]
+)
+
+
 def argv_for(command: str) -> list[str]:
     """Plain commands are exec'd directly (one process less); anything shell-like goes to sh."""
     if SHELL_SYNTAX.isdisjoint(command):
-        words = shlex.split(command)
-        if words:
+        words = command.split()
+        if words and words[0] not in SHELL_WORDS and _on_path(words[0]):
             return words
     return ["/bin/sh", "-c", command]
+
+
+@functools.cache
+def _on_path(program: str) -> bool:
+    return shutil.which(program) is not None
 
 
 async def run_command(
@@ -42,8 +113,13 @@ async def run_command(
     tail: deque[str] = deque(maxlen=20)
     try:
         proc = await asyncio.create_subprocess_exec(
-            *argv_for(command), stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, cwd=cwd, env=dict(environ), start_new_session=True,
+            *argv_for(command),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            cwd=cwd,
+            env=dict(environ),
+            start_new_session=True,
         )
     except FileNotFoundError as exc:
         missing = exc.filename or command.split()[0]
@@ -58,7 +134,8 @@ async def run_command(
         tail.append(text)
         output(stream, text)
 
-    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout is not None
+    assert proc.stderr is not None
     pumps = asyncio.gather(_pump(proc.stdout, "stdout", emit), _pump(proc.stderr, "stderr", emit))
     try:
         await asyncio.wait_for(_finish(proc, pumps), timeout)
@@ -67,8 +144,13 @@ async def run_command(
         pumps.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await pumps
-        return Result(ok=False, duration=monotonic() - started, exit_code=proc.returncode,
-                      output="\n".join(tail), error=f"timed out after {timeout:g}s")
+        return Result(
+            ok=False,
+            duration=monotonic() - started,
+            exit_code=proc.returncode,
+            output="\n".join(tail),
+            error=f"timed out after {timeout:g}s",
+        )
     except asyncio.CancelledError:
         await _kill(proc)
         raise
@@ -82,7 +164,7 @@ async def run_command(
     return Result(ok=False, duration=duration, exit_code=code, output="\n".join(tail), error=error)
 
 
-async def _finish(proc: asyncio.subprocess.Process, pumps: asyncio.Future[object]) -> None:
+async def _finish(proc: asyncio.subprocess.Process, pumps: asyncio.Future[Any]) -> None:
     await pumps
     await proc.wait()
 

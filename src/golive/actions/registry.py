@@ -38,7 +38,11 @@ def unsupported(plan: Plan) -> list[str]:
     installed = actions()
     for step in plan.steps:
         action = installed.get(step.kind)
-        reason = f"'{step.kind}' steps are not supported yet" if action is None else action.supports(step)
+        reason = (
+            f"'{step.kind}' steps are not supported yet"
+            if action is None
+            else action.supports(step)
+        )
         if reason:
             problems.append(f"{step.id}: {reason}")
     return problems

@@ -29,6 +29,11 @@ class ShellAction:
 
     async def _execute(self, ctx: StepContext, command: str) -> Result:
         return await run_command(
-            ctx.render(command), cwd=ctx.workdir, environ=ctx.environ, timeout=ctx.timeout,
-            output=ctx.output, redact=ctx.redact, monotonic=ctx.monotonic,
+            ctx.render(command),
+            cwd=ctx.workdir,
+            environ=ctx.environ,
+            timeout=ctx.timeout,
+            output=ctx.output,
+            redact=ctx.redact,
+            monotonic=ctx.monotonic,
         )

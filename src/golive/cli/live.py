@@ -54,15 +54,22 @@ def next_actions(state: RunState, plan: Plan) -> list[str]:
     """What the run waits for, as the commands that would unblock it."""
     lines = []
     for step_id, why in state.blocked.items():
-        lines.append(f"decision on {step_id} ({why}): golive decide {state.run_id} "
-                     f"retry|skip|rollback|abort --step {step_id} --as PERSON"
-                     + (f"  or  golive done {state.run_id} {step_id} --as PERSON"
-                        if state.step(step_id).undo is UndoStatus.none else ""))
+        lines.append(
+            f"decision on {step_id} ({why}): golive decide {state.run_id} "
+            f"retry|skip|rollback|abort --step {step_id} --as PERSON"
+            + (
+                f"  or  golive done {state.run_id} {step_id} --as PERSON"
+                if state.step(step_id).undo is UndoStatus.none
+                else ""
+            )
+        )
     for step in state.steps.values():
         if step.status is StepStatus.waiting:
             who = ", ".join(step.waiting_for) or "someone"
-            lines.append(f"{who} to do '{step.waiting_what}': golive done {state.run_id} {step.id} "
-                         f"--as {step.waiting_for[0] if step.waiting_for else 'PERSON'}")
+            lines.append(
+                f"{who} to do '{step.waiting_what}': golive done {state.run_id} {step.id} "
+                f"--as {step.waiting_for[0] if step.waiting_for else 'PERSON'}"
+            )
     return lines
 
 
@@ -83,7 +90,8 @@ class Board:
         kind = "rehearsal" if state.rehearsal else "PRODUCTION"
         header = Text.from_markup(
             f"[bold]{escape(self.plan.title)}[/]  run [bold]{state.run_id}[/]  "
-            f"{state.env} ({kind})" + (f"  release {escape(state.release)}" if state.release else "")
+            f"{state.env} ({kind})"
+            + (f"  release {escape(state.release)}" if state.release else "")
         )
         status = Text.from_markup(
             f"{_status_markup(state)}  {done}/{len(self.order)} steps  "
@@ -105,15 +113,23 @@ class Board:
         for step_id in self.order:
             step, st = self.plan.step(step_id), self.state.step(step_id)
             icon, style = ICONS[st.status]
-            table.add_row(Text(icon, style=style), Text(step_id, style=style),
-                          step.owner or ", ".join(step.approvers) or "-",
-                          _timing(st.duration, st.attempt_started_at, st.status, step.estimate, now),
-                          Text(_detail(self.state, step_id), style="dim" if st.done else ""))
+            table.add_row(
+                Text(icon, style=style),
+                Text(step_id, style=style),
+                step.owner or ", ".join(step.approvers) or "-",
+                _timing(st.duration, st.attempt_started_at, st.status, step.estimate, now),
+                Text(_detail(self.state, step_id), style="dim" if st.done else ""),
+            )
         return table
 
 
-def _timing(duration: float | None, started: dt.datetime | None, status: StepStatus,
-            estimate: dt.timedelta | None, now: dt.datetime) -> str:
+def _timing(
+    duration: float | None,
+    started: dt.datetime | None,
+    status: StepStatus,
+    estimate: dt.timedelta | None,
+    now: dt.datetime,
+) -> str:
     if status in (StepStatus.running, StepStatus.waiting) and started:
         spent = format_duration((now - started).total_seconds())
     elif duration is not None:
@@ -143,9 +159,15 @@ def _detail(state: RunState, step_id: str) -> str:
 
 
 def _status_markup(state: RunState) -> str:
-    colours = {"running": "cyan", "paused": "bold yellow", "rolling_back": "bold magenta",
-               "completed": "bold green", "failed": "bold red", "rolled_back": "bold magenta",
-               "aborted": "bold red"}
+    colours = {
+        "running": "cyan",
+        "paused": "bold yellow",
+        "rolling_back": "bold magenta",
+        "completed": "bold green",
+        "failed": "bold red",
+        "rolled_back": "bold magenta",
+        "aborted": "bold red",
+    }
     return f"[{colours[state.status]}]{state.status.replace('_', ' ').upper()}[/]"
 
 
@@ -175,7 +197,8 @@ class PlainPrinter:
                 return "\n".join(f"  {step} │ {line}" for line in e.text.splitlines())
             case StepWaiting():
                 return f"⌛ {step} waits for {', '.join(e.who) or 'someone'}: {e.what}" + (
-                    f"  → golive done {state.run_id} {step} --as {e.who[0]}" if e.who else "")
+                    f"  → golive done {state.run_id} {step} --as {e.who[0]}" if e.who else ""
+                )
             case StepMarkedDone():
                 return f"✓ {step} marked done by {e.by}" + (f": {e.note}" if e.note else "")
             case StepSkipped():
@@ -183,11 +206,16 @@ class PlainPrinter:
             case StepInterrupted():
                 return f"? {step} was interrupted" + (", running it again" if e.rerun else "")
             case RunPaused():
-                return (f"⏸ paused on {step}: {e.reason}  → golive decide {state.run_id} "
-                        f"retry|skip|rollback|abort --step {step} --as PERSON")
+                return (
+                    f"⏸ paused on {step}: {e.reason}  → golive decide {state.run_id} "
+                    f"retry|skip|rollback|abort --step {step} --as PERSON"
+                )
             case DecisionMade():
-                return f"⚑ {e.by} decided {e.decision}" + (f" {step}" if step else "") + (
-                    f": {e.why}" if e.why else "")
+                return (
+                    f"⚑ {e.by} decided {e.decision}"
+                    + (f" {step}" if step else "")
+                    + (f": {e.why}" if e.why else "")
+                )
             case RollbackStarted():
                 return f"⟲ rollback started by {e.by}: {e.reason}"
             case UndoStarted():

@@ -38,7 +38,9 @@ EXIT_CODES = {Outcome.completed: 0, Outcome.failed: 1, Outcome.rolled_back: 3, O
 INTERRUPTED = 130
 
 StateOption = typer.Option(
-    None, "--state", help="State store URL (default: GOLIVE_STATE, or .golive/state.db beside the plan)."
+    None,
+    "--state",
+    help="State store URL (default: GOLIVE_STATE, or .golive/state.db beside the plan).",
 )
 PlanOption = typer.Option(None, "--plan", "-p", help="The plan whose store and runs to use.")
 AsOption = typer.Option(None, "--as", help="Who you are: a person id of the plan.")
@@ -61,7 +63,9 @@ def state_url(state: str | None, plan: Path | None) -> str:
     candidates = sorted(Path(".").glob("*.golive.yaml"))
     if len(candidates) == 1:
         return default_state_url(candidates[0])
-    raise UsageError("no state store here: pass --plan PLAN or --state URL, or cd to the plan's directory")
+    raise UsageError(
+        "no state store here: pass --plan PLAN or --state URL, or cd to the plan's directory"
+    )
 
 
 @contextmanager
@@ -87,19 +91,26 @@ def _drive(engine: Engine, *, plain: bool) -> RunState:
         with view:
             return asyncio.run(engine.drive())
     except KeyboardInterrupt:
-        console.print(f"\ninterrupted: run {engine.run_id} is kept; continue it with "
-                      f"`golive resume {engine.run_id}`")
+        console.print(
+            f"\ninterrupted: run {engine.run_id} is kept; continue it with "
+            f"`golive resume {engine.run_id}`"
+        )
         raise typer.Exit(INTERRUPTED) from None
 
 
 def _summary(state: RunState) -> int:
     outcome = state.outcome or Outcome.failed
     done = sum(1 for s in state.steps.values() if s.done)
-    duration = (state.finished_at - state.started_at).total_seconds() if (
-        state.finished_at and state.started_at) else 0.0
+    duration = (
+        (state.finished_at - state.started_at).total_seconds()
+        if (state.finished_at and state.started_at)
+        else 0.0
+    )
     colour = {"completed": "green", "failed": "red", "rolled_back": "magenta", "aborted": "red"}
-    console.print(f"[bold {colour[outcome]}]run {state.run_id} {outcome.replace('_', ' ')}[/] "
-                  f"in {format_duration(duration)}: {done}/{len(state.steps)} steps done")
+    console.print(
+        f"[bold {colour[outcome]}]run {state.run_id} {outcome.replace('_', ' ')}[/] "
+        f"in {format_duration(duration)}: {done}/{len(state.steps)} steps done"
+    )
     if state.rollback_duration is not None:
         word = "complete" if state.rollback_complete else "INCOMPLETE"
         console.print(f"rollback {word} in {format_duration(state.rollback_duration)}")
@@ -110,9 +121,12 @@ def _summary(state: RunState) -> int:
 def run(
     plan: Path = typer.Argument(..., help="The plan file."),
     env: str = typer.Option(..., "--env", "-e", help="The environment to run against."),
-    release: str | None = typer.Option(None, "--release", "-r", help="The release, for {{ release }}."),
-    max_parallel: int = typer.Option(DEFAULT_PARALLEL, "--max-parallel", min=1, max=1000,
-                                     help="Most steps running at once."),
+    release: str | None = typer.Option(
+        None, "--release", "-r", help="The release, for {{ release }}."
+    ),
+    max_parallel: int = typer.Option(
+        DEFAULT_PARALLEL, "--max-parallel", min=1, max=1000, help="Most steps running at once."
+    ),
     by: str | None = AsOption,
     state: str | None = StateOption,
     plain: bool = PlainOption,
@@ -120,8 +134,9 @@ def run(
     """Run a plan against an environment; any environment but production is a rehearsal."""
     plan_file = load_plan(plan, env=env)
     with opened(state, plan) as store:
-        started = start_run(plan_file, store=store, env=env, release=release, by=by,
-                            max_parallel=max_parallel)
+        started = start_run(
+            plan_file, store=store, env=env, release=release, by=by, max_parallel=max_parallel
+        )
         kind = "rehearsal" if started.run.rehearsal else "production go-live"
         console.print(f"run {started.run.id}  ({plan_file.plan.golive}, {env}, {kind})")
         sys.stdout.flush()
@@ -189,7 +204,9 @@ def decide_command(
     run_id: str = typer.Argument(..., help="Run id or a unique prefix."),
     decision: Decision = typer.Argument(..., help="retry, skip, rollback or abort."),
     by: str = typer.Option(..., "--as", help="Who decides: a person id of the plan."),
-    step: str | None = typer.Option(None, "--step", help="The step it is about (default: the one the run waits on)."),
+    step: str | None = typer.Option(
+        None, "--step", help="The step it is about (default: the one the run waits on)."
+    ),
     why: str | None = typer.Option(None, "--why", help="The reason, for the record."),
     plan: Path | None = PlanOption,
     state: str | None = StateOption,
@@ -200,7 +217,9 @@ def decide_command(
         target = decide(store, record, decision=decision, by=by, step=step, why=why)
         alive = engine_alive(read_state(store, record.id))
         about = f" {target}" if target else ""
-        follow = "the engine acts on it now" if alive else f"continue with `golive resume {record.id}`"
+        follow = (
+            "the engine acts on it now" if alive else f"continue with `golive resume {record.id}`"
+        )
         console.print(f"⚑ {decision}{about} recorded for run {record.id}; {follow}")
 
 
@@ -226,18 +245,37 @@ def status(
 
 def status_json(record: RunRecord, state: RunState) -> dict[str, Any]:
     return {
-        "run": record.id, "plan": record.plan_id, "env": record.env, "release": record.release,
-        "rehearsal": record.rehearsal, "status": state.status.value,
-        "started_at": _iso(state.started_at), "finished_at": _iso(state.finished_at),
+        "run": record.id,
+        "plan": record.plan_id,
+        "env": record.env,
+        "release": record.release,
+        "rehearsal": record.rehearsal,
+        "status": state.status.value,
+        "started_at": _iso(state.started_at),
+        "finished_at": _iso(state.finished_at),
         "blocked": dict(state.blocked),
-        "rollback": None if state.rollback_started_at is None else {
-            "started_at": _iso(state.rollback_started_at), "duration": state.rollback_duration,
-            "complete": state.rollback_complete},
-        "steps": [{
-            "id": s.id, "status": s.status.value, "attempt": s.attempt, "duration": s.duration,
-            "error": s.error, "waiting_for": s.waiting_for, "marked_by": s.marked_by,
-            "undo": s.undo.value, "started_at": _iso(s.started_at), "finished_at": _iso(s.finished_at),
-        } for s in state.steps.values()],
+        "rollback": None
+        if state.rollback_started_at is None
+        else {
+            "started_at": _iso(state.rollback_started_at),
+            "duration": state.rollback_duration,
+            "complete": state.rollback_complete,
+        },
+        "steps": [
+            {
+                "id": s.id,
+                "status": s.status.value,
+                "attempt": s.attempt,
+                "duration": s.duration,
+                "error": s.error,
+                "waiting_for": s.waiting_for,
+                "marked_by": s.marked_by,
+                "undo": s.undo.value,
+                "started_at": _iso(s.started_at),
+                "finished_at": _iso(s.finished_at),
+            }
+            for s in state.steps.values()
+        ],
     }
 
 
@@ -258,19 +296,42 @@ def log(
         events = store.events(record.id)
         current = read_state(store, record.id)
     if output is OutputFormat.json:
-        typer.echo(json.dumps([{"seq": e.seq, "at": e.at.isoformat(), "type": e.type,
-                                "step": e.step, "data": _public(e.type, e.data)} for e in events],
-                              indent=2))
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "seq": e.seq,
+                        "at": e.at.isoformat(),
+                        "type": e.type,
+                        "step": e.step,
+                        "data": _public(e.type, e.data),
+                    }
+                    for e in events
+                ],
+                indent=2,
+            )
+        )
         return
     printer = PlainPrinter(console, run_plan(current, display=record.plan_path))
     replay = RunState(record.id)
     for stored in events:
-        recorded = Recorded(stored.seq, stored.at, decode(stored.type, stored.step, stored.data,
-                                                         where=f"run {record.id} event {stored.seq}"))
+        recorded = Recorded(
+            stored.seq,
+            stored.at,
+            decode(
+                stored.type, stored.step, stored.data, where=f"run {record.id} event {stored.seq}"
+            ),
+        )
         replay.apply(recorded)
-        line = printer.describe(recorded, replay) if stored.type != "RunStarted" else (
-            f"● run {record.id} started by {replay.started_by}: {record.plan_id} on {record.env}"
-            + (f", release {record.release}" if record.release else ""))
+        line = (
+            printer.describe(recorded, replay)
+            if stored.type != "RunStarted"
+            else (
+                f"● run {record.id} started by {replay.started_by}: "
+                f"{record.plan_id} on {record.env}"
+                + (f", release {record.release}" if record.release else "")
+            )
+        )
         if line:
             stamp = stored.at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
             console.print(f"{stamp} {line}", markup=False, highlight=False)

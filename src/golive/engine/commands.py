@@ -40,8 +40,11 @@ def read_state(store: EventStore, run_id: str) -> RunState:
     state = RunState(run_id)
     for stored in store.events(run_id):
         where = f"run {run_id} event {stored.seq}"
-        state.apply(Recorded(stored.seq, stored.at, decode(stored.type, stored.step, stored.data,
-                                                           where=where)))
+        state.apply(
+            Recorded(
+                stored.seq, stored.at, decode(stored.type, stored.step, stored.data, where=where)
+            )
+        )
     return state
 
 
@@ -101,19 +104,35 @@ def start_run(
         )
     starter = _person(plan, by) if by else who_am_i()
     record = store.create_run(
-        plan_id=plan.golive, plan_path=str(plan_file.path), plan_hash=plan_file.digest, env=env,
-        release=release, rehearsal=not plan.is_production(env), started_by=starter,
+        plan_id=plan.golive,
+        plan_path=str(plan_file.path),
+        plan_hash=plan_file.digest,
+        env=env,
+        release=release,
+        rehearsal=not plan.is_production(env),
+        started_by=starter,
     )
-    context = RunContext.build(plan, env=env, release=release, run_id=record.id,
-                               plan_path=plan_file.path)
+    context = RunContext.build(
+        plan, env=env, release=release, run_id=record.id, plan_path=plan_file.path
+    )
     context.validate()
     engine = Engine(store=store, context=context, max_parallel=max_parallel, observers=observers)
-    engine.begin(RunStarted(
-        plan_id=plan.golive, plan_path=str(plan_file.path), plan_hash=plan_file.digest,
-        plan_text=plan_file.text, env=env, release=release, rehearsal=record.rehearsal,
-        started_by=starter, max_parallel=max_parallel, host=socket.gethostname(), pid=os.getpid(),
-        steps=[step.id for step in plan.steps],
-    ))
+    engine.begin(
+        RunStarted(
+            plan_id=plan.golive,
+            plan_path=str(plan_file.path),
+            plan_hash=plan_file.digest,
+            plan_text=plan_file.text,
+            env=env,
+            release=release,
+            rehearsal=record.rehearsal,
+            started_by=starter,
+            max_parallel=max_parallel,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            steps=[step.id for step in plan.steps],
+        )
+    )
     return Started(record, engine)
 
 
@@ -134,10 +153,15 @@ def attach_engine(
         )
     plan = run_plan(state, display=run.plan_path)
     who = _person(plan, by) if by else who_am_i()
-    context = RunContext.build(plan, env=run.env, release=run.release, run_id=run.id,
-                               plan_path=Path(run.plan_path))
-    engine = Engine(store=store, context=context, max_parallel=max_parallel or state.max_parallel,
-                    observers=observers)
+    context = RunContext.build(
+        plan, env=run.env, release=run.release, run_id=run.id, plan_path=Path(run.plan_path)
+    )
+    engine = Engine(
+        store=store,
+        context=context,
+        max_parallel=max_parallel or state.max_parallel,
+        observers=observers,
+    )
     engine.attach(by=who)
     return engine
 
@@ -165,7 +189,8 @@ def mark_done(store: EventStore, run: RunRecord, *, step: str, by: str, note: st
         raise DecisionRejected(f"step {step} is {current} already")
     if current is StepStatus.pending and step not in state.blocked:
         raise DecisionRejected(
-            f"step {step} has not started; to leave it out, `golive decide {run.id} skip --step {step}`"
+            f"step {step} has not started; to leave it out: "
+            f"`golive decide {run.id} skip --step {step}`"
         )
     _append(store, run.id, StepMarkedDone(step=step, by=by, note=note))
 
@@ -191,7 +216,9 @@ def decide(
         _append(store, run.id, DecisionMade(step=step, decision=decision, by=by, why=why))
         return step
     if state.status.finished:
-        raise DecisionRejected(f"run {run.id} has ended ({state.status}); only a rollback is possible")
+        raise DecisionRejected(
+            f"run {run.id} has ended ({state.status}); only a rollback is possible"
+        )
     if decision is Decision.abort:
         _append(store, run.id, DecisionMade(step=step, decision=decision, by=by, why=why))
         return step
@@ -207,7 +234,9 @@ def _only_blocked(state: RunState, run_id: str) -> str:
         return blocked[0]
     if not blocked:
         raise DecisionRejected(f"run {run_id} is not waiting for a decision on any step")
-    raise DecisionRejected(f"run {run_id} waits on several steps ({', '.join(blocked)}); name one with --step")
+    raise DecisionRejected(
+        f"run {run_id} waits on several steps ({', '.join(blocked)}); name one with --step"
+    )
 
 
 def _check_retry_or_skip(state: RunState, decision: Decision, step: str, *, alive: bool) -> None:

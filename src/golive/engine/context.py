@@ -21,7 +21,7 @@ MIN_SECRET_LENGTH = 3
 
 
 def read_secrets(plan: Plan, env: str, *, base: Path) -> dict[str, str]:
-    """The environment's secrets, from environment variables or files; SecretError if any is missing."""
+    """The environment's secrets, from variables or files; SecretError if one is missing."""
     values: dict[str, str] = {}
     for name, source in plan.environments[env].secrets.items():
         values[name] = _read_secret(name, source, base=base)
@@ -54,8 +54,11 @@ class Redactor:
 
     @classmethod
     def of(cls, values: Mapping[str, str]) -> Redactor:
-        secrets = tuple(sorted({v for v in values.values() if len(v) >= MIN_SECRET_LENGTH},
-                               key=len, reverse=True))
+        secrets = tuple(
+            sorted(
+                {v for v in values.values() if len(v) >= MIN_SECRET_LENGTH}, key=len, reverse=True
+            )
+        )
         if not secrets:
             return cls()
         return cls(secrets, re.compile("|".join(re.escape(s) for s in secrets)))
@@ -77,8 +80,9 @@ class RunContext:
     redact: Redactor
 
     @classmethod
-    def build(cls, plan: Plan, *, env: str, release: str | None, run_id: str, plan_path: Path
-              ) -> RunContext:
+    def build(
+        cls, plan: Plan, *, env: str, release: str | None, run_id: str, plan_path: Path
+    ) -> RunContext:
         if env not in plan.environments:
             known = ", ".join(plan.environments) or "none defined"
             raise UsageError(f"no environment '{env}' in the plan (known: {known})")
@@ -97,10 +101,15 @@ class RunContext:
         environ = dict(os.environ)
         environ.update(self.secrets)
         environ.update({k: self.render(v) for k, v in step.env.items()})
-        environ.update({
-            "GOLIVE_RUN_ID": self.run_id, "GOLIVE_STEP": step.id, "GOLIVE_ENV": self.env,
-            "GOLIVE_ATTEMPT": str(attempt), "GOLIVE_RELEASE": self.release or "",
-        })
+        environ.update(
+            {
+                "GOLIVE_RUN_ID": self.run_id,
+                "GOLIVE_STEP": step.id,
+                "GOLIVE_ENV": self.env,
+                "GOLIVE_ATTEMPT": str(attempt),
+                "GOLIVE_RELEASE": self.release or "",
+            }
+        )
         return environ
 
     def workdir_for(self, step: Step) -> Path:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import types
 from dataclasses import dataclass, field
 from enum import StrEnum
-import types
 from typing import Any, ClassVar, Union, get_args, get_origin, get_type_hints
 
 from golive.errors import StoreError
@@ -175,9 +175,25 @@ class RunFinished(Event):
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (
-        RunStarted, RunResumed, StepStarted, StepWaiting, StepOutput, StepSucceeded, StepFailed,
-        StepInterrupted, StepSkipped, StepMarkedDone, RunPaused, DecisionMade, RollbackStarted,
-        UndoStarted, UndoSucceeded, UndoFailed, UndoSkipped, RollbackFinished, RunFinished,
+        RunStarted,
+        RunResumed,
+        StepStarted,
+        StepWaiting,
+        StepOutput,
+        StepSucceeded,
+        StepFailed,
+        StepInterrupted,
+        StepSkipped,
+        StepMarkedDone,
+        RunPaused,
+        DecisionMade,
+        RollbackStarted,
+        UndoStarted,
+        UndoSucceeded,
+        UndoFailed,
+        UndoSkipped,
+        RollbackFinished,
+        RunFinished,
     )
 }
 for _name, _cls in EVENT_TYPES.items():
@@ -195,7 +211,11 @@ class Recorded:
 
 def encode(event: Event) -> tuple[str, str | None, dict[str, Any]]:
     data = {f.name: getattr(event, f.name) for f in dataclasses.fields(event) if f.name != "step"}
-    return event.type, event.step, {k: (v.value if isinstance(v, StrEnum) else v) for k, v in data.items()}
+    return (
+        event.type,
+        event.step,
+        {k: (v.value if isinstance(v, StrEnum) else v) for k, v in data.items()},
+    )
 
 
 _HINTS: dict[type[Event], dict[str, Any]] = {}
@@ -215,7 +235,9 @@ def decode(type_name: str, step: str | None, data: dict[str, Any], *, where: str
             if f.default is dataclasses.MISSING:
                 raise StoreError(f"{where}: {type_name} has no {f.name!r}")
             continue
-        values[f.name] = _coerce(data[f.name], hints[f.name], where=f"{where}: {type_name}.{f.name}")
+        values[f.name] = _coerce(
+            data[f.name], hints[f.name], where=f"{where}: {type_name}.{f.name}"
+        )
     return cls(step=step, **values)
 
 

@@ -14,6 +14,7 @@ import heapq
 import os
 import socket
 from collections.abc import Callable
+
 from golive.actions.base import Action, Result, StepContext
 from golive.actions.registry import action_for
 from golive.engine.clock import Clock, SystemClock
@@ -32,7 +33,6 @@ from golive.engine.events import (
     RunStarted,
     StepFailed,
     StepInterrupted,
-    StepMarkedDone,
     StepOutput,
     StepSkipped,
     StepStarted,
@@ -46,7 +46,6 @@ from golive.engine.events import (
     encode,
 )
 from golive.engine.state import RunState, StepStatus, UndoStatus
-from golive.errors import GoliveError
 from golive.plan.graph import StepGraph
 from golive.plan.models import FailurePolicy, Plan, Step, StepKind
 from golive.store import EventStore
@@ -129,7 +128,10 @@ class Engine:
     def _apply(self, recorded: Recorded) -> None:
         self.state.apply(recorded)
         step_id = recorded.event.step
-        if step_id in self._person_waits and self.state.step(step_id).status is not StepStatus.waiting:
+        if (
+            step_id in self._person_waits
+            and self.state.step(step_id).status is not StepStatus.waiting
+        ):
             self._person_waits.pop(step_id).set()
         for observer in self.observers:
             observer(recorded, self.state)
@@ -146,19 +148,27 @@ class Engine:
         self.load()
         self.record(RunResumed(by=by, host=socket.gethostname(), pid=os.getpid()))
         for step_state in list(self.state.steps.values()):
-            if step_state.status not in (StepStatus.running, StepStatus.waiting, StepStatus.retrying):
+            if step_state.status not in (
+                StepStatus.running,
+                StepStatus.waiting,
+                StepStatus.retrying,
+            ):
                 continue
             step = self.steps[step_state.id]
-            safe = step.idempotent or step.kind in SAFE_TO_RERUN or (
-                step_state.status is not StepStatus.running
+            safe = (
+                step.idempotent
+                or step.kind in SAFE_TO_RERUN
+                or (step_state.status is not StepStatus.running)
             )
             self.record(StepInterrupted(step=step.id, attempt=step_state.attempt, rerun=safe))
             if not safe:
-                self.record(RunPaused(
-                    step=step.id,
-                    reason="was running when the engine stopped and is not idempotent: check "
-                           "whether it completed, then mark it done, retry it or skip it",
-                ))
+                self.record(
+                    RunPaused(
+                        step=step.id,
+                        reason="was running when the engine stopped and is not idempotent: check "
+                        "whether it completed, then mark it done, retry it or skip it",
+                    )
+                )
         self._refresh_ready()
 
     # --- the loop ------------------------------------------------------------------------------
@@ -202,7 +212,9 @@ class Engine:
     async def _wait(self) -> None:
         if self._tasks:
             done, _ = await asyncio.wait(
-                self._tasks.values(), timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED
+                self._tasks.values(),
+                timeout=self.poll_interval,
+                return_when=asyncio.FIRST_COMPLETED,
             )
             for task in done:
                 self._completed(task.get_name(), task)
@@ -244,7 +256,9 @@ class Engine:
             heapq.heappush(self._ready, item)
 
     def _launch(self, step_id: str, attempt: int, *, delay: float) -> None:
-        task = asyncio.get_running_loop().create_task(self._attempt(step_id, attempt, delay), name=step_id)
+        task = asyncio.get_running_loop().create_task(
+            self._attempt(step_id, attempt, delay), name=step_id
+        )
         self._tasks[step_id] = task
 
     async def _attempt(self, step_id: str, attempt: int, delay: float) -> Result:
@@ -252,16 +266,25 @@ class Engine:
             await self.clock.sleep(delay)
         step = self.steps[step_id]
         command = self.context.redact(self.context.render(step.run)) if step.run else None
-        self.record(StepStarted(step=step_id, attempt=attempt, kind=step.kind.value, command=command))
+        self.record(
+            StepStarted(step=step_id, attempt=attempt, kind=step.kind.value, command=command)
+        )
         action = action_for(step.kind)
         return await action.run(self._step_context(step, attempt, action))
 
     def _step_context(self, step: Step, attempt: int, action: Action) -> StepContext:
         timeout = step.timeout.total_seconds() if step.timeout else None
         return StepContext(
-            run_id=self.run_id, plan=self.plan, step=step, attempt=attempt, env_name=self.context.env,
-            workdir=self.context.workdir_for(step), environ=self.context.environ(step, attempt),
-            timeout=timeout, render=self.context.render, redact=self.context.redact,
+            run_id=self.run_id,
+            plan=self.plan,
+            step=step,
+            attempt=attempt,
+            env_name=self.context.env,
+            workdir=self.context.workdir_for(step),
+            environ=self.context.environ(step, attempt),
+            timeout=timeout,
+            render=self.context.render,
+            redact=self.context.redact,
             output=lambda stream, line: self._collect(step.id, stream, line),
             wait_for_person=lambda who, what: self._wait_for_person(step.id, who, what),
             monotonic=self.clock.monotonic,
@@ -287,14 +310,27 @@ class Engine:
         step = self.steps[step_id]
         attempt = step_state.attempt
         if result.ok:
-            self.record(StepSucceeded(step=step_id, attempt=attempt, duration=result.duration,
-                                      exit_code=result.exit_code))
+            self.record(
+                StepSucceeded(
+                    step=step_id,
+                    attempt=attempt,
+                    duration=result.duration,
+                    exit_code=result.exit_code,
+                )
+            )
             self._after_settled(step_id)
             return
         retry = attempt <= step.retries
-        self.record(StepFailed(step=step_id, attempt=attempt, duration=result.duration,
-                               error=result.error or "failed", exit_code=result.exit_code,
-                               will_retry=retry))
+        self.record(
+            StepFailed(
+                step=step_id,
+                attempt=attempt,
+                duration=result.duration,
+                error=result.error or "failed",
+                exit_code=result.exit_code,
+                will_retry=retry,
+            )
+        )
         if retry:
             delay = step.retry_delay.total_seconds() * (2 ** (attempt - 1))
             self._launch(step_id, attempt + 1, delay=delay)
@@ -312,23 +348,36 @@ class Engine:
         if policy is FailurePolicy.pause:
             self.record(RunPaused(step=step.id, reason=f"failed: {error}"))
         elif policy is FailurePolicy.rollback:
-            self.record(DecisionMade(step=step.id, decision=Decision.rollback, by="policy",
-                                     why=f"step {step.id} failed ({error}); failure: rollback"))
+            self.record(
+                DecisionMade(
+                    step=step.id,
+                    decision=Decision.rollback,
+                    by="policy",
+                    why=f"step {step.id} failed ({error}); failure: rollback",
+                )
+            )
         else:
             for descendant in self.order:
                 if step.id in self.graph.ancestors(descendant) and (
                     self.state.step(descendant).status is StepStatus.pending
                 ):
-                    self.record(StepSkipped(step=descendant, reason=f"needs {step.id}, which failed"))
+                    self.record(
+                        StepSkipped(step=descendant, reason=f"needs {step.id}, which failed")
+                    )
 
     # --- rollback ------------------------------------------------------------------------------
 
     async def _rollback(self) -> None:
         state = self.state
         if state.rollback_started_at is None or state.rollback_duration is not None:
-            why = next((d.event for d in reversed(state.decisions)
-                        if isinstance(d.event, DecisionMade) and d.event.decision is Decision.rollback),
-                       None)
+            why = next(
+                (
+                    d.event
+                    for d in reversed(state.decisions)
+                    if isinstance(d.event, DecisionMade) and d.event.decision is Decision.rollback
+                ),
+                None,
+            )
             by = why.by if isinstance(why, DecisionMade) else "operator"
             reason = (why.why if isinstance(why, DecisionMade) else None) or "rollback requested"
             self.record(RollbackStarted(by=by, reason=reason))
@@ -339,9 +388,10 @@ class Engine:
                 await self._undo(self.steps[step_id])
         started = self.state.rollback_started_at
         duration = (self.clock.now() - started).total_seconds() if started else 0.0
-        complete = all(self.state.step(s).undo is not UndoStatus.failed for s in self.order) and not any(
-            self.state.step(s).undo is UndoStatus.skipped and self.steps[s].undo
-            for s in self.order
+        complete = all(
+            self.state.step(s).undo is not UndoStatus.failed for s in self.order
+        ) and not any(
+            self.state.step(s).undo is UndoStatus.skipped and self.steps[s].undo for s in self.order
         )
         self.record(RollbackFinished(complete=complete, duration=duration))
         self._finish(Outcome.rolled_back)

@@ -76,7 +76,12 @@ class RunStatus(StrEnum):
 
     @property
     def finished(self) -> bool:
-        return self in (RunStatus.completed, RunStatus.failed, RunStatus.rolled_back, RunStatus.aborted)
+        return self in (
+            RunStatus.completed,
+            RunStatus.failed,
+            RunStatus.rolled_back,
+            RunStatus.aborted,
+        )
 
 
 @dataclass
@@ -177,9 +182,17 @@ class RunState:
 
 
 def _run_started(state: RunState, event: RunStarted, at: dt.datetime) -> None:
-    state.plan_id, state.plan_text, state.plan_hash = event.plan_id, event.plan_text, event.plan_hash
+    state.plan_id, state.plan_text, state.plan_hash = (
+        event.plan_id,
+        event.plan_text,
+        event.plan_hash,
+    )
     state.env, state.release, state.rehearsal = event.env, event.release, event.rehearsal
-    state.started_by, state.started_at, state.max_parallel = event.started_by, at, event.max_parallel
+    state.started_by, state.started_at, state.max_parallel = (
+        event.started_by,
+        at,
+        event.max_parallel,
+    )
     state.engine_host, state.engine_pid = event.host, event.pid
     for step_id in event.steps:
         state.step(step_id)

@@ -92,6 +92,12 @@ def parse_plan_text(text: str, *, display: str) -> Plan:
 
 
 __all__ = [
-    "CheckResult", "Diagnostic", "Plan", "PlanFile", "Severity", "check_plan", "load_plan",
+    "CheckResult",
+    "Diagnostic",
+    "Plan",
+    "PlanFile",
+    "Severity",
+    "check_plan",
+    "load_plan",
     "parse_plan_text",
 ]

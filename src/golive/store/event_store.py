@@ -1,0 +1,292 @@
+"""The event store: runs and their append-only event logs, in SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import asdict
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Self
+
+from sqlalchemy.engine import Connection, Engine
+
+from golive.errors import RunNotFound, StoreError
+from golive.store import queries
+from golive.store.database import WRITE, create_store_engine, translated
+from golive.store.migration import upgrade_to_head
+from golive.store.records import (
+    EventRecord,
+    RunRecord,
+    check_run_id,
+    event_from_row,
+    new_run_id,
+    round_trip,
+    run_from_row,
+)
+from golive.store.url import display_url, parse_url
+
+Clock = Callable[[], datetime]
+EventItem = tuple[str, str | None, Mapping[str, Any] | None]
+LIST_RUNS = "list runs with `golive status`"
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def open_store(url: str, *, clock: Clock = _utcnow) -> EventStore:
+    """Open the store at `url`, creating it (and a SQLite file's directory) if needed.
+
+    The schema is migrated to this golive's revision first. `clock` (aware datetimes) stamps
+    runs and events; tests pass a manual one. Raises StoreError, with one line saying what to do
+    next, if the URL is malformed or unsupported, or the database cannot be reached or used.
+    """
+    parsed = parse_url(url)
+    shown = display_url(parsed)
+    engine = create_store_engine(parsed, shown=shown)
+    try:
+        with translated("open", shown=shown, password=parsed.password):
+            upgrade_to_head(engine, shown=shown)
+    except BaseException:
+        engine.dispose()
+        raise
+    return EventStore(engine, url=url, display_url=shown, password=parsed.password, clock=clock)
+
+
+class EventStore:
+    """Runs and their append-only event logs; one engine (and connection pool) per store.
+
+    Every method opens a short transaction; `append` commits before it returns. Database
+    failures raise StoreError, unknown runs RunNotFound. Safe to share between threads, and
+    several processes may use one store at the same time.
+    """
+
+    url: str
+    display_url: str
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        url: str,
+        display_url: str,
+        password: str | None = None,
+        clock: Clock = _utcnow,
+    ) -> None:
+        self.url = url
+        self.display_url = display_url
+        self._engine = engine
+        self._writer = engine.execution_options(**{WRITE: True})
+        self._password = password
+        self._clock = clock
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"<EventStore {self.display_url}>"
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the store's connections; the store cannot be used afterwards."""
+        self._closed = True
+        self._engine.dispose()
+
+    def create_run(
+        self,
+        *,
+        plan_id: str,
+        plan_path: str,
+        plan_hash: str,
+        env: str,
+        release: str | None,
+        rehearsal: bool,
+        started_by: str,
+        run_id: str | None = None,
+    ) -> RunRecord:
+        """Record a new run and return it; a fresh id is chosen unless `run_id` is given."""
+        if run_id is not None:
+            check_run_id(run_id)
+        created_at = self._now()
+        with self._writing("create a run in") as connection:
+            if run_id is None:
+                run_id = self._free_run_id(connection, created_at)
+            elif self._has_run(connection, run_id):
+                raise StoreError(
+                    f"a run {run_id!r} already exists in the state store {self.display_url}: "
+                    "choose another run id"
+                )
+            record = RunRecord(
+                id=run_id,
+                plan_id=plan_id,
+                plan_path=plan_path,
+                plan_hash=plan_hash,
+                env=env,
+                release=release,
+                rehearsal=rehearsal,
+                started_by=started_by,
+                created_at=created_at,
+            )
+            connection.execute(queries.insert_run, asdict(record))
+        return record
+
+    def append(
+        self,
+        run_id: str,
+        type: str,
+        *,
+        step: str | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> EventRecord:
+        """Append one event to a run, committed (it survives a crash) before this returns.
+
+        `data` must be JSON-serialisable; the record returned holds it as readers will see it.
+        """
+        data = round_trip(data)
+        with self._writing(f"append to run {run_id} in") as connection:
+            at = self._now()
+            row = {"run_id": run_id, "at": at, "type": type, "step": step, "data": data}
+            seq = connection.execute(queries.append_one, row).scalar()
+            if seq is None:
+                raise self._not_found(run_id)
+        return EventRecord(seq=seq, run_id=run_id, at=at, type=type, step=step, data=data)
+
+    def append_many(self, run_id: str, events: Sequence[EventItem]) -> list[EventRecord]:
+        """Append `(type, step, data)` events to a run in one transaction, in order."""
+        decoded = [(type, step, round_trip(data)) for type, step, data in events]
+        with self._writing(f"append to run {run_id} in") as connection:
+            if connection.execute(queries.lock_run, {"run_id": run_id}).first() is None:
+                raise self._not_found(run_id)
+            if not decoded:
+                return []
+            at = self._now()
+            rows = [
+                {"run_id": run_id, "at": at, "type": type, "step": step, "data": data}
+                for type, step, data in decoded
+            ]
+            seqs = connection.execute(queries.append_rows, rows).scalars().all()
+        return [
+            EventRecord(seq=seq, run_id=run_id, at=at, type=type, step=step, data=data)
+            for seq, (type, step, data) in zip(seqs, decoded, strict=True)
+        ]
+
+    def events(
+        self, run_id: str, *, after: int = 0, types: Collection[str] | None = None
+    ) -> list[EventRecord]:
+        """A run's events with seq greater than `after`, of the given `types` if any, by seq."""
+        if isinstance(types, str):
+            raise TypeError("types must be a collection of event types, not one string")
+        wanted = None if types is None else list(types)
+        query = queries.select_events(run_id, after=after, types=wanted)
+        with self._reading(f"read the events of run {run_id} from") as connection:
+            rows = connection.execute(query).mappings().all()
+            if not rows:
+                self._require_run(connection, run_id)
+        return [event_from_row(row, store=self.display_url) for row in rows]
+
+    def get_run(self, run_id: str) -> RunRecord:
+        """The run with exactly this id; RunNotFound (saying how to list runs) if none."""
+        with self._reading(f"read run {run_id} from") as connection:
+            row = connection.execute(queries.select_run, {"run_id": run_id}).mappings().first()
+        if row is None:
+            raise self._not_found(run_id)
+        return run_from_row(row, store=self.display_url)
+
+    def runs(self, *, plan_id: str | None = None, env: str | None = None) -> list[RunRecord]:
+        """The runs, oldest first, of one plan and/or environment if given."""
+        query = queries.oldest_first(queries.select_runs(plan_id=plan_id, env=env))
+        with self._reading("list the runs in") as connection:
+            rows = connection.execute(query).mappings().all()
+        return [run_from_row(row, store=self.display_url) for row in rows]
+
+    def latest_run(self, *, plan_id: str | None = None) -> RunRecord:
+        """The most recently created run (of `plan_id` if given); RunNotFound if none."""
+        query = queries.newest_first(queries.select_runs(plan_id=plan_id)).limit(1)
+        with self._reading("find the latest run in") as connection:
+            row = connection.execute(query).mappings().first()
+        if row is None:
+            of_plan = f" of plan {plan_id!r}" if plan_id is not None else ""
+            raise RunNotFound(
+                f"there is no run{of_plan} in the state store {self.display_url} yet: "
+                "start one with `golive run`, or check --state"
+            )
+        return run_from_row(row, store=self.display_url)
+
+    def find_run(self, prefix: str, *, plan_id: str | None = None) -> RunRecord:
+        """The run whose id is `prefix`, or the only one starting with it; else RunNotFound."""
+        shown = 5
+        query = queries.with_id_prefix(queries.select_runs(plan_id=plan_id), prefix)
+        with self._reading(f"look up run {prefix} in") as connection:
+            rows = connection.execute(query.limit(shown + 1)).mappings().all() if prefix else []
+        if not rows:
+            raise self._not_found(prefix, plan_id=plan_id)
+        if rows[0]["id"] == prefix or len(rows) == 1:
+            return run_from_row(rows[0], store=self.display_url)
+        ids = ", ".join(str(row["id"]) for row in rows[:shown])
+        more = " and more" if len(rows) > shown else ""
+        raise RunNotFound(
+            f"the run id {prefix!r} is ambiguous: it starts {ids}{more}: type more of the id"
+        )
+
+    def last_seq(self, run_id: str) -> int:
+        """The seq of the run's last event, 0 if it has none yet; RunNotFound if no such run."""
+        with self._reading(f"read the events of run {run_id} from") as connection:
+            seq = connection.execute(queries.last_seq, {"run_id": run_id}).scalar()
+            if seq is None:
+                self._require_run(connection, run_id)
+        return int(seq or 0)
+
+    def _free_run_id(self, connection: Connection, created_at: datetime) -> str:
+        for _ in range(20):
+            candidate = new_run_id(created_at)
+            if not self._has_run(connection, candidate):
+                return candidate
+        raise StoreError(f"cannot find a free run id in the state store {self.display_url}")
+
+    def _has_run(self, connection: Connection, run_id: str) -> bool:
+        return connection.execute(queries.run_exists, {"run_id": run_id}).first() is not None
+
+    def _require_run(self, connection: Connection, run_id: str) -> None:
+        if not self._has_run(connection, run_id):
+            raise self._not_found(run_id)
+
+    def _not_found(self, run_id: str, *, plan_id: str | None = None) -> RunNotFound:
+        of_plan = f" of plan {plan_id!r}" if plan_id is not None else ""
+        return RunNotFound(
+            f"there is no run {run_id!r}{of_plan} in the state store {self.display_url}: "
+            f"{LIST_RUNS}"
+        )
+
+    def _now(self) -> datetime:
+        now = self._clock()
+        if now.tzinfo is None:
+            raise ValueError("the store's clock returned a naive datetime; it must be aware")
+        return now.astimezone(UTC)
+
+    @contextmanager
+    def _reading(self, action: str) -> Iterator[Connection]:
+        self._check_open()
+        with self._translated(action), self._engine.connect() as connection:
+            yield connection
+
+    @contextmanager
+    def _writing(self, action: str) -> Iterator[Connection]:
+        self._check_open()
+        with self._translated(action), self._writer.begin() as connection:
+            yield connection
+
+    def _translated(self, action: str) -> AbstractContextManager[None]:
+        return translated(action, shown=self.display_url, password=self._password)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ValueError(f"the state store {self.display_url} is closed")

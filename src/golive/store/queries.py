@@ -1,0 +1,115 @@
+"""The SQL the store runs, built once rather than on every call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
+
+from golive.store.schema import events, runs
+
+
+class json_text(FunctionElement[Any]):
+    """A JSON column as its text: psycopg would decode it, sqlite3 hands the text over."""
+
+    type = sa.types.NullType()
+    inherit_cache = True
+
+
+@compiles(json_text)
+def _json_text(element: json_text, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(json_text, "postgresql")
+def _json_text_postgresql(element: json_text, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST({compiler.process(element.clauses, **kw)} AS TEXT)"
+
+
+def _raw(table: sa.Table) -> list[sa.Label[Any]]:
+    # Rows are untrusted: read values as the driver returns them and check them in records.py,
+    # instead of letting SQLAlchemy's converters fail half-way through a result.
+    return [
+        (
+            json_text(column)
+            if isinstance(column.type, sa.JSON)
+            else sa.type_coerce(column, sa.types.NullType())
+        ).label(column.name)
+        for column in table.c
+    ]
+
+
+RUN_COLUMNS = _raw(runs)
+EVENT_COLUMNS = _raw(events)
+
+run_exists = sa.select(runs.c.id).where(runs.c.id == sa.bindparam("run_id"))
+
+# Taken by every append: appends to one run then commit in seq order on PostgreSQL, so a reader
+# following `events(after=...)` never skips an event that committed late. (SQLite ignores it; its
+# writers are serialised by BEGIN IMMEDIATE.) NO KEY UPDATE leaves foreign-key checks unblocked.
+lock_run = run_exists.with_for_update(key_share=True)
+
+# One statement for the hot path: the run's lock, the existence check and the insert together.
+append_one = (
+    sa.insert(events)
+    .from_select(
+        ["run_id", "at", "type", "step", "data"],
+        sa.select(
+            runs.c.id,
+            sa.bindparam("at", type_=events.c.at.type),
+            sa.bindparam("type", type_=events.c.type.type),
+            sa.bindparam("step", type_=events.c.step.type),
+            sa.bindparam("data", type_=events.c.data.type),
+        )
+        .where(runs.c.id == sa.bindparam("run_id"))
+        .with_for_update(key_share=True),
+    )
+    .returning(events.c.seq)
+)
+
+append_rows = sa.insert(events).returning(events.c.seq, sort_by_parameter_order=True)
+
+insert_run = sa.insert(runs)
+
+last_seq = sa.select(sa.func.max(events.c.seq)).where(events.c.run_id == sa.bindparam("run_id"))
+
+select_run = sa.select(*RUN_COLUMNS).where(runs.c.id == sa.bindparam("run_id"))
+
+
+def select_events(run_id: str, *, after: int, types: list[str] | None) -> sa.Select[Any]:
+    """A run's events after seq `after`, of `types` if given, by seq."""
+    query = sa.select(*EVENT_COLUMNS).where(events.c.run_id == run_id, events.c.seq > after)
+    if types is not None:
+        query = query.where(events.c.type.in_(types))
+    return query.order_by(events.c.seq)
+
+
+def select_runs(*, plan_id: str | None = None, env: str | None = None) -> sa.Select[Any]:
+    """Runs, of one plan and/or environment if given, unordered."""
+    query = sa.select(*RUN_COLUMNS)
+    if plan_id is not None:
+        query = query.where(runs.c.plan_id == plan_id)
+    if env is not None:
+        query = query.where(runs.c.env == env)
+    return query
+
+
+def oldest_first(query: sa.Select[Any]) -> sa.Select[Any]:
+    """`query` over runs, in creation order."""
+    return query.order_by(runs.c.created_at, runs.c.id)
+
+
+def newest_first(query: sa.Select[Any]) -> sa.Select[Any]:
+    """`query` over runs, most recent first."""
+    return query.order_by(runs.c.created_at.desc(), runs.c.id.desc())
+
+
+def with_id_prefix(query: sa.Select[Any], prefix: str) -> sa.Select[Any]:
+    """`query` over runs whose id starts with `prefix` (case-sensitively), exact match first."""
+    # substr rather than LIKE: no wildcards to escape, and case-sensitive on SQLite too.
+    return query.where(sa.func.substr(runs.c.id, 1, len(prefix)) == prefix).order_by(
+        sa.case((runs.c.id == prefix, 0), else_=1), runs.c.created_at, runs.c.id
+    )
