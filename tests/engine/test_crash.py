@@ -55,11 +55,12 @@ def wait_for_orphans(run_id: str) -> None:
         time.sleep(0.02)
 
 
-def answer_interrupted(store: EventStore, run_id: str, out: Path, idempotent: set[str]) -> None:
+def answer_interrupted(store: EventStore, run_id: str, out: Path, idempotent: set[str]) -> int:
     """What an operator does after a crash: look whether each interrupted step had its effect."""
     state = read_state(store, run_id)
     run = store.get_run(run_id)
     written = set(out.read_text().split()) if out.exists() else set()
+    answered = 0
     for step in state.steps.values():
         if step.status not in (StepStatus.running, StepStatus.interrupted) or step.id in idempotent:
             continue
@@ -67,6 +68,8 @@ def answer_interrupted(store: EventStore, run_id: str, out: Path, idempotent: se
             mark_done(store, run, step=step.id, by="ops", note="its line is in the file")
         else:
             decide(store, run, decision=Decision.retry, by="ops", step=step.id, why="never ran")
+        answered += 1
+    return answered
 
 
 @pytest.mark.slow
@@ -81,7 +84,7 @@ def test_killing_the_engine_anywhere_never_runs_a_step_twice(tmp_path: Path) -> 
     idempotent = {f"c{i // 25}-{i % 25}" for i in range(STEPS) if i % 4 == 0}
     golive = [sys.executable, "-m", "golive"]
     command = [*golive, "run", str(plan), "--env", "staging", "--plain", "--state", url]
-    kills, run_id = 0, None
+    kills, answered, run_id = 0, 0, None
     errors = tmp_path / "engine.err"
     with open_store(url) as store, errors.open("ab") as err:
         while True:
@@ -103,14 +106,15 @@ def test_killing_the_engine_anywhere_never_runs_a_step_twice(tmp_path: Path) -> 
             except RunNotFound:
                 continue  # killed before the run was recorded: start it again
             wait_for_orphans(run_id)
-            answer_interrupted(store, run_id, out, idempotent)
+            answered += answer_interrupted(store, run_id, out, idempotent)
             command = [*golive, "resume", run_id, "--as", "ops", "--plain", "--state", url]
         assert run_id is not None
         state = read_state(store, run_id)
         interrupted = store.events(run_id, types={"StepInterrupted"})
         resumed = store.events(run_id, types={"RunResumed"})
     # The kills really landed mid-step, and the engine was really replaced each time.
-    assert len(interrupted) >= KILLS // 3, f"seed {seed}: only {len(interrupted)} interruptions"
+    mid_step = answered + len(interrupted)
+    assert mid_step >= KILLS // 2, f"seed {seed}: only {mid_step} kills landed mid-step"
     assert len(resumed) >= KILLS - 3
     assert state.outcome is Outcome.completed, f"seed {seed}"
     counts = Counter(out.read_text().split())
