@@ -25,14 +25,25 @@ KILLS = 27
 
 def crash_plan(out: Path) -> str:
     """Two chains of 25 steps; each sleeps, then appends its id to `out`; every 4th is idempotent."""
-    lines = ["golive: crash", "title: Crash test", "people:", "  ops: {name: Ops}",
-             "environments:", "  staging: {}", "steps:"]
+    lines = [
+        "golive: crash",
+        "title: Crash test",
+        "people:",
+        "  ops: {name: Ops}",
+        "environments:",
+        "  staging: {}",
+        "steps:",
+    ]
     for index in range(STEPS):
         chain, position = divmod(index, STEPS // 2)
         needs = f"[c{chain}-{position - 1}]" if position else "[]"
-        lines += [f"  - id: c{chain}-{position}", "    owner: ops", f"    needs: {needs}",
-                  f"    run: sleep 0.5 && echo c{chain}-{position} >> {out}",
-                  f"    idempotent: {'true' if index % 4 == 0 else 'false'}"]
+        lines += [
+            f"  - id: c{chain}-{position}",
+            "    owner: ops",
+            f"    needs: {needs}",
+            f"    run: sleep 0.5 && echo c{chain}-{position} >> {out}",
+            f"    idempotent: {'true' if index % 4 == 0 else 'false'}",
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -376,3 +376,50 @@ def test_resume_reruns_an_interrupted_idempotent_step_and_pauses_on_another(tmp_
     state = runner.resume(run_id, by="ann", operator=operator)
     assert state.outcome is Outcome.completed
     assert lines(tmp_path / "ran") == ["safe"]
+
+
+def test_abort_kills_the_steps_that_are_running(tmp_path: Path) -> None:
+    runner = runner_for(
+        tmp_path,
+        """
+  - {id: long, owner: ann, run: "sleep 30; touch {{ vars.dir }}/finished"}
+  - {id: broken, owner: ann, run: "false"}
+""",
+    )
+
+    async def operator(store: EventStore, run_id: str) -> None:
+        await until(lambda: read_state(store, run_id).paused)
+        decide(
+            store, store.get_run(run_id), decision=Decision.abort, by="ann", step=None, why="stop"
+        )
+
+    state = runner.run(env="staging", operator=operator)
+    assert state.outcome is Outcome.aborted
+    assert state.step("long").status is StepStatus.failed
+    assert state.step("long").error == "stopped: run aborted by ann"
+    assert not (tmp_path / "finished").exists()
+
+
+def test_a_rollback_does_not_wait_for_a_manual_step_nobody_will_do(tmp_path: Path) -> None:
+    runner = runner_for(
+        tmp_path,
+        """
+  - {id: one, owner: ann, run: "true", undo: "echo one >> {{ vars.dir }}/undo"}
+  - {id: ask, owner: ann, needs: [one], manual: Call the bank}
+""",
+    )
+
+    async def operator(store: EventStore, run_id: str) -> None:
+        await until(lambda: read_state(store, run_id).step("ask").status is StepStatus.waiting)
+        decide(
+            store,
+            store.get_run(run_id),
+            decision=Decision.rollback,
+            by="ann",
+            step=None,
+            why="the bank is closed",
+        )
+
+    state = runner.run(env="staging", operator=operator)
+    assert state.outcome is Outcome.rolled_back
+    assert lines(tmp_path / "undo") == ["one"]

@@ -27,8 +27,9 @@ steps:
 
 @pytest.mark.postgres
 def test_a_run_paused_and_retried_on_a_postgresql_store(tmp_path: Path, postgres_url: str) -> None:
-    runner = PlanRunner.from_yaml(tmp_path, PLAN.replace("DIR", str(tmp_path)),
-                                  store_url=postgres_url)
+    runner = PlanRunner.from_yaml(
+        tmp_path, PLAN.replace("DIR", str(tmp_path)), store_url=postgres_url
+    )
 
     async def operator(store: EventStore, run_id: str) -> None:
         await until(lambda: read_state(store, run_id).paused)

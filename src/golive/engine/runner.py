@@ -180,7 +180,7 @@ class Engine:
                 self.sync()
                 state = self.state
                 if state.abort_requested:
-                    await self._drain()
+                    await self._stop_all(by=self._decider(Decision.abort))
                     self._finish(Outcome.aborted)
                     break
                 if state.rollback_requested:
@@ -223,9 +223,42 @@ class Engine:
         self._flush_all(older_than=OUTPUT_FLUSH_SECONDS)
 
     async def _drain(self) -> None:
-        """Let running steps end (their results recorded) before a rollback or abort."""
+        """Before a rollback: let running commands end (their results recorded); nobody is
+        asked any more to do a manual step."""
+        for step_id, task in list(self._tasks.items()):
+            if self.steps[step_id].kind is StepKind.manual:
+                task.cancel()
         while self._tasks:
             await self._wait()
+
+    async def _stop_all(self, *, by: str) -> None:
+        """On abort: kill what runs now, and record each as failed."""
+        tasks = dict(self._tasks)
+        for task in tasks.values():
+            task.cancel()
+        await asyncio.gather(*tasks.values(), return_exceptions=True)
+        for step_id in tasks:
+            del self._tasks[step_id]
+            self._flush(step_id)
+            step_state = self.state.step(step_id)
+            if step_state.status in (StepStatus.running, StepStatus.waiting):
+                started = step_state.attempt_started_at
+                spent = (self.clock.now() - started).total_seconds() if started else 0.0
+                self.record(
+                    StepFailed(
+                        step=step_id,
+                        attempt=step_state.attempt,
+                        duration=spent,
+                        error=f"stopped: run aborted by {by}",
+                    )
+                )
+
+    def _decider(self, decision: Decision) -> str:
+        for recorded in reversed(self.state.decisions):
+            event = recorded.event
+            if isinstance(event, DecisionMade) and event.decision is decision:
+                return event.by
+        return "operator"
 
     # --- launching -----------------------------------------------------------------------------
 
