@@ -7,12 +7,15 @@ duration, error, and for a fan-out a per-host map. The engine records the events
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from golive.plan.models import Plan, Step, StepKind
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,49 @@ class Result:
     def failure(cls, error: str, *, duration: float = 0.0, exit_code: int | None = None) -> Result:
         return cls(ok=False, duration=duration, exit_code=exit_code, error=error)
 
+    def host_summary(self) -> dict[str, dict[str, Any]] | None:
+        """The per-host outcome as the event log keeps it (None for a single local action)."""
+        if not self.hosts:
+            return None
+        return {
+            host: {
+                "ok": r.ok,
+                "exit_code": r.exit_code,
+                "duration": round(r.duration, 6),
+                "error": r.error,
+            }
+            for host, r in self.hosts.items()
+        }
+
+
+class OutputSink(Protocol):
+    """Where an action sends each line of output; `host` names the host of a fan-out."""
+
+    def __call__(self, stream: str, line: str, /, *, host: str | None = None) -> None: ...
+
+
+class RunResources:
+    """What actions keep for the length of a run (SSH connections, HTTP clients, database
+    engines), created on first use and closed by the engine when the run ends."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, object] = {}
+
+    def get(self, key: str, factory: Callable[[], T]) -> T:
+        if key not in self._items:
+            self._items[key] = factory()
+        item: T = self._items[key]  # type: ignore[assignment]
+        return item
+
+    async def aclose(self) -> None:
+        items, self._items = list(self._items.values()), {}
+        for item in reversed(items):
+            close = getattr(item, "aclose", None) or getattr(item, "close", None)
+            if close is not None:
+                outcome = close()
+                if inspect.isawaitable(outcome):
+                    await outcome
+
 
 @dataclass(frozen=True)
 class StepContext:
@@ -45,9 +91,12 @@ class StepContext:
     timeout: float | None
     render: Callable[[str], str]
     redact: Callable[[str], str]
-    output: Callable[[str, str], None]  # (stream, line) -> recorded as StepOutput
+    output: OutputSink  # (stream, line, host=None) -> recorded as StepOutput
     wait_for_person: Callable[[list[str], str], Awaitable[None]]
     monotonic: Callable[[], float]
+    resources: RunResources = field(default_factory=RunResources)
+    hosts: tuple[str, ...] = ()  # the hosts of `step.on` in this environment
+    changed_hosts: tuple[str, ...] | None = None  # for undo: the hosts the step touched
 
 
 class Action(Protocol):

@@ -10,6 +10,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from golive.errors import SecretError, UsageError
@@ -97,9 +98,13 @@ class RunContext:
         namespaces = {"vars": self.plan.environments[self.env].vars, "secrets": self.secrets}
         return render(text, values=values, namespaces=namespaces)
 
+    @cached_property
+    def _base_environ(self) -> dict[str, str]:
+        # Copied once per run, not per step: os.environ decodes every value on each read.
+        return {**os.environ, **self.secrets}
+
     def environ(self, step: Step, attempt: int) -> dict[str, str]:
-        environ = dict(os.environ)
-        environ.update(self.secrets)
+        environ = self._base_environ.copy()
         environ.update({k: self.render(v) for k, v in step.env.items()})
         environ.update(
             {
@@ -111,6 +116,12 @@ class RunContext:
             }
         )
         return environ
+
+    def hosts_for(self, step: Step) -> tuple[str, ...]:
+        """The hosts a step with `on: GROUP` runs on here (empty for a local step)."""
+        if step.on is None:
+            return ()
+        return tuple(self.plan.environments[self.env].hosts.get(step.on, ()))
 
     def workdir_for(self, step: Step) -> Path:
         return (self.workdir / self.render(step.cwd)).resolve() if step.cwd else self.workdir

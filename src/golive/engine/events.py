@@ -83,6 +83,7 @@ class StepWaiting(Event):
 class StepOutput(Event):
     stream: str
     text: str
+    host: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ class StepSucceeded(Event):
     attempt: int
     duration: float
     exit_code: int | None = None
+    hosts: dict[str, Any] | None = None  # per host: ok, exit_code, duration, error
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,7 @@ class StepFailed(Event):
     error: str
     exit_code: int | None = None
     will_retry: bool = False
+    hosts: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -147,12 +150,14 @@ class UndoStarted(Event):
 @dataclass(frozen=True)
 class UndoSucceeded(Event):
     duration: float
+    hosts: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
 class UndoFailed(Event):
     duration: float
     error: str
+    hosts: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -251,6 +256,9 @@ def _coerce(value: Any, hint: Any, *, where: str) -> Any:
         elif get_origin(candidate) is list:
             if isinstance(value, list) and all(isinstance(v, str) for v in value):
                 return list(value)
+        elif get_origin(candidate) is dict:
+            if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+                return dict(value)
         elif isinstance(candidate, type) and issubclass(candidate, StrEnum):
             if value in candidate._value2member_map_:
                 return candidate(value)

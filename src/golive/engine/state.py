@@ -100,6 +100,7 @@ class StepState:
     marked_by: str | None = None
     skipped_reason: str | None = None
     output: deque[str] = field(default_factory=lambda: deque(maxlen=OUTPUT_TAIL))
+    hosts: dict[str, Any] = field(default_factory=dict)  # per host outcome of the last attempt
     undo: UndoStatus = UndoStatus.none
     undo_error: str | None = None
     undo_duration: float | None = None
@@ -115,7 +116,9 @@ class RunState:
 
     run_id: str
     plan_id: str = ""
-    plan_text: str = ""
+    # repr=False: asyncio.run formats the result of a run's task (through its SIGINT handler,
+    # twice), and a 1,000-step repr costs milliseconds.
+    plan_text: str = field(default="", repr=False)
     plan_hash: str = ""
     env: str = ""
     release: str | None = None
@@ -124,7 +127,7 @@ class RunState:
     started_at: dt.datetime | None = None
     max_parallel: int = 1
     status: RunStatus = RunStatus.running
-    steps: dict[str, StepState] = field(default_factory=dict)
+    steps: dict[str, StepState] = field(default_factory=dict, repr=False)
     blocked: dict[str, str] = field(default_factory=dict)  # step -> why the run paused on it
     rollback_requested: bool = False
     abort_requested: bool = False
@@ -137,7 +140,7 @@ class RunState:
     engine_pid: int = 0
     last_seq: int = 0
     last_at: dt.datetime | None = None
-    decisions: list[Recorded] = field(default_factory=list)
+    decisions: list[Recorded] = field(default_factory=list, repr=False)
 
     @classmethod
     def fold(cls, run_id: str, events: Iterable[Recorded]) -> RunState:
@@ -217,19 +220,22 @@ def _step_waiting(state: RunState, event: StepWaiting, at: dt.datetime) -> None:
 
 def _step_output(state: RunState, event: StepOutput, at: dt.datetime) -> None:
     tail = state.step(event.step or "").output
-    tail.extend(line for line in event.text.splitlines()[-OUTPUT_TAIL:])
+    prefix = f"[{event.host}] " if event.host else ""
+    tail.extend(prefix + line for line in event.text.splitlines()[-OUTPUT_TAIL:])
 
 
 def _step_succeeded(state: RunState, event: StepSucceeded, at: dt.datetime) -> None:
     step = state.step(event.step or "")
     step.status, step.finished_at, step.duration = StepStatus.succeeded, at, event.duration
     step.exit_code, step.waiting_for = event.exit_code, []
+    step.hosts.update(event.hosts or {})  # every host any attempt touched: what undo reverts
 
 
 def _step_failed(state: RunState, event: StepFailed, at: dt.datetime) -> None:
     step = state.step(event.step or "")
     step.status = StepStatus.retrying if event.will_retry else StepStatus.failed
     step.error, step.exit_code, step.finished_at = event.error, event.exit_code, at
+    step.hosts.update(event.hosts or {})
 
 
 def _step_interrupted(state: RunState, event: StepInterrupted, at: dt.datetime) -> None:
