@@ -1,5 +1,8 @@
-"""Finding the action for a step kind. Built-ins register through the same entry point group
+"""Finding the action for a step. Built-ins register through the same entry point group
 (`golive.actions`) a third-party package would use; nothing is loaded at import time.
+
+Several actions may serve one step kind (a local `run` and a `run` with `on: GROUP` over SSH):
+the first whose `supports(step)` says yes takes the step.
 """
 
 from __future__ import annotations
@@ -9,40 +12,42 @@ from importlib.metadata import entry_points
 
 from golive.actions.base import Action
 from golive.errors import GoliveError
-from golive.plan.models import Plan, StepKind
+from golive.plan.models import Plan, Step, StepKind
 
 GROUP = "golive.actions"
 
 
 @cache
-def actions() -> dict[StepKind, Action]:
-    """Every installed action, by the step kind it runs."""
-    found: dict[StepKind, Action] = {}
-    for entry in entry_points(group=GROUP):
-        factory = entry.load()
-        action: Action = factory()
-        found.setdefault(action.kind, action)
-    return found
+def actions() -> dict[StepKind, tuple[Action, ...]]:
+    """Every installed action, by the step kind it runs, built-ins first."""
+    found: dict[StepKind, list[Action]] = {}
+    points = sorted(
+        entry_points(group=GROUP), key=lambda e: (not e.value.startswith("golive."), e.name)
+    )
+    for entry in points:
+        action: Action = entry.load()()
+        found.setdefault(action.kind, []).append(action)
+    return {kind: tuple(candidates) for kind, candidates in found.items()}
 
 
-def action_for(kind: StepKind) -> Action:
-    try:
-        return actions()[kind]
-    except KeyError:
-        raise GoliveError(f"no action is installed for '{kind}' steps") from None
+def why_not(step: Step) -> str | None:
+    """None if an installed action can run `step`, else why none can."""
+    candidates = actions().get(step.kind, ())
+    if not candidates:
+        return f"'{step.kind}' steps are not supported yet"
+    reasons = [action.supports(step) for action in candidates]
+    if any(reason is None for reason in reasons):
+        return None
+    return "; ".join(r for r in reasons if r)
+
+
+def action_for(step: Step) -> Action:
+    for action in actions().get(step.kind, ()):
+        if action.supports(step) is None:
+            return action
+    raise GoliveError(f"step {step.id}: {why_not(step)}")
 
 
 def unsupported(plan: Plan) -> list[str]:
     """Why each step this golive cannot run can't be run: checked before a run starts."""
-    problems = []
-    installed = actions()
-    for step in plan.steps:
-        action = installed.get(step.kind)
-        reason = (
-            f"'{step.kind}' steps are not supported yet"
-            if action is None
-            else action.supports(step)
-        )
-        if reason:
-            problems.append(f"{step.id}: {reason}")
-    return problems
+    return [f"{step.id}: {reason}" for step in plan.steps if (reason := why_not(step))]
