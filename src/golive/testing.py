@@ -81,13 +81,19 @@ class PlanRunner:
         self.engines.append(engine)
 
         async def main() -> RunState:
-            side = asyncio.ensure_future(operator(store, engine.run_id)) if operator else None
-            try:
-                return await engine.drive()
-            finally:
-                if side is not None:
-                    side.cancel()
-                    await asyncio.gather(side, return_exceptions=True)
+            drive = asyncio.ensure_future(engine.drive())
+            if operator is None:
+                return await drive
+            side = asyncio.ensure_future(operator(store, engine.run_id))
+            await asyncio.wait({drive, side}, return_when=asyncio.FIRST_COMPLETED)
+            if side.done() and side.exception() is not None:
+                drive.cancel()  # the operator failed: its exception is the test's answer
+                await asyncio.gather(drive, return_exceptions=True)
+                raise side.exception()  # type: ignore[misc]
+            state = await drive
+            side.cancel()
+            await asyncio.gather(side, return_exceptions=True)
+            return state
 
         return asyncio.run(main())
 

@@ -314,10 +314,10 @@ def test_steps_this_golive_cannot_run_are_named_before_anything_runs(tmp_path: P
         tmp_path,
         """
   - {id: d, owner: ann, run: "touch {{ vars.dir }}/ran"}
-  - {id: gate, gate: Go?, approvers: [ann], needs: [d]}
+  - {id: switch, owner: ann, needs: [d], traffic: {strategy: blue_green, from: blue, to: green}}
 """,
     )
-    with pytest.raises(UsageError, match="gate: 'gate' steps are not supported"):
+    with pytest.raises(UsageError, match="switch: 'traffic' steps are not supported"):
         runner.run(env="staging")
     assert not (tmp_path / "ran").exists()
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar
 
+from golive.engine.gates import Verdict
 from golive.plan.models import Plan, Step, StepKind
 
 T = TypeVar("T")
@@ -97,6 +98,8 @@ class StepContext:
     resources: RunResources = field(default_factory=RunResources)
     hosts: tuple[str, ...] = ()  # the hosts of `step.on` in this environment
     changed_hosts: tuple[str, ...] | None = None  # for undo: the hosts the step touched
+    wait_for_votes: Callable[[], Awaitable[Verdict]] | None = None  # gates: until decided
+    step_status: Callable[[str], str | None] = lambda _step: None  # another step's status
 
 
 class Action(Protocol):

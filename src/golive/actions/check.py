@@ -1,4 +1,8 @@
-"""`check:` steps: a verification that must pass, retried until it does within `within`."""
+"""`check:` steps: a verification that must pass, retried until it does within `within`.
+
+Every check kind (http, tls, sql, http_error_rate, step, run) is evaluated by `golive.checks`;
+the step reports the outcome's summary as an output line and fails with it.
+"""
 
 from __future__ import annotations
 
@@ -6,40 +10,54 @@ import asyncio
 from typing import ClassVar
 
 from golive.actions.base import Result, StepContext
-from golive.actions.process import run_command
-from golive.plan.models import CommandCheck, Step, StepKind
-
-RETRY_PAUSE = 2.0
+from golive.checks import CheckOutcome, evaluate
+from golive.plan.models import Step, StepKind
 
 
 class CheckAction:
     kind: ClassVar[StepKind] = StepKind.check
 
     def supports(self, step: Step) -> str | None:
-        if not isinstance(step.check, CommandCheck):
-            kind = type(step.check).__name__.removesuffix("Check").lower()
-            return f"'{kind}' checks are not supported yet (only run: checks)"
         return None
 
     async def run(self, ctx: StepContext) -> Result:
         check = ctx.step.check
-        assert isinstance(check, CommandCheck)
+        assert check is not None, "a check step has a check"
         started = ctx.monotonic()
-        deadline = started + (check.within.total_seconds() if check.within else 0)
-        timeout = check.timeout.total_seconds() if check.timeout else ctx.timeout
-        while True:
-            result = await run_command(
-                ctx.render(check.run),
-                cwd=ctx.workdir,
-                environ=ctx.environ,
-                timeout=timeout,
-                output=ctx.output,
-                redact=ctx.redact,
-                monotonic=ctx.monotonic,
-            )
-            if result.ok or ctx.monotonic() + RETRY_PAUSE > deadline:
-                return result
-            await asyncio.sleep(RETRY_PAUSE)
+        seen: list[str] = []
+
+        def retrying(outcome: CheckOutcome) -> None:
+            if not seen or seen[-1] != outcome.summary:  # one line per change, not per try
+                seen.append(outcome.summary)
+                ctx.output("stdout", f"not yet: {outcome.summary}")
+
+        try:
+            async with asyncio.timeout(ctx.timeout):
+                outcome = await evaluate(
+                    check,
+                    render=ctx.render,
+                    redact=ctx.redact,
+                    resources=ctx.resources,
+                    step_state=ctx.step_status,
+                    workdir=ctx.workdir,
+                    environ=ctx.environ,
+                    output=ctx.output,
+                    timeout=ctx.timeout,
+                    on_retry=retrying,
+                    monotonic=ctx.monotonic,
+                )
+        except TimeoutError:
+            error = f"timed out after {ctx.timeout:g}s" + (f": {seen[-1]}" if seen else "")
+            return Result.failure(error, duration=ctx.monotonic() - started)
+        ctx.output("stdout", outcome.summary)
+        exit_code = outcome.details.get("exit_code")
+        return Result(
+            ok=outcome.ok,
+            duration=outcome.duration,
+            exit_code=exit_code if isinstance(exit_code, int) else None,
+            output=outcome.summary,
+            error=None if outcome.ok else outcome.summary,
+        )
 
     async def undo(self, ctx: StepContext) -> Result | None:
         return None

@@ -14,6 +14,7 @@ from rich.text import Text
 
 from golive.engine.events import (
     DecisionMade,
+    GateVoted,
     Recorded,
     RollbackFinished,
     RollbackStarted,
@@ -31,11 +32,12 @@ from golive.engine.events import (
     UndoSkipped,
     UndoStarted,
     UndoSucceeded,
+    Vote,
 )
 from golive.engine.progress import eta_seconds
 from golive.engine.state import RunState, StepStatus, UndoStatus
 from golive.plan.graph import StepGraph
-from golive.plan.models import Plan
+from golive.plan.models import Plan, StepKind
 from golive.plan.values import format_duration
 
 ICONS = {
@@ -64,7 +66,13 @@ def next_actions(state: RunState, plan: Plan) -> list[str]:
             )
         )
     for step in state.steps.values():
-        if step.status is StepStatus.waiting:
+        if step.status is StepStatus.waiting and plan.step(step.id).kind is StepKind.gate:
+            for person in _not_voted(plan, state, step.id):
+                lines.append(
+                    f"{person} to vote at {step.id}: golive gate {state.run_id} "
+                    f"{step.id} go|no-go --as {person}"
+                )
+        elif step.status is StepStatus.waiting:
             who = ", ".join(step.waiting_for) or "someone"
             lines.append(
                 f"{who} to do '{step.waiting_what}': golive done {state.run_id} {step.id} "
@@ -118,7 +126,7 @@ class Board:
                 Text(step_id, style=style),
                 step.owner or ", ".join(step.approvers) or "-",
                 _timing(st.duration, st.attempt_started_at, st.status, step.estimate, now),
-                Text(_detail(self.state, step_id), style="dim" if st.done else ""),
+                Text(_detail(self.state, step_id, self.plan), style="dim" if st.done else ""),
             )
         return table
 
@@ -139,8 +147,22 @@ def _timing(
     return f"{spent} / {format_duration(estimate)}" if estimate else spent
 
 
-def _detail(state: RunState, step_id: str) -> str:
+def _not_voted(plan: Plan, state: RunState, gate: str) -> list[str]:
+    return [a for a in plan.step(gate).approvers if a not in state.step(gate).ballots]
+
+
+def _ballots(state: RunState, step_id: str) -> str:
+    ballots = state.step(step_id).ballots
+    return ", ".join(
+        f"{who} {'go' if b.vote is Vote.go else 'NO-GO'}" for who, b in ballots.items()
+    )
+
+
+def _detail(state: RunState, step_id: str, plan: Plan) -> str:
     st = state.step(step_id)
+    if st.status is StepStatus.waiting and plan.step(step_id).kind is StepKind.gate:
+        votes = f"votes: {_ballots(state, step_id)}; " if st.ballots else ""
+        return f"{votes}waiting for {', '.join(_not_voted(plan, state, step_id))}"
     if st.undo is not UndoStatus.none:
         return f"undo {st.undo}" + (f": {st.undo_error}" if st.undo_error else "")
     if st.status is StepStatus.failed or st.status is StepStatus.retrying:
@@ -210,6 +232,9 @@ class PlainPrinter:
                     f"⏸ paused on {step}: {e.reason}  → golive decide {state.run_id} "
                     f"retry|skip|rollback|abort --step {step} --as PERSON"
                 )
+            case GateVoted():
+                shown = "go" if e.vote is Vote.go else "NO-GO"
+                return f"⚑ {e.by} voted {shown} at {step}" + (f": {e.comment}" if e.comment else "")
             case DecisionMade():
                 return (
                     f"⚑ {e.by} decided {e.decision}"

@@ -39,14 +39,36 @@ def check(
     plan: Path = PlanArg,
     env: str | None = EnvOption,
     output: OutputFormat = FormatOption,
+    state: str | None = typer.Option(
+        None,
+        "--state",
+        help="State store URL, for readiness (default: GOLIVE_STATE, or "
+        ".golive/state.db beside the plan; never created by check).",
+    ),
+    ready: bool = typer.Option(
+        False, "--ready", help="Also exit 1 when the plan is not ready for production."
+    ),
 ) -> int:
-    """Validate and lint a plan: every problem as file:line:col, exit 1 on any error."""
+    """Validate and lint a plan: every problem as file:line:col, exit 1 on any error.
+
+    Then say whether the plan is ready for production, from its rehearsals in the state store.
+    """
+    # Imported here: report_commands builds on this module's options.
+    from golive.cli.report_commands import check_readiness, print_readiness, readiness_json
+
     result = check_plan(plan, env=env)
+    verdict = check_readiness(result, state=state)
     if output is OutputFormat.json:
-        console.print_json(data=_check_json(result))
+        data = _check_json(result)
+        if verdict is not None:
+            data["readiness"] = readiness_json(verdict)
+        console.print_json(data=data)
     else:
         _print_check(result)
-    return 0 if result.ok else 1
+        if verdict is not None:
+            print_readiness(verdict, path=result.path)
+    unready = verdict is None or isinstance(verdict, str) or not verdict.ready
+    return 1 if not result.ok or (ready and unready) else 0
 
 
 def _check_json(result: CheckResult) -> dict[str, object]:

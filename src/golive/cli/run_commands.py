@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import sys
@@ -16,6 +15,7 @@ import typer
 from golive.cli.app import app, console
 from golive.cli.live import Board, PlainPrinter, live_board, next_actions
 from golive.cli.plan_commands import OutputFormat
+from golive.engine import loop
 from golive.engine.commands import (
     DEFAULT_PARALLEL,
     attach_engine,
@@ -25,8 +25,9 @@ from golive.engine.commands import (
     read_state,
     run_plan,
     start_run,
+    vote,
 )
-from golive.engine.events import Decision, Outcome, Recorded, decode
+from golive.engine.events import Decision, Outcome, Recorded, Vote, decode
 from golive.engine.runner import Engine
 from golive.engine.state import RunState
 from golive.errors import UsageError
@@ -89,7 +90,7 @@ def _drive(engine: Engine, *, plain: bool) -> RunState:
     view = live_board(console, plan, engine.state) if live else nullcontext()
     try:
         with view:
-            return asyncio.run(engine.drive())
+            return loop.run(engine.drive())
     except KeyboardInterrupt:
         console.print(
             f"\ninterrupted: run {engine.run_id} is kept; continue it with "
@@ -221,6 +222,38 @@ def decide_command(
             "the engine acts on it now" if alive else f"continue with `golive resume {record.id}`"
         )
         console.print(f"⚑ {decision}{about} recorded for run {record.id}; {follow}")
+
+
+def _ballot(text: str) -> Vote:
+    normal = text.strip().lower().replace("-", "_")
+    if normal in ("nogo", "no"):
+        normal = "no_go"
+    if normal not in Vote._value2member_map_:
+        raise UsageError(f"a vote is go or no-go, not {text!r}")
+    return Vote(normal)
+
+
+@app.command(name="gate")
+def gate_command(
+    run_id: str = typer.Argument(..., help="Run id or a unique prefix."),
+    gate: str = typer.Argument(..., help="The gate step."),
+    ballot: str = typer.Argument(..., help="go or no-go.", metavar="go|no-go"),
+    by: str = typer.Option(..., "--as", help="Who votes: an approver of the gate."),
+    comment: str | None = typer.Option(None, "--comment", "-m", help="Why, for the record."),
+    plan: Path | None = PlanOption,
+    state: str | None = StateOption,
+) -> None:
+    """Vote go or no-go at an open Go/No-Go gate."""
+    choice = _ballot(ballot)
+    with opened(state, plan) as store:
+        record = find_run(store, run_id)
+        outcome = vote(store, record, gate=gate, ballot=choice, by=by, comment=comment)
+    shown = "go" if choice is Vote.go else "no-go"
+    if outcome.decided:
+        console.print(f"⚑ {by} voted {shown} at {gate}: the gate is decided ({outcome.reason})")
+    else:
+        waiting = ", ".join(outcome.waiting_for) or "more votes"
+        console.print(f"⚑ {by} voted {shown} at {gate}; {outcome.reason}, waiting for {waiting}")
 
 
 @app.command()

@@ -19,17 +19,21 @@ from golive.engine.context import RunContext
 from golive.engine.events import (
     Decision,
     DecisionMade,
+    GateVoted,
     Recorded,
     RunStarted,
     StepMarkedDone,
+    Vote,
     decode,
     encode,
 )
+from golive.engine.gates import Ballot, Verdict, verdict
 from golive.engine.runner import Engine, Observer
 from golive.engine.state import RunState, RunStatus, StepStatus, UndoStatus
 from golive.errors import DecisionRejected, UsageError
 from golive.plan import Plan, PlanFile, parse_plan_text
 from golive.plan.diagnostics import did_you_mean
+from golive.plan.models import StepKind
 from golive.store import EventStore, RunRecord
 
 DEFAULT_PARALLEL = 10
@@ -166,7 +170,9 @@ def attach_engine(
     return engine
 
 
-def _append(store: EventStore, run_id: str, event: DecisionMade | StepMarkedDone) -> None:
+def _append(
+    store: EventStore, run_id: str, event: DecisionMade | StepMarkedDone | GateVoted
+) -> None:
     type_name, step, data = encode(event)
     store.append(run_id, type_name, step=step, data=data)
 
@@ -180,6 +186,11 @@ def mark_done(store: EventStore, run: RunRecord, *, step: str, by: str, note: st
     current = state.step(step).status
     if state.status.finished:
         raise DecisionRejected(f"run {run.id} has ended ({state.status}); nothing to mark done")
+    if plan.step(step).kind is StepKind.gate and current is StepStatus.waiting:
+        raise DecisionRejected(
+            f"{step} is a gate: its approvers decide it with `golive gate {run.id} {step} "
+            "go|no-go --as PERSON`"
+        )
     alive = engine_alive(state)
     if current is StepStatus.running and alive:
         raise DecisionRejected(
@@ -193,6 +204,46 @@ def mark_done(store: EventStore, run: RunRecord, *, step: str, by: str, note: st
             f"`golive decide {run.id} skip --step {step}`"
         )
     _append(store, run.id, StepMarkedDone(step=step, by=by, note=note))
+
+
+def vote(
+    store: EventStore,
+    run: RunRecord,
+    *,
+    gate: str,
+    ballot: Vote,
+    by: str,
+    comment: str | None,
+) -> Verdict:
+    """Record an approver's vote at an open gate; returns where the gate stands with it."""
+    state = read_state(store, run.id)
+    plan = run_plan(state, display=run.plan_path)
+    _person(plan, by)
+    _known_step(plan, gate)
+    step = plan.step(gate)
+    if step.kind is not StepKind.gate:
+        raise UsageError(f"{gate} is a {step.kind} step, not a gate")
+    if by not in step.approvers:
+        raise DecisionRejected(
+            f"{by} is not an approver of {gate} (approvers: {', '.join(step.approvers)})"
+        )
+    current = state.step(gate)
+    if current.status is not StepStatus.waiting:
+        when = (
+            "once its checks have passed"
+            if current.status is StepStatus.running
+            else (
+                f"when {', '.join(step.needs)} are done"
+                if step.needs
+                else "when the run reaches it"
+            )
+        )
+        if current.status in (StepStatus.succeeded, StepStatus.failed, StepStatus.skipped):
+            raise DecisionRejected(f"gate {gate} is closed ({current.status})")
+        raise DecisionRejected(f"gate {gate} is not open yet: it opens {when}")
+    _append(store, run.id, GateVoted(step=gate, by=by, vote=ballot, comment=comment))
+    ballots = {**current.ballots, by: Ballot(ballot, comment)}
+    return verdict(step, ballots)
 
 
 def decide(

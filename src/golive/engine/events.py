@@ -26,6 +26,13 @@ class Decision(StrEnum):
     abort = "abort"
 
 
+class Vote(StrEnum):
+    """An approver's answer at a Go/No-Go gate."""
+
+    go = "go"
+    no_go = "no_go"
+
+
 class Outcome(StrEnum):
     completed = "completed"
     failed = "failed"
@@ -137,6 +144,13 @@ class DecisionMade(Event):
 
 
 @dataclass(frozen=True)
+class GateVoted(Event):
+    by: str
+    vote: Vote
+    comment: str | None = None
+
+
+@dataclass(frozen=True)
 class RollbackStarted(Event):
     by: str
     reason: str
@@ -192,6 +206,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         StepMarkedDone,
         RunPaused,
         DecisionMade,
+        GateVoted,
         RollbackStarted,
         UndoStarted,
         UndoSucceeded,

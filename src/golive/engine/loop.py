@@ -24,7 +24,10 @@ def run(main: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(main)
     policy = asyncio.get_event_loop_policy()
     previous = policy.get_child_watcher()
+    if not isinstance(previous, asyncio.ThreadedChildWatcher):
+        return asyncio.run(main)  # chosen by someone else: theirs to keep
     # asyncio.run attaches the policy's watcher to its new loop (and detaches it at the end).
+    # Replacing the threaded watcher closes it, which it survives: it needs no loop.
     policy.set_child_watcher(asyncio.PidfdChildWatcher())
     try:
         return asyncio.run(main)

@@ -15,7 +15,7 @@ import os
 import socket
 from collections.abc import Callable
 
-from golive.actions.base import Action, Result, StepContext
+from golive.actions.base import Action, Result, RunResources, StepContext
 from golive.actions.registry import action_for
 from golive.engine.clock import Clock, SystemClock
 from golive.engine.context import RunContext
@@ -23,6 +23,7 @@ from golive.engine.events import (
     Decision,
     DecisionMade,
     Event,
+    GateVoted,
     Outcome,
     Recorded,
     RollbackFinished,
@@ -45,6 +46,7 @@ from golive.engine.events import (
     decode,
     encode,
 )
+from golive.engine.gates import Verdict, verdict
 from golive.engine.state import RunState, StepStatus, UndoStatus
 from golive.plan.graph import StepGraph
 from golive.plan.models import FailurePolicy, Plan, Step, StepKind
@@ -87,11 +89,17 @@ class Engine:
         self.graph = StepGraph(self.plan.steps)
         self.order = self.graph.order()
         self.position = {step_id: index for index, step_id in enumerate(self.order)}
-        self._own: set[int] = set()
+        # Steps that wait for people take no parallel slot and are not waited for by a rollback.
+        # (Step.kind is computed on every access; the scheduler asks on every pass.)
+        self._human = {s.id for s in self.plan.steps if s.kind in (StepKind.manual, StepKind.gate)}
+        self._own: set[int] = set()  # seqs we appended and folded already
+        self._seen = 0  # every event up to this seq has been folded
         self._tasks: dict[str, asyncio.Task[Result]] = {}
         self._ready: list[tuple[int, str]] = []
         self._person_waits: dict[str, asyncio.Event] = {}
-        self._output: dict[str, list[tuple[str, str]]] = {}
+        self._vote_waits: dict[str, asyncio.Event] = {}
+        self._output: dict[str, list[tuple[str, str | None, str]]] = {}
+        self.resources = RunResources()
         self._flushed_at: dict[str, float] = {}
 
     # --- the log -------------------------------------------------------------------------------
@@ -113,7 +121,10 @@ class Engine:
     def sync(self) -> bool:
         """Fold events other processes appended since the last look; True if there were any."""
         foreign = False
-        for stored in self.store.events(self.run_id, after=self.state.last_seq):
+        # Read from the last seq seen in order, not from the state's last seq: another process
+        # may have appended between two of our own events, and its event must not be skipped.
+        for stored in self.store.events(self.run_id, after=self._seen):
+            self._seen = stored.seq
             if stored.seq in self._own:
                 self._own.discard(stored.seq)
                 continue
@@ -133,6 +144,8 @@ class Engine:
             and self.state.step(step_id).status is not StepStatus.waiting
         ):
             self._person_waits.pop(step_id).set()
+        if isinstance(recorded.event, GateVoted) and step_id in self._vote_waits:
+            self._vote_waits[step_id].set()
         for observer in self.observers:
             observer(recorded, self.state)
 
@@ -201,6 +214,7 @@ class Engine:
             for task in self._tasks.values():
                 task.cancel()
             self._flush_all()
+            await self.resources.aclose()
         return self.state
 
     def _outcome(self) -> Outcome | None:
@@ -224,9 +238,9 @@ class Engine:
 
     async def _drain(self) -> None:
         """Before a rollback: let running commands end (their results recorded); nobody is
-        asked any more to do a manual step."""
+        asked any more to do a manual step or to vote."""
         for step_id, task in list(self._tasks.items()):
-            if self.steps[step_id].kind is StepKind.manual:
+            if step_id in self._human:
                 task.cancel()
         while self._tasks:
             await self._wait()
@@ -272,14 +286,14 @@ class Engine:
         return all(self.state.step(n).done for n in self.graph.needs[step_id])
 
     def _launch_ready(self) -> None:
-        busy = sum(1 for s in self._tasks if self.steps[s].kind is not StepKind.manual)
+        busy = sum(1 for s in self._tasks if s not in self._human)
         deferred: list[tuple[int, str]] = []
         while self._ready:
             item = heapq.heappop(self._ready)
             step_id = item[1]
             if not self._is_ready(step_id):
                 continue
-            manual = self.steps[step_id].kind is StepKind.manual
+            manual = step_id in self._human
             if not manual and busy >= self.max_parallel:
                 deferred.append(item)
                 break
@@ -302,11 +316,14 @@ class Engine:
         self.record(
             StepStarted(step=step_id, attempt=attempt, kind=step.kind.value, command=command)
         )
-        action = action_for(step.kind)
+        action = action_for(step)
         return await action.run(self._step_context(step, attempt, action))
 
-    def _step_context(self, step: Step, attempt: int, action: Action) -> StepContext:
+    def _step_context(
+        self, step: Step, attempt: int, action: Action, *, undo: bool = False
+    ) -> StepContext:
         timeout = step.timeout.total_seconds() if step.timeout else None
+        touched = self.state.step(step.id).hosts
         return StepContext(
             run_id=self.run_id,
             plan=self.plan,
@@ -318,10 +335,37 @@ class Engine:
             timeout=timeout,
             render=self.context.render,
             redact=self.context.redact,
-            output=lambda stream, line: self._collect(step.id, stream, line),
+            output=lambda stream, line, *, host=None: self._collect(step.id, stream, line, host),
             wait_for_person=lambda who, what: self._wait_for_person(step.id, who, what),
             monotonic=self.clock.monotonic,
+            resources=self.resources,
+            hosts=self.context.hosts_for(step),
+            changed_hosts=tuple(touched) if undo and touched else None,
+            wait_for_votes=lambda: self._wait_for_votes(step.id),
+            step_status=lambda other: self._status_of(other),
         )
+
+    def _status_of(self, step_id: str) -> str | None:
+        found = self.state.steps.get(step_id)
+        return found.status.value if found else None
+
+    async def _wait_for_votes(self, step_id: str) -> Verdict:
+        """Wait until the gate's votes decide it; the waiting is recorded, each vote folded."""
+        gate = self.steps[step_id]
+        current = verdict(gate, self.state.step(step_id).ballots)
+        if current.decided:
+            return current
+        signal = self._vote_waits[step_id] = asyncio.Event()
+        what = f"Go/No-Go: {gate.label}"
+        self.record(StepWaiting(step=step_id, who=list(current.waiting_for), what=what))
+        try:
+            while not current.decided:
+                await signal.wait()
+                signal.clear()
+                current = verdict(gate, self.state.step(step_id).ballots)
+        finally:
+            del self._vote_waits[step_id]
+        return current
 
     async def _wait_for_person(self, step_id: str, who: list[str], what: str) -> None:
         signal = self._person_waits[step_id] = asyncio.Event()
@@ -337,7 +381,7 @@ class Engine:
             return
         result = task.result()
         step_state = self.state.step(step_id)
-        if step_state.status is not StepStatus.running:
+        if step_state.status in (StepStatus.succeeded, StepStatus.skipped):
             self._after_settled(step_id)  # marked done or skipped while it waited
             return
         step = self.steps[step_id]
@@ -349,6 +393,7 @@ class Engine:
                     attempt=attempt,
                     duration=result.duration,
                     exit_code=result.exit_code,
+                    hosts=result.host_summary(),
                 )
             )
             self._after_settled(step_id)
@@ -362,6 +407,7 @@ class Engine:
                 error=result.error or "failed",
                 exit_code=result.exit_code,
                 will_retry=retry,
+                hosts=result.host_summary(),
             )
         )
         if retry:
@@ -430,7 +476,7 @@ class Engine:
         self._finish(Outcome.rolled_back)
 
     async def _undo(self, step: Step) -> None:
-        action = action_for(step.kind)
+        action = action_for(step)
         while True:
             attempt = max(1, self.state.step(step.id).attempt)
             command = self.context.redact(self.context.render(step.undo)) if step.undo else None
@@ -439,16 +485,18 @@ class Engine:
                 return
             self.record(UndoStarted(step=step.id, command=command))
             started = self.clock.monotonic()
-            result = await action.undo(self._step_context(step, attempt, action))
+            result = await action.undo(self._step_context(step, attempt, action, undo=True))
             self._flush(step.id)
             if result is None:
                 self.record(UndoSkipped(step=step.id, reason="nothing to undo"))
                 return
             duration = self.clock.monotonic() - started
+            hosts = result.host_summary()
             if result.ok:
-                self.record(UndoSucceeded(step=step.id, duration=duration))
+                self.record(UndoSucceeded(step=step.id, duration=duration, hosts=hosts))
                 return
-            self.record(UndoFailed(step=step.id, duration=duration, error=result.error or "failed"))
+            error = result.error or "failed"
+            self.record(UndoFailed(step=step.id, duration=duration, error=error, hosts=hosts))
             self.record(RunPaused(step=step.id, reason=f"undo failed: {result.error}"))
             await self._until_decided(step.id)
             if self.state.step(step.id).undo is UndoStatus.skipped:
@@ -468,9 +516,9 @@ class Engine:
 
     # --- output --------------------------------------------------------------------------------
 
-    def _collect(self, step_id: str, stream: str, line: str) -> None:
+    def _collect(self, step_id: str, stream: str, line: str, host: str | None = None) -> None:
         buffer = self._output.setdefault(step_id, [])
-        buffer.append((stream, line))
+        buffer.append((stream, host, line))
         if len(buffer) >= OUTPUT_FLUSH_LINES:
             self._flush(step_id)
 
@@ -479,10 +527,12 @@ class Engine:
         self._flushed_at[step_id] = self.clock.monotonic()
         if not buffer:
             return
-        for stream in ("stdout", "stderr"):
-            lines = [line for s, line in buffer if s == stream]
-            if lines:
-                self.record(StepOutput(step=step_id, stream=stream, text="\n".join(lines)))
+        groups: dict[tuple[str, str | None], list[str]] = {}
+        for stream, host, line in buffer:
+            groups.setdefault((stream, host), []).append(line)
+        for (stream, host), lines in groups.items():
+            text = "\n".join(lines)
+            self.record(StepOutput(step=step_id, stream=stream, text=text, host=host))
 
     def _flush_all(self, older_than: float = 0.0) -> None:
         now = self.clock.monotonic()

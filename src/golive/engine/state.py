@@ -16,6 +16,7 @@ from typing import Any
 from golive.engine.events import (
     Decision,
     DecisionMade,
+    GateVoted,
     Outcome,
     Recorded,
     RollbackFinished,
@@ -37,6 +38,7 @@ from golive.engine.events import (
     UndoStarted,
     UndoSucceeded,
 )
+from golive.engine.gates import Ballot
 
 OUTPUT_TAIL = 12
 
@@ -101,6 +103,7 @@ class StepState:
     skipped_reason: str | None = None
     output: deque[str] = field(default_factory=lambda: deque(maxlen=OUTPUT_TAIL))
     hosts: dict[str, Any] = field(default_factory=dict)  # per host outcome of the last attempt
+    ballots: dict[str, Ballot] = field(default_factory=dict)  # a gate's votes, latest per person
     undo: UndoStatus = UndoStatus.none
     undo_error: str | None = None
     undo_duration: float | None = None
@@ -167,7 +170,7 @@ class RunState:
         handler = _HANDLERS.get(type(event))
         if handler is not None:
             handler(self, event, at)
-        if isinstance(event, DecisionMade | StepMarkedDone):
+        if isinstance(event, DecisionMade | StepMarkedDone | GateVoted):
             self.decisions.append(recorded)
         self._settle_status()
 
@@ -210,6 +213,7 @@ def _step_started(state: RunState, event: StepStarted, at: dt.datetime) -> None:
     step.status, step.attempt, step.attempt_started_at = StepStatus.running, event.attempt, at
     step.started_at = step.started_at or at
     step.error = None
+    step.ballots = {}  # a gate opened again (after a retry) asks for fresh votes
     state._unblock(step.id)
 
 
@@ -257,6 +261,10 @@ def _step_marked_done(state: RunState, event: StepMarkedDone, at: dt.datetime) -
         step.duration = (at - step.attempt_started_at).total_seconds()
     step.waiting_for, step.error = [], None
     state._unblock(step.id)
+
+
+def _gate_voted(state: RunState, event: GateVoted, at: dt.datetime) -> None:
+    state.step(event.step or "").ballots[event.by] = Ballot(event.vote, event.comment)
 
 
 def _run_paused(state: RunState, event: RunPaused, at: dt.datetime) -> None:
@@ -332,6 +340,7 @@ _HANDLERS: dict[type[Any], Callable[[RunState, Any, dt.datetime], None]] = {
     StepInterrupted: _step_interrupted,
     StepSkipped: _step_skipped,
     StepMarkedDone: _step_marked_done,
+    GateVoted: _gate_voted,
     RunPaused: _run_paused,
     DecisionMade: _decision_made,
     RollbackStarted: _rollback_started,

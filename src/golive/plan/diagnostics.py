@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from enum import StrEnum
@@ -27,11 +28,23 @@ class Diagnostic:
     rule: str = "schema"
 
     def format(self) -> str:
+        """The one line a terminal shows; control characters from the plan come out escaped."""
         hint = f" ({self.hint})" if self.hint else ""
-        return f"{self.file}:{self.line}:{self.column}: {self.severity}: {self.message}{hint}"
+        return printable(
+            f"{self.file}:{self.line}:{self.column}: {self.severity}: {self.message}{hint}"
+        )
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+# C0/C1 controls (ESC starts terminal escape sequences), line separators, lone surrogates
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+def printable(text: str) -> str:
+    """`text` with every character that could move a terminal's cursor written as an escape."""
+    return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -62,16 +63,17 @@ class StepGraph:
         """A topological order that keeps the file's order wherever the graph allows."""
         remaining = {i: len(n) for i, n in self.needs.items()}
         position = {step_id: index for index, step_id in enumerate(self.needs)}
-        ready = [i for i, count in remaining.items() if count == 0]
+        # a heap of (file position, id): the earliest ready step first, in O(n log n)
+        ready = [(position[i], i) for i, count in remaining.items() if count == 0]
+        heapq.heapify(ready)
         result: list[str] = []
         while ready:
-            ready.sort(key=position.__getitem__)
-            current = ready.pop(0)
+            _, current = heapq.heappop(ready)
             result.append(current)
             for dependent in self.dependents[current]:
                 remaining[dependent] -= 1
                 if remaining[dependent] == 0:
-                    ready.append(dependent)
+                    heapq.heappush(ready, (position[dependent], dependent))
         if len(result) != len(self.needs):
             raise ValueError("the step graph has a cycle")
         return result

@@ -107,7 +107,7 @@ def _step_check_refs(ctx: Context) -> Iterator[tuple[DataPath, str]]:
 
 
 def unknown_steps(ctx: Context) -> Iterator[Diagnostic]:
-    ids = [s.id for s in ctx.plan.steps]
+    ids = {s.id: None for s in ctx.plan.steps}  # ordered for the hint, hashed for the lookup
     for path, ref in _step_check_refs(ctx):
         if ref not in ids:
             hint = did_you_mean(ref, ids) or "name a step id from steps:"

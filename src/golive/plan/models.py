@@ -64,6 +64,7 @@ class StepKind(StrEnum):
     verify = "verify"
     traffic = "traffic"
     gate = "gate"
+    sql = "sql"
 
 
 # --- amounts: "2" hosts or "25%" of them --------------------------------------------------------
@@ -220,6 +221,12 @@ def _step_shorthand(value: Any) -> Any:
 GateCheck = Annotated[Check, BeforeValidator(_step_shorthand)]
 
 
+def _gate_checks_schema(schema: dict[str, Any]) -> None:
+    # the shorthand `checks: [smoke]` is invisible to the generated schema; editors need it
+    step_id = {"type": "string", "description": "A step id: passes once that step succeeded"}
+    schema["items"] = {"anyOf": [step_id, schema["items"]]}
+
+
 # --- the schedule ------------------------------------------------------------------------------
 
 
@@ -351,6 +358,13 @@ class SqlAssertion(Model):
     no_rows: bool = False
 
 
+class SqlStatement(Model):
+    """One SQL statement run in a transaction: committed if it succeeds, else rolled back."""
+
+    db: Text = Field(description="A SQLAlchemy database URL (templated)")
+    statement: Command = Field(description="The statement (templated); undo: is another one")
+
+
 class VerifySpec(Model):
     source: Text
     target: Text
@@ -392,8 +406,11 @@ class Step(Model):
     gate: Text | None = Field(
         default=None, description="A Go/No-Go decision; the value is its title"
     )
+    sql: SqlStatement | None = None
 
-    undo: Command | None = Field(default=None, description="How to revert this step")
+    undo: Command | None = Field(
+        default=None, description="How to revert this step: a command (a statement for sql)"
+    )
     estimate: Duration | None = None
     timeout: Duration | None = None
     retries: int = Field(default=0, ge=0, le=100)
@@ -411,7 +428,7 @@ class Step(Model):
 
     approvers: list[Id] = Field(default_factory=list)
     quorum: Literal["all"] | Annotated[int, Field(ge=1)] = "all"
-    checks: list[GateCheck] = Field(default_factory=list)
+    checks: list[GateCheck] = Field(default_factory=list, json_schema_extra=_gate_checks_schema)
 
     @model_validator(mode="after")
     def _one_action(self) -> Step:
@@ -436,7 +453,7 @@ class Step(Model):
     @property
     def changes_something(self) -> bool:
         """Whether the step alters a system, so that an undo is expected."""
-        return self.kind is StepKind.run and self.undo is None
+        return self.kind in (StepKind.run, StepKind.sql) and self.undo is None
 
     def quorum_of(self) -> int:
         return len(self.approvers) if self.quorum == "all" else self.quorum

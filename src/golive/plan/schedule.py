@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 import holidays as holidays_lib
 
-from golive.plan.models import Plan, Window
+from golive.plan.models import Plan, Policy, Window
+from golive.plan.values import TimeRange, Weekday
 
 
 @dataclass(frozen=True)
@@ -21,14 +22,15 @@ class Finding:
     hint: str
 
 
+MAX_WINDOW = dt.timedelta(days=366)
+
+
 def days_touched(window: Window) -> list[dt.date]:
     """Every calendar day the window has at least one minute in."""
-    last_moment = window.end - dt.timedelta(microseconds=1)
-    day, days = window.start.date(), []
-    while day <= last_moment.date():
-        days.append(day)
-        day += dt.timedelta(days=1)
-    return days
+    first = window.start.date()
+    last = (window.end - dt.timedelta(microseconds=1)).date()
+    # counted, not stepped: stepping past 9999-12-31 overflows
+    return [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
 
 
 def holiday_calendar(region: str, years: list[int]) -> dict[dt.date, str]:
@@ -37,7 +39,8 @@ def holiday_calendar(region: str, years: list[int]) -> dict[dt.date, str]:
     try:
         calendar = holidays_lib.country_holidays(country, subdiv=subdivision or None, years=years)
     except (NotImplementedError, KeyError, ValueError):
-        raise ValueError(f"unknown country or subdivision code '{region}'") from None
+        shown = region if len(region) <= 20 else region[:17] + "..."
+        raise ValueError(f"unknown country or subdivision code '{shown}'") from None
     return {day: str(name) for day, name in calendar.items()}
 
 
@@ -46,36 +49,19 @@ def window_findings(plan: Plan) -> Iterator[Finding]:
     window = plan.window
     if window is None:
         return
+    if window.length > MAX_WINDOW:
+        # a typo in a year, most likely; judging every day of it would take minutes
+        yield Finding(
+            "window-too-long",
+            ("window", "end"),
+            f"the window lasts {window.length.days} days; a go-live window lasts hours or days",
+            "check the dates of window.start and window.end",
+        )
+        return
     days = days_touched(window)
     policy = plan.policy
-    for day in days:
-        weekday = day.strftime("%A").lower()
-        if weekday in policy.never_on:
-            yield Finding(
-                "forbidden-weekday",
-                ("window", "start"),
-                f"the window falls on a {weekday.capitalize()} ({day}), "
-                "which policy.never_on forbids",
-                "move the window to another day",
-            )
-    for index, region in enumerate(policy.holiday_regions):
-        key: tuple[str | int, ...] = ("policy", "holidays") + (
-            (index,) if isinstance(policy.holidays, list) else ()
-        )
-        try:
-            calendar = holiday_calendar(region, sorted({d.year for d in days}))
-        except ValueError as exc:
-            yield Finding("holiday", key, str(exc), "use an ISO 3166 code like BE, FR or US-CA")
-            continue
-        for day in days:
-            if day in calendar:
-                yield Finding(
-                    "holiday",
-                    ("window", "start"),
-                    f"the window falls on a public holiday in {region.upper()}: "
-                    f"{calendar[day]} ({day})",
-                    "move the window to a working period",
-                )
+    yield from _weekdays(days, policy)
+    yield from _holidays(days, policy)
     for index, period in enumerate(policy.freeze):
         if period.overlaps(days[0], days[-1]):
             yield Finding(
@@ -94,14 +80,58 @@ def window_findings(plan: Plan) -> Iterator[Finding]:
         )
 
 
+def _weekdays(days: list[dt.date], policy: Policy) -> Iterator[Finding]:
+    """One finding per forbidden weekday, naming the first day the window touches it."""
+    seen: set[Weekday] = set()
+    for day in days:
+        weekday = Weekday.of(day)
+        if weekday in policy.never_on and weekday not in seen:
+            seen.add(weekday)
+            yield Finding(
+                "forbidden-weekday",
+                ("window", "start"),
+                f"the window falls on a {weekday.capitalize()} ({day}), "
+                "which policy.never_on forbids",
+                "move the window to another day",
+            )
+
+
+def _holidays(days: list[dt.date], policy: Policy) -> Iterator[Finding]:
+    """One finding per holiday region the window breaks, naming its first holidays."""
+    for index, region in enumerate(policy.holiday_regions):
+        key: tuple[str | int, ...] = ("policy", "holidays") + (
+            (index,) if isinstance(policy.holidays, list) else ()
+        )
+        try:
+            calendar = holiday_calendar(region, sorted({d.year for d in days}))
+        except ValueError as exc:
+            yield Finding("holiday", key, str(exc), "use an ISO 3166 code like BE, FR or US-CA")
+            continue
+        hit = [f"{calendar[day]} ({day})" for day in days if day in calendar]
+        if not hit:
+            continue
+        shown = ", ".join(hit[:3]) + (f" and {len(hit) - 3} more" if len(hit) > 3 else "")
+        what = "a public holiday" if len(hit) == 1 else f"{len(hit)} public holidays"
+        yield Finding(
+            "holiday",
+            ("window", "start"),
+            f"the window falls on {what} in {region.upper()}: {shown}",
+            "move the window to a working period",
+        )
+
+
 def inside_quiet_hours(window: Window, start: dt.time, end: dt.time) -> bool:
-    """Whether the whole window lies inside one stretch of the daily quiet hours."""
+    """Whether the whole window lies inside one stretch of the daily quiet hours.
+
+    The hours may wrap past midnight (20:00-06:00); a range that starts where it ends
+    (00:00-00:00) is quiet all day.
+    """
+    quiet = TimeRange(start, end)
     begins = window.start.time()
-    wraps = start > end
-    in_range = (begins >= start or begins <= end) if wraps else start <= begins <= end
-    if not in_range:
+    if quiet.all_day:
+        return True
+    if not quiet.contains(begins):
         return False
-    stretch_end = dt.datetime.combine(window.start.date(), end)
-    if stretch_end < window.start:
-        stretch_end += dt.timedelta(days=1)
-    return window.end <= stretch_end
+    # what is left of the stretch the window starts in, measured on the clock face
+    on_clock = dt.datetime.combine(dt.date.min, end) - dt.datetime.combine(dt.date.min, begins)
+    return window.length <= on_clock % dt.timedelta(days=1)

@@ -8,6 +8,7 @@ with a `Positions` index, and pydantic's errors are mapped back through that ind
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,8 +72,12 @@ class Document:
     plan: Plan | None = None
 
 
-class _TooBig(Exception):
-    pass
+class _Unreadable(Exception):
+    """The YAML parsed but cannot be a plan: too big, too deep, a recursive alias, a list key."""
+
+    def __init__(self, message: str, position: tuple[int, int] | None = None) -> None:
+        super().__init__(message)
+        self.position = position or (1, 1)
 
 
 def read_document(path: Path, *, display: str | None = None) -> Document:
@@ -118,18 +123,20 @@ def parse_text(text: str, *, path: Path, display: str) -> Document:
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = (exc.problem or exc.context or "invalid YAML").strip()
-        return fail(f"YAML syntax: {problem}", _yaml_hint(problem), line, column)
+        problem = _one_line(exc.problem or exc.context or "invalid YAML")
+        return fail(f"YAML syntax: {problem}", _yaml_hint(problem, exc), line, column)
     except RecursionError:
         return fail("the YAML is nested too deeply to read")
     except Exception as exc:  # ruamel raises plain ValueErrors etc. on odd input
         return fail(f"YAML syntax: {_one_line(str(exc)) or type(exc).__name__}")
     if node is None:
         return fail("the plan is empty", "start from `golive init`")
+    # problems with the whole plan (a missing title) point at its first key, not a comment
+    positions.values[()] = _node_pos(node) or (1, 1)
     try:
         data = _Converter(positions).convert(node, ())
-    except _TooBig as exc:
-        return fail(str(exc))
+    except _Unreadable as exc:
+        return fail(str(exc), None, *exc.position)
     if not isinstance(data, dict):
         return fail("a plan is a mapping of keys (golive, title, steps, ...)", "see `golive init`")
     document = Document(path, data, positions, [])
@@ -140,10 +147,21 @@ def parse_text(text: str, *, path: Path, display: str) -> Document:
     return document
 
 
-def _yaml_hint(problem: str) -> str | None:
+_UNCLOSED = {
+    "while parsing a flow sequence": "the '[' on line {line} is not closed",
+    "while parsing a flow mapping": "the '{{' on line {line} is not closed",
+    "while scanning a quoted scalar": "the quote on line {line} is not closed",
+}
+
+
+def _yaml_hint(problem: str, exc: MarkedYAMLError | None = None) -> str | None:
+    opened = _UNCLOSED.get(str(exc.context)) if exc is not None else None
+    opener, problem_at = (exc.context_mark, exc.problem_mark) if exc else (None, None)
+    if opened and opener and problem_at and opener.line != problem_at.line:
+        return opened.format(line=opener.line + 1)
     if "found duplicate key" in problem:
         return "each key may appear once in a mapping"
-    if "tab" in problem:
+    if "'\\t'" in problem or "tab" in problem:
         return "indent with spaces, not tabs"
     if "mapping values are not allowed" in problem:
         return "quote a value that contains ': '"
@@ -165,12 +183,14 @@ class _Converter:
     def convert(self, node: Any, path: DataPath) -> Any:
         self.count += 1
         if self.count > MAX_NODES:
-            raise _TooBig(f"the plan has more than {MAX_NODES:,} values (YAML aliases expand)")
+            raise _Unreadable(f"the plan has more than {MAX_NODES:,} values (YAML aliases expand)")
         if len(path) > MAX_DEPTH:
-            raise _TooBig(f"the plan is nested more than {MAX_DEPTH} levels deep")
+            raise _Unreadable(f"the plan is nested more than {MAX_DEPTH} levels deep")
         if isinstance(node, CommentedMap | CommentedSeq):
             if id(node) in self.active:
-                raise _TooBig("a YAML alias refers to the mapping that contains it")
+                raise _Unreadable(
+                    "a YAML alias refers to the mapping that contains it", _node_pos(node)
+                )
             self.active.add(id(node))
             try:
                 if isinstance(node, CommentedMap):
@@ -183,11 +203,12 @@ class _Converter:
     def _mapping(self, node: CommentedMap, path: DataPath) -> dict[str, Any]:
         result: dict[str, Any] = {}
         for key, value in node.items():
-            if isinstance(key, CommentedMap | CommentedSeq | TaggedScalar):
-                raise _TooBig("a mapping key must be plain text")
+            key_pos = _lc(node, "key", key)
+            if not isinstance(key, _PLAIN_KEYS):
+                # `? [a, b]` and `? {a: b}` come back as tuples and frozen mappings
+                raise _Unreadable("a mapping key must be plain text", key_pos or _node_pos(node))
             name = _key_text(key)
             child = (*path, name)
-            key_pos = _lc(node, "key", key)
             if key_pos:
                 self.positions.keys[child] = key_pos
             value_pos = _node_pos(value) or _lc(node, "value", key) or key_pos
@@ -205,6 +226,9 @@ class _Converter:
                 self.positions.values[child] = pos
             items.append(self.convert(value, child))
         return items
+
+
+_PLAIN_KEYS = (str, int, float, dt.date, type(None))
 
 
 def _key_text(key: Any) -> str:
@@ -288,11 +312,19 @@ def human_path(data: Any, path: DataPath) -> str:
         child = _child(node, part)
         if isinstance(part, int):
             ident = child.get("id") if isinstance(child, dict) else None
-            parts.append(str(ident) if isinstance(ident, str) and ident else f"[{part}]")
+            parts.append(_name(ident) if isinstance(ident, str) and ident else f"[{part}]")
         else:
-            parts.append(part)
+            parts.append(_name(part))
         node = child
     return ".".join(parts).replace(".[", "[") or "plan"
+
+
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+def _name(part: str) -> str:
+    """A key as a path segment; one that is empty or has spaces or symbols is quoted: ['a b']."""
+    return part if _PLAIN_NAME.fullmatch(part) else f"[{_describe(part)}]"
 
 
 def _child(node: Any, part: str | int) -> Any:

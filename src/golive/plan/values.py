@@ -8,6 +8,7 @@ shows up in the JSON Schema as a string with a pattern, so editors can complete 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -18,6 +19,7 @@ from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 DURATION_PATTERN = r"^\s*(\d+(\.\d+)?(ms|s|m|h|d|w)\s*)+$"
+_TEN_YEARS = 10 * 365 * 86400
 
 
 def parse_duration(value: Any) -> dt.timedelta:
@@ -25,19 +27,23 @@ def parse_duration(value: Any) -> dt.timedelta:
     if isinstance(value, dt.timedelta):
         return value
     if isinstance(value, bool):
-        raise ValueError(f"expected a duration like 90m, 1h30m or 800ms, got {value!r}")
-    if isinstance(value, int | float):
-        if value < 0:
-            raise ValueError(f"a duration cannot be negative, got {value}")
-        return dt.timedelta(seconds=value)
-    if not isinstance(value, str):
         raise ValueError(f"expected a duration like 90m, 1h30m or 800ms, got {_show(value)}")
-    text = value.replace(" ", "").lower()
-    if not text or _DURATION_PART.sub("", text):
-        raise ValueError(f"expected a duration like 90m, 1h30m or 800ms, got {value!r}")
-    seconds = sum(float(n) * _UNITS[u] for n, u in _DURATION_PART.findall(text))
-    if seconds > 10 * 365 * 86400:
-        raise ValueError(f"duration {value!r} is longer than ten years")
+    if isinstance(value, int | float):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"expected a duration like 90m, 1h30m or 800ms, got {_show(value)}")
+        if value < 0:
+            raise ValueError(f"a duration cannot be negative, got {_show(value)}")
+        seconds = float(min(value, _TEN_YEARS + 1))  # float(10**400) would overflow
+    elif isinstance(value, str):
+        text = value.replace(" ", "").lower()
+        if not text or _DURATION_PART.sub("", text):
+            raise ValueError(f"expected a duration like 90m, 1h30m or 800ms, got {_show(value)}")
+        seconds = sum(float(n) * _UNITS[u] for n, u in _DURATION_PART.findall(text))
+    else:
+        raise ValueError(f"expected a duration like 90m, 1h30m or 800ms, got {_show(value)}")
+    # the bound also keeps timedelta() from overflowing on 1e30 or 99999999999w
+    if seconds > _TEN_YEARS:
+        raise ValueError(f"duration {_show(value)} is longer than ten years")
     return dt.timedelta(seconds=seconds)
 
 
@@ -60,21 +66,23 @@ def format_duration(value: dt.timedelta | float | None) -> str:
 def parse_percent(value: Any) -> float:
     """Parse "0.5%" (or 0.005) into a fraction between 0 and 1."""
     if isinstance(value, bool):
-        raise ValueError(f"expected a percentage like 0.5% or 25%, got {value!r}")
+        raise ValueError(f"expected a percentage like 0.5% or 25%, got {_show(value)}")
     if isinstance(value, str):
         text = value.strip()
         if not text.endswith("%"):
-            raise ValueError(f"expected a percentage like 0.5% or 25%, got {value!r}")
+            raise ValueError(f"expected a percentage like 0.5% or 25%, got {_show(value)}")
         try:
             fraction = float(text[:-1]) / 100
         except ValueError:
-            raise ValueError(f"expected a percentage like 0.5% or 25%, got {value!r}") from None
+            raise ValueError(
+                f"expected a percentage like 0.5% or 25%, got {_show(value)}"
+            ) from None
     elif isinstance(value, int | float):
         fraction = float(value)
     else:
         raise ValueError(f"expected a percentage like 0.5% or 25%, got {_show(value)}")
     if not 0 <= fraction <= 1:
-        raise ValueError(f"a percentage must be between 0% and 100%, got {value!r}")
+        raise ValueError(f"a percentage must be between 0% and 100%, got {_show(value)}")
     return fraction
 
 
@@ -110,7 +118,11 @@ class Deadline:
     @property
     def end(self) -> dt.datetime:
         """The last moment the item may still be done."""
-        return self.at + dt.timedelta(days=1) if self.whole_day else self.at
+        if not self.whole_day:
+            return self.at
+        if self.at.date() == dt.date.max:  # the day after 9999-12-31 does not exist
+            return dt.datetime.max
+        return self.at + dt.timedelta(days=1)
 
     def __str__(self) -> str:
         return self.at.strftime("%Y-%m-%d" if self.whole_day else "%Y-%m-%d %H:%M")
@@ -153,7 +165,7 @@ def parse_date_range(value: Any) -> DateRange:
             pass
         else:
             if last < first:
-                raise ValueError(f"freeze range {value!r} ends before it starts")
+                raise ValueError(f"freeze range {_show(value)} ends before it starts")
             return DateRange(first, last)
     raise ValueError(f"expected a day or a range like 2026-12-21..2027-01-04, got {_show(value)}")
 
@@ -165,8 +177,15 @@ class TimeRange:
     start: dt.time
     end: dt.time
 
+    @property
+    def all_day(self) -> bool:
+        """00:00-00:00 (any range that starts where it ends) covers the whole day."""
+        return self.start == self.end
+
     def contains(self, moment: dt.time) -> bool:
-        if self.start <= self.end:
+        if self.all_day:
+            return True
+        if self.start < self.end:
             return self.start <= moment <= self.end
         return moment >= self.start or moment <= self.end
 

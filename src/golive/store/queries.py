@@ -79,6 +79,14 @@ last_seq = sa.select(sa.func.max(events.c.seq)).where(events.c.run_id == sa.bind
 select_run = sa.select(*RUN_COLUMNS).where(runs.c.id == sa.bindparam("run_id"))
 
 
+# The same query with its values as parameters, for the SQLite hot path (sqlite_log.py).
+select_events_after = (
+    sa.select(*EVENT_COLUMNS)
+    .where(events.c.run_id == sa.bindparam("run_id"), events.c.seq > sa.bindparam("after"))
+    .order_by(events.c.seq)
+)
+
+
 def select_events(run_id: str, *, after: int, types: list[str] | None) -> sa.Select[Any]:
     """A run's events after seq `after`, of `types` if given, by seq."""
     query = sa.select(*EVENT_COLUMNS).where(events.c.run_id == run_id, events.c.seq > after)

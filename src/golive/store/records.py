@@ -18,6 +18,8 @@ from typing import Any
 from golive.errors import StoreError
 
 RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
+# json.dumps(data, allow_nan=False), without building an encoder on every call.
+_JSON = json.JSONEncoder(allow_nan=False)
 
 
 @dataclass(frozen=True)
@@ -71,12 +73,17 @@ def check_run_id(run_id: str) -> str:
 
 def round_trip(data: Mapping[str, Any] | None) -> dict[str, Any]:
     """Event `data` as readers will see it after storage; TypeError/ValueError if not JSON."""
+    decoded: dict[str, Any] = json.loads(json_text(data))
+    return decoded
+
+
+def json_text(data: Mapping[str, Any] | None) -> str:
+    """Event `data` as JSON text, as the store keeps it; TypeError/ValueError if not JSON."""
     if data is None:
-        return {}
+        return "{}"
     if not isinstance(data, Mapping):
         raise TypeError(f"event data must be a mapping, not {type(data).__name__}")
-    decoded: dict[str, Any] = json.loads(json.dumps(data, allow_nan=False))
-    return decoded
+    return _JSON.encode(data)
 
 
 class DamagedRow(Exception):

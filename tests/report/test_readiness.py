@@ -1,0 +1,173 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from golive.plan import Plan
+from golive.report.history import RunAndState
+from golive.report.readiness import Verdict, readiness
+from golive.store import RunRecord
+
+Parse = Callable[[str], Plan]
+RunsOf = Callable[[Plan], list[RunAndState]]
+Record = Callable[..., RunRecord]
+
+POLICY = """
+golive: shop
+title: Shop
+window: {start: 2026-12-13 20:00, end: 2026-12-13 23:00}
+policy: {rehearsals: 3, rollback_rehearsed: true, rollback_within: 15m}
+environments: {staging: {}, production: {}}
+checklist:
+  - {id: backup, title: Backup taken}
+  - {id: dns, title: DNS TTL lowered}
+steps:
+  - {id: deploy, run: "true", undo: "true", estimate: 10m}
+  - {id: smoke, run: "true", needs: [deploy], estimate: 1m}
+"""
+FAST = {"deploy": 600, "smoke": 60}
+
+
+def test_a_plan_never_rehearsed_is_not_ready(parse: Parse) -> None:
+    result = readiness(parse(POLICY), [])
+
+    assert result.verdict is Verdict.not_ready
+    assert result.reasons == ["0 of 3 rehearsals", "rollback not rehearsed"]
+    assert result.summary() == "not ready: 0 of 3 rehearsals; rollback not rehearsed"
+    assert result.forecast is None
+
+
+def test_failed_rehearsals_do_not_count_as_completed(
+    parse: Parse, record: Record, runs_of: RunsOf
+) -> None:
+    plan = parse(POLICY)
+    record(plan, FAST)
+    record(plan, {"deploy": 600}, failed="deploy")
+
+    result = readiness(plan, runs_of(plan))
+
+    assert result.reasons[0] == "1 of 3 rehearsals completed"
+    assert (result.rehearsals_completed, result.rehearsals_run) == (1, 2)
+
+
+def test_production_runs_are_not_rehearsals(parse: Parse, record: Record, runs_of: RunsOf) -> None:
+    plan = parse(POLICY)
+    record(plan, FAST, env="production", rollback=(True, 60))
+
+    result = readiness(plan, runs_of(plan))
+
+    assert result.reasons == ["0 of 3 rehearsals", "rollback not rehearsed"]
+
+
+def test_a_plan_rehearsed_without_a_rollback_is_not_ready(
+    parse: Parse, record: Record, runs_of: RunsOf
+) -> None:
+    plan = parse(POLICY)
+    for _ in range(3):
+        record(plan, FAST)
+
+    result = readiness(plan, runs_of(plan))
+
+    assert result.reasons == ["rollback not rehearsed"]
+
+
+def test_an_incomplete_rehearsed_rollback_does_not_count(
+    parse: Parse, record: Record, runs_of: RunsOf
+) -> None:
+    plan = parse(POLICY)
+    for _ in range(2):
+        record(plan, FAST)
+    bad = record(plan, FAST, rollback=(False, 120))
+
+    result = readiness(plan, runs_of(plan))
+
+    assert result.reasons == [
+        f"rollback not rehearsed: the rollback of run {bad.id} was incomplete"
+    ]
+
+
+def test_a_rehearsed_rollback_slower_than_rollback_within_is_a_reason(
+    parse: Parse, record: Record, runs_of: RunsOf
+) -> None:
+    plan = parse(POLICY)
+    for _ in range(2):
+        record(plan, FAST)
+    record(plan, FAST, rollback=(True, 18 * 60))
+
+    result = readiness(plan, runs_of(plan))
+
+    assert result.reasons == ["the rehearsed rollback took 18m, more than rollback_within 15m"]
+
+
+def test_the_latest_complete_rehearsed_rollback_is_the_one_judged(
+    parse: Parse, record: Record, runs_of: RunsOf
+) -> None:
+    plan = parse(POLICY)
+    record(plan, FAST, rollback=(True, 18 * 60))
+    record(plan, FAST)
+    latest = record(plan, FAST, rollback=(True, 4 * 60 + 12))
+
+    result = readiness(plan, runs_of(plan))
+
+    assert result.ready
+    assert result.rollback is not None
+    assert result.rollback.run_id == latest.id
+
+
+def test_enough_rehearsals_and_a_quick_rehearsed_rollback_make_a_plan_ready(
+    parse: Parse, record: Record, runs_of: RunsOf
+) -> None:
+    plan = parse(POLICY)
+    record(plan, FAST)
+    record(plan, FAST)
+    record(plan, FAST, rollback=(True, 4 * 60 + 12))  # completed, then rolled back on purpose
+
+    result = readiness(plan, runs_of(plan))
+
+    assert result.verdict is Verdict.ready
+    assert result.reasons == []
+    assert result.summary() == "ready (3 rehearsals, rollback rehearsed in 4m12s)"
+    assert result.forecast is not None
+    assert not result.forecast.overflow
+
+
+def test_a_forecast_overflowing_the_window_is_a_reason(
+    parse: Parse, record: Record, runs_of: RunsOf
+) -> None:
+    plan = parse(POLICY)  # a three-hour window
+    record(plan, {"deploy": 3 * 3600, "smoke": 600})
+    record(plan, {"deploy": 3 * 3600, "smoke": 700})
+    record(plan, {"deploy": 3 * 3600, "smoke": 800}, rollback=(True, 60))
+
+    result = readiness(plan, runs_of(plan))
+
+    assert len(result.reasons) == 1
+    assert result.reasons[0].startswith("forecast P90 finish 3h")
+    assert result.reasons[0].endswith("overflows the 3h window")
+    assert result.to_json()["forecast"]["overflow"] is True
+
+
+def test_the_checklist_counts_only_once_its_done_state_is_given(
+    parse: Parse, record: Record, runs_of: RunsOf
+) -> None:
+    plan = parse(POLICY)
+    record(plan, FAST)
+    record(plan, FAST)
+    record(plan, FAST, rollback=(True, 60))
+    runs = runs_of(plan)
+
+    unknown = readiness(plan, runs)
+    partly = readiness(plan, runs, checklist_done={"backup"})
+    all_done = readiness(plan, runs, checklist_done={"backup", "dns"})
+
+    assert unknown.ready
+    assert unknown.checklist_open is None
+    assert partly.reasons == ["1 of 2 checklist items not done: dns"]
+    assert all_done.ready
+
+
+def test_a_policy_without_demands_is_ready_before_any_rehearsal(parse: Parse) -> None:
+    plan = parse(POLICY.replace("policy: {rehearsals: 3, rollback_rehearsed: true, ", "policy: {"))
+
+    result = readiness(plan, [])
+
+    assert result.summary() == "ready (no rehearsals needed)"
