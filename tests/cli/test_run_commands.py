@@ -27,8 +27,14 @@ steps:
 
 
 def golive(*args: str, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([sys.executable, "-m", "golive", *args], cwd=cwd, capture_output=True,
-                            text=True, timeout=timeout, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "golive", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     assert "Traceback" not in result.stderr, result.stderr
     return result
 
@@ -53,7 +59,7 @@ def wait_for(cwd: Path, predicate: str, timeout: float = 30) -> dict[str, object
             current = status(cwd)
         except (AssertionError, json.JSONDecodeError):
             current = {}
-        if current and eval(predicate, {}, {"s": current}):  # noqa: S307 - test-local predicates
+        if current and eval(predicate, {}, {"s": current}):
             return current
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {predicate}")
@@ -68,15 +74,19 @@ def step(current: dict[str, object], step_id: str) -> dict[str, object]:
 def test_a_whole_go_live_is_steered_from_a_second_terminal(plan: Path, tmp_path: Path) -> None:
     engine = subprocess.Popen(
         [sys.executable, "-m", "golive", "run", str(plan), "--env", "staging", "--release", "7.1"],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         paused = wait_for(tmp_path, "s['status'] == 'paused'")
         run_id = str(paused["run"])
         assert step(paused, "gate-file")["status"] == "failed"
         (tmp_path / "go").touch()
-        decided = golive("decide", run_id[:12], "retry", "--as", "ann", "--why", "go file made",
-                         cwd=tmp_path)
+        decided = golive(
+            "decide", run_id[:12], "retry", "--as", "ann", "--why", "go file made", cwd=tmp_path
+        )
         assert decided.returncode == 0, decided.stderr
         assert "the engine acts on it now" in decided.stdout
         waiting = wait_for(tmp_path, "any(x['status'] == 'waiting' for x in s['steps'])")
@@ -92,8 +102,10 @@ def test_a_whole_go_live_is_steered_from_a_second_terminal(plan: Path, tmp_path:
     assert (tmp_path / "did").read_text().split() == ["first", "7.1"]
     timeline = golive("log", "--format", "json", cwd=tmp_path)
     types = [event["type"] for event in json.loads(timeline.stdout)]
-    assert types[0] == "RunStarted" and types[-1] == "RunFinished"
-    assert "DecisionMade" in types and "StepMarkedDone" in types
+    assert types[0] == "RunStarted"
+    assert types[-1] == "RunFinished"
+    assert "DecisionMade" in types
+    assert "StepMarkedDone" in types
     assert all("plan_text" not in event["data"] for event in json.loads(timeline.stdout))
     human = golive("log", run_id, cwd=tmp_path).stdout
     assert "ann decided retry gate-file: go file made" in human
@@ -103,7 +115,9 @@ def test_a_whole_go_live_is_steered_from_a_second_terminal(plan: Path, tmp_path:
 def test_decisions_and_resume_work_while_nothing_runs(plan: Path, tmp_path: Path) -> None:
     engine = subprocess.Popen(
         [sys.executable, "-m", "golive", "run", str(plan), "--env", "staging", "--release", "1"],
-        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     paused = wait_for(tmp_path, "s['status'] == 'paused'")
     engine.kill()  # the engine is gone; the run waits in the store
@@ -112,13 +126,17 @@ def test_decisions_and_resume_work_while_nothing_runs(plan: Path, tmp_path: Path
     skipped = golive("decide", run_id, "skip", "--as", "ann", cwd=tmp_path)
     assert skipped.returncode == 0, skipped.stderr
     assert f"golive resume {run_id}" in skipped.stdout
-    resumed = subprocess.Popen([sys.executable, "-m", "golive", "resume", "--as", "ann"],
-                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+    resumed = subprocess.Popen(
+        [sys.executable, "-m", "golive", "resume", "--as", "ann"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         wait_for(tmp_path, "any(x['status'] == 'waiting' for x in s['steps'])")
         assert golive("done", run_id, "confirm", "--as", "ann", cwd=tmp_path).returncode == 0
-        out, err = resumed.communicate(timeout=60)
+        _out, err = resumed.communicate(timeout=60)
     finally:
         resumed.kill()
         resumed.wait()
@@ -133,7 +151,9 @@ def test_rollback_on_demand_undoes_a_completed_run(plan: Path, tmp_path: Path) -
     (tmp_path / "go").touch()
     engine = subprocess.Popen(
         [sys.executable, "-m", "golive", "run", str(plan), "--env", "staging", "--release", "2"],
-        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     waiting = wait_for(tmp_path, "any(x['status'] == 'waiting' for x in s['steps'])")
     golive("done", str(waiting["run"]), "confirm", "--as", "ann", cwd=tmp_path)
@@ -153,8 +173,10 @@ def test_rollback_on_demand_undoes_a_completed_run(plan: Path, tmp_path: Path) -
         (["run", "missing.golive.yaml", "--env", "staging"], "no such plan file"),
         (["run", "cli.golive.yaml", "--env", "prod"], "no environment 'prod'"),
         (["run", "cli.golive.yaml", "--env", "staging"], "pass --release"),
-        (["run", "cli.golive.yaml", "--env", "staging", "--release", "1", "--as", "zed"],
-         "--as zed: not a person of this plan"),
+        (
+            ["run", "cli.golive.yaml", "--env", "staging", "--release", "1", "--as", "zed"],
+            "--as zed: not a person of this plan",
+        ),
         (["status", "--state", "mysql://nobody@127.0.0.1:1/x"], "state store"),
         (["status", "r-nope"], "r-nope"),
         (["done", "r-nope", "first", "--as", "ann"], "r-nope"),

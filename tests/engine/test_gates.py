@@ -67,7 +67,10 @@ def test_one_go_is_enough_with_a_quorum_of_one(tmp_path: Path) -> None:
         await until(lambda: gate_is_open(store, run_id))
         vote(store, store.get_run(run_id), gate="go-no-go", ballot=Vote.go, by="dirk", comment=None)
 
-    assert gate_runner(tmp_path, "1").run(env="staging", operator=operator).outcome is Outcome.completed
+    assert (
+        gate_runner(tmp_path, "1").run(env="staging", operator=operator).outcome
+        is Outcome.completed
+    )
 
 
 def test_a_no_go_pauses_the_run_and_a_retry_opens_the_gate_again(tmp_path: Path) -> None:
@@ -79,9 +82,15 @@ def test_a_no_go_pauses_the_run_and_a_retry_opens_the_gate_again(tmp_path: Path)
         state = read_state(store, run_id)
         assert state.step("go-no-go").error == "no-go from dirk: support not ready"
         assert state.step("switch").status is StepStatus.pending
-        decide(store, run, decision=Decision.retry, by="alice", step="go-no-go", why="support ready")
-        await until(lambda: gate_is_open(store, run_id) and not read_state(store, run_id).step(
-            "go-no-go").ballots)
+        decide(
+            store, run, decision=Decision.retry, by="alice", step="go-no-go", why="support ready"
+        )
+        await until(
+            lambda: (
+                gate_is_open(store, run_id)
+                and not read_state(store, run_id).step("go-no-go").ballots
+            )
+        )
         for person in ("alice", "dirk"):
             vote(store, run, gate="go-no-go", ballot=Vote.go, by=person, comment=None)
 
@@ -108,8 +117,10 @@ def test_only_approvers_vote_and_only_while_the_gate_is_open(tmp_path: Path) -> 
 
 
 def test_a_failed_gate_check_fails_the_gate_before_anyone_votes(tmp_path: Path) -> None:
-    plan = PLAN.replace("QUORUM", "all").replace('{id: smoke, owner: alice, run: "true"}',
-                                                 '{id: smoke, owner: alice, run: "false", failure: continue}')
+    plan = PLAN.replace("QUORUM", "all").replace(
+        '{id: smoke, owner: alice, run: "true"}',
+        '{id: smoke, owner: alice, run: "false", failure: continue}',
+    )
     state = PlanRunner.from_yaml(tmp_path, plan).run(env="staging")
     assert state.outcome is Outcome.failed
     assert state.step("go-no-go").status is StepStatus.skipped  # it needs the failed smoke step
@@ -129,6 +140,8 @@ def test_a_failed_gate_check_fails_the_gate_before_anyone_votes(tmp_path: Path) 
 def test_the_verdict_follows_quorum_and_any_no_go_blocks(
     ballots: dict[str, Vote], quorum: str | int, expected: tuple[bool, bool]
 ) -> None:
-    gate = Step.model_validate({"id": "g", "gate": "Go?", "approvers": ["a", "b"], "quorum": quorum})
+    gate = Step.model_validate(
+        {"id": "g", "gate": "Go?", "approvers": ["a", "b"], "quorum": quorum}
+    )
     result = verdict(gate, {who: Ballot(v, None) for who, v in ballots.items()})
     assert (result.decided, result.go) == expected

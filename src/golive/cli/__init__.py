@@ -13,7 +13,7 @@ import click
 import typer
 
 from golive.cli.app import app, console_err
-from golive.errors import GoliveError
+from golive.errors import GoliveError, PlanError
 
 INTERNAL_ERROR = 70
 
@@ -28,6 +28,10 @@ def main() -> None:
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()
+        sys.exit(exc.exit_code)
+    except PlanError as exc:
+        for diagnostic in exc.diagnostics:  # already "file:line:col: error: ..." each
+            console_err.print(diagnostic.format(), markup=False, highlight=False)
         sys.exit(exc.exit_code)
     except GoliveError as exc:
         console_err.print(f"golive: error: {exc.message}", markup=False, highlight=False)

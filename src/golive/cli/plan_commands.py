@@ -9,6 +9,7 @@ from enum import StrEnum
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -57,7 +58,7 @@ def check(
     from golive.cli.report_commands import check_readiness, print_readiness, readiness_json
 
     result = check_plan(plan, env=env)
-    verdict = check_readiness(result, state=state)
+    verdict = check_readiness(result, state=state) if result.ok else None
     if output is OutputFormat.json:
         data = _check_json(result)
         if verdict is not None:
@@ -107,7 +108,7 @@ def show(plan: Path = PlanArg, env: str | None = EnvOption) -> None:
     plan_file = load_plan(plan, env=env)
     outline = plan_file.plan
     console.print(
-        f"[bold]{outline.title}[/]  [dim]({outline.golive}, times in {outline.timezone})[/]"
+        f"[bold]{escape(outline.title)}[/]  [dim]({outline.golive}, times in {outline.timezone})[/]"
     )
     _print_window(outline)
     _print_people(outline)
@@ -131,9 +132,9 @@ def _print_window(plan: Plan) -> None:
         rules.append(f"holidays {', '.join(policy.holiday_regions)}")
     rules += [f"freeze {period}" for period in policy.freeze]
     verdict = "[green]within policy[/]" if not findings else "[bold red]breaks policy[/]"
-    console.print(f"Policy  {verdict}: {'; '.join(rules)}")
+    console.print(f"Policy  {verdict}: {escape('; '.join(rules))}")
     for finding in findings:
-        console.print(f"  [red]✗[/] {finding.message}", markup=True)
+        console.print(f"  [red]✗[/] {escape(finding.message)}")
     needs = [f"{policy.rehearsals} rehearsal(s)"]
     if policy.rollback_rehearsed:
         needs.append("a rehearsed rollback")
@@ -151,7 +152,9 @@ def _print_people(plan: Plan) -> None:
     for column in ("id", "name", "role", "contact"):
         table.add_column(column, style="dim" if column == "id" else None)
     for person_id, person in plan.people.items():
-        table.add_row(person_id, person.name, person.role or "-", person.contact or "-")
+        table.add_row(
+            *(Text(v) for v in (person_id, person.name, person.role or "-", person.contact or "-"))
+        )
     console.print()
     console.print(table)
 
@@ -167,7 +170,7 @@ def _print_checklist(plan: Plan) -> None:
     for item in sorted(plan.checklist, key=lambda i: i.due.end if i.due else dt.datetime.max):
         verify = "auto" if item.verify else "manual"
         table.add_row(
-            item.id, item.title, item.owner or "[red]none[/]", str(item.due or "-"), verify
+            item.id, Text(item.title), item.owner or "[red]none[/]", str(item.due or "-"), verify
         )
     console.print()
     console.print(table)

@@ -64,26 +64,19 @@ def format_duration(value: dt.timedelta | float | None) -> str:
 
 
 def parse_percent(value: Any) -> float:
-    """Parse "0.5%" (or 0.005) into a fraction between 0 and 1."""
-    if isinstance(value, bool):
-        raise ValueError(f"expected a percentage like 0.5% or 25%, got {_show(value)}")
-    if isinstance(value, str):
-        text = value.strip()
-        if not text.endswith("%"):
-            raise ValueError(f"expected a percentage like 0.5% or 25%, got {_show(value)}")
+    """Parse "0.5%" into a fraction between 0 and 1. A bare number is refused: 0.5 could mean
+    half or half a percent, and on a go-live night that difference matters."""
+    if isinstance(value, str) and value.strip().endswith("%"):
         try:
-            fraction = float(text[:-1]) / 100
+            fraction = float(value.strip()[:-1]) / 100
         except ValueError:
-            raise ValueError(
-                f"expected a percentage like 0.5% or 25%, got {_show(value)}"
-            ) from None
-    elif isinstance(value, int | float):
-        fraction = float(value)
-    else:
-        raise ValueError(f"expected a percentage like 0.5% or 25%, got {_show(value)}")
-    if not 0 <= fraction <= 1:
-        raise ValueError(f"a percentage must be between 0% and 100%, got {_show(value)}")
-    return fraction
+            raise ValueError(f"expected a percentage like 0.5% or 25%, got {value!r}") from None
+        if not 0 <= fraction <= 1:
+            raise ValueError(f"a percentage must be between 0% and 100%, got {value!r}")
+        return fraction
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError(f"write a percentage with its % sign (0.5% or 50%), got {value!r}")
+    raise ValueError(f"expected a percentage like 0.5% or 25%, got {_show(value)}")
 
 
 _DATETIME_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
