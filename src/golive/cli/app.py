@@ -38,7 +38,12 @@ def _root(
 
 def register() -> None:
     """Import the command modules so that they attach their commands to `app`."""
-    from golive.cli import plan_commands, report_commands, run_commands  # noqa: F401
+    from golive.cli import (  # noqa: F401
+        checklist_commands,
+        plan_commands,
+        report_commands,
+        run_commands,
+    )
 
 
 register()

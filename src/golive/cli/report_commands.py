@@ -18,6 +18,7 @@ from rich.table import Table
 from golive.cli.app import app, console
 from golive.cli.plan_commands import FormatOption, OutputFormat, PlanArg
 from golive.cli.run_commands import StateOption, state_url
+from golive.engine.checklist import done_items
 from golive.engine.state import StepStatus
 from golive.errors import StoreError
 from golive.plan import CheckResult, load_plan
@@ -304,9 +305,20 @@ def check_readiness(result: CheckResult, *, state: str | None) -> Readiness | st
         return None
     try:
         runs = plan_runs(result.plan, result.path, state=state)
+        done = checklist_done(result.plan, result.path, state=state)
     except StoreError as exc:
         return exc.message
-    return readiness(result.plan, runs)
+    return readiness(result.plan, runs, checklist_done=done)
+
+
+def checklist_done(plan: Plan, plan_path: Path, *, state: str | None) -> set[str]:
+    """The checklist items marked done or verified; none, creating nothing, without a store."""
+    url = state_url(state, plan_path)
+    parsed = parse_url(url)
+    if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").exists():
+        return set()
+    with open_store(url) as store:
+        return done_items(plan, store, now=dt.datetime.now(dt.UTC))
 
 
 def readiness_json(verdict: Readiness | str) -> dict[str, Any]:

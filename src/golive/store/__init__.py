@@ -12,7 +12,14 @@ One SQLAlchemy Core implementation serves both databases; the schema is migrated
 """
 
 from golive.store.event_store import EventStore, open_store
-from golive.store.records import EventRecord, RunRecord
+from golive.store.records import ChecklistMark, EventRecord, RunRecord
 from golive.store.url import default_state_url
 
-__all__ = ["EventRecord", "EventStore", "RunRecord", "default_state_url", "open_store"]
+__all__ = [
+    "ChecklistMark",
+    "EventRecord",
+    "EventStore",
+    "RunRecord",
+    "default_state_url",
+    "open_store",
+]

@@ -10,13 +10,15 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from golive.errors import RunNotFound, StoreError
-from golive.store import queries
+from golive.store import queries, schema
 from golive.store.database import WRITE, create_store_engine, translated
 from golive.store.migration import upgrade_to_head
 from golive.store.records import (
+    ChecklistMark,
     EventRecord,
     RunRecord,
     check_run_id,
@@ -279,6 +281,46 @@ class EventStore:
             if seq is None:
                 self._require_run(connection, run_id)
         return int(seq or 0)
+
+    def mark_checklist(
+        self, plan_id: str, item: str, *, state: str, by: str, note: str | None = None
+    ) -> ChecklistMark:
+        """Record a mark on a checklist item (done, open, verified, failed); never updates."""
+        at = self._now()
+        values = {
+            "plan_id": plan_id,
+            "item": item,
+            "state": state,
+            "by": by,
+            "note": note,
+            "at": at,
+        }
+        with self._writing(f"mark checklist item {item} in") as connection:
+            mark_id = connection.execute(
+                schema.checklist_marks.insert()
+                .values(values)
+                .returning(schema.checklist_marks.c.id)
+            ).scalar_one()
+        return ChecklistMark(int(mark_id), plan_id, item, state, by, note, at)
+
+    def checklist_marks(self, plan_id: str) -> list[ChecklistMark]:
+        """Every mark on the plan's checklist, oldest first."""
+        table = schema.checklist_marks
+        query = sa.select(table).where(table.c.plan_id == plan_id).order_by(table.c.id)
+        with self._reading(f"read the checklist of {plan_id} from") as connection:
+            rows = connection.execute(query).all()
+        return [
+            ChecklistMark(
+                int(r.id),
+                r.plan_id,
+                r.item,
+                r.state,
+                r.by,
+                r.note,
+                r.at if r.at.tzinfo else r.at.replace(tzinfo=UTC),
+            )
+            for r in rows
+        ]
 
     def _free_run_id(self, connection: Connection, created_at: datetime) -> str:
         for _ in range(20):

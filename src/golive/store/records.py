@@ -178,3 +178,16 @@ def _object(value: object, column: str) -> dict[str, Any]:
 def _show(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+@dataclass(frozen=True)
+class ChecklistMark:
+    """One mark on a checklist item: done or reopened by a person, or a verification's result."""
+
+    id: int
+    plan_id: str
+    item: str
+    state: str  # done | open | verified | failed
+    by: str
+    note: str | None
+    at: datetime

@@ -1,4 +1,4 @@
-"""The two tables of the event store, as SQLAlchemy Core metadata.
+"""The tables of the event store, as SQLAlchemy Core metadata.
 
 The migrations in `migrations/versions/` create exactly this schema; a test compares the two.
 """
@@ -45,5 +45,21 @@ events = sa.Table(
     sa.Column("step", sa.Text(), nullable=True),
     sa.Column("data", sa.JSON(), nullable=False),
     sa.Index(None, "run_id", "seq"),
+    sqlite_autoincrement=True,
+)
+
+# The checklist lives before any run: each mark (done, reopened, verified, verification failed)
+# is a row, never updated; an item's state is its latest row.
+checklist_marks = sa.Table(
+    "checklist_marks",
+    metadata,
+    sa.Column("id", SEQ_TYPE, sa.Identity(), primary_key=True),
+    sa.Column("plan_id", sa.Text(), nullable=False),
+    sa.Column("item", sa.Text(), nullable=False),
+    sa.Column("state", sa.Text(), nullable=False),
+    sa.Column("by", sa.Text(), nullable=False),
+    sa.Column("note", sa.Text(), nullable=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index(None, "plan_id", "id"),
     sqlite_autoincrement=True,
 )

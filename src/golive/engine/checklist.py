@@ -1,0 +1,97 @@
+"""The checklist before the go-live: each item's state from its marks, and its verification.
+
+Marks are append-only rows in the store (done, open, verified, failed); an item's state is its
+latest mark. An item is overdue when it is not done and its due time (in the plan's timezone)
+has passed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from golive.actions.base import RunResources
+from golive.engine.context import RunContext
+from golive.plan.models import ChecklistItem, Plan
+from golive.store import ChecklistMark, EventStore
+
+VERIFIER = "golive"
+
+
+class ItemState(StrEnum):
+    done = "done"
+    overdue = "overdue"
+    pending = "pending"
+    failed = "failed"  # its automatic verification failed (and it is not overdue yet)
+
+
+class MarkState(StrEnum):
+    done = "done"
+    open = "open"
+    verified = "verified"
+    failed = "failed"
+
+
+@dataclass(frozen=True)
+class ItemStatus:
+    item: ChecklistItem
+    state: ItemState
+    last: ChecklistMark | None
+
+    @property
+    def done(self) -> bool:
+        return self.state is ItemState.done
+
+
+def statuses(plan: Plan, marks: Sequence[ChecklistMark], *, now: dt.datetime) -> list[ItemStatus]:
+    """Every item of the plan's checklist with its state now, in the plan's order."""
+    latest: dict[str, ChecklistMark] = {m.item: m for m in marks}
+    local_now = now.astimezone(plan.zone).replace(tzinfo=None)
+    result = []
+    for item in plan.checklist:
+        mark = latest.get(item.id)
+        done = mark is not None and mark.state in (MarkState.done, MarkState.verified)
+        if done:
+            state = ItemState.done
+        elif item.due is not None and local_now > item.due.end:
+            state = ItemState.overdue
+        elif mark is not None and mark.state == MarkState.failed:
+            state = ItemState.failed
+        else:
+            state = ItemState.pending
+        result.append(ItemStatus(item, state, mark))
+    return result
+
+
+def done_items(plan: Plan, store: EventStore, *, now: dt.datetime) -> set[str]:
+    """The ids of the items that are done, for the readiness verdict."""
+    return {
+        s.item.id for s in statuses(plan, store.checklist_marks(plan.golive), now=now) if s.done
+    }
+
+
+async def verify(
+    plan: Plan, items: Sequence[ChecklistItem], *, context: RunContext
+) -> list[tuple[ChecklistItem, bool, str]]:
+    """Run the automatic verification of each item that has one: (item, ok, summary)."""
+    from golive.checks import evaluate
+
+    resources = RunResources()
+    results = []
+    try:
+        for item in items:
+            if item.verify is None:
+                continue
+            outcome = await evaluate(
+                item.verify,
+                render=context.render,
+                redact=context.redact,
+                resources=resources,
+                step_state=None,
+            )
+            results.append((item, outcome.ok, context.redact(outcome.summary)))
+    finally:
+        await resources.aclose()
+    return results
