@@ -22,5 +22,14 @@ start_postgres() {
   log "PostgreSQL did not come up on 127.0.0.1:5432"; return 1
 }
 
+# --- sshd for the ssh action's tests: installed only; each test session starts its own sshd
+# (golive.testing_ssh.Sshd) on a free loopback port, with throwaway keys in a temporary directory.
+install_sshd() {
+  if [ -x /usr/sbin/sshd ]; then return 0; fi
+  log "installing openssh-server (the ssh tests start their own sshd)"
+  apt_install openssh-server
+}
+
 start_postgres
+install_sshd
 log "ready"

@@ -49,7 +49,10 @@ def ensure_sshd_installed() -> Path:
             f"{SSHD} is missing: install OpenSSH's server (Debian: apt-get install openssh-server)"
         )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "openssh-server"]):
+    for command in (
+        ["apt-get", "update", "-qq"],
+        ["apt-get", "install", "-y", "-qq", "openssh-server"],
+    ):
         done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             last = (done.stderr.strip().splitlines() or ["failed"])[-1]
@@ -151,7 +154,10 @@ class Sshd:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise SshdUnavailable(f"sshd exited at start: {self.log_tail()}")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 1) as s:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), 1) as s,
+            ):
                 if s.recv(8).startswith(b"SSH-"):
                     return
             time.sleep(0.02)
@@ -164,7 +170,10 @@ class Sshd:
 
     def environ(self) -> dict[str, str]:
         """The variables that point golive's ssh steps at this server."""
-        return {"GOLIVE_SSH_CONFIG": str(self.config), "GOLIVE_SSH_KNOWN_HOSTS": str(self.known_hosts)}
+        return {
+            "GOLIVE_SSH_CONFIG": str(self.config),
+            "GOLIVE_SSH_KNOWN_HOSTS": str(self.known_hosts),
+        }
 
     def stop(self) -> None:
         if self.process.poll() is None:

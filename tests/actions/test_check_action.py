@@ -4,7 +4,6 @@ server, SQLite, the machine's PostgreSQL and MariaDB."""
 from __future__ import annotations
 
 import json
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -32,10 +31,6 @@ def fill(url: str, rows: int) -> None:
             )
     finally:
         engine.dispose()
-
-
-def no_latency(text: str | None) -> str:
-    return re.sub(r" in \d+ ms", " in N ms", text or "")
 
 
 def output_of(runner: PlanRunner, run_id: str, step: str) -> list[str]:
@@ -124,11 +119,10 @@ def test_a_plan_of_check_steps_runs_against_real_servers(
     failed = {s.id: s.error for s in state.steps.values() if s.status is not StepStatus.succeeded}
     assert state.outcome is Outcome.completed, failed
     smoke = output_of(runner, state.run_id, "smoke")
-    assert no_latency(smoke[0]) == (
-        f"not yet: GET {site.url}/health: expected 200, got 503 Service Unavailable in N ms"
-    )
+    assert smoke[0] == f"not yet: GET {site.url}/health: expected 200, got 503 Service Unavailable"
+    assert len(smoke) == 2  # one line per change of answer, not one per try
     assert smoke[-1].startswith(f"GET {site.url}/health: HTTP 200 in ")
-    assert smoke[-1].endswith("tries in 4s)")
+    assert "(after 3 tries in " in smoke[-1]
     assert output_of(runner, state.run_id, "accounts-usable") == [
         "select count(*) from clients where... = 4999"
     ]
@@ -166,9 +160,7 @@ steps:
     assert accounts.status is StepStatus.failed
     assert accounts.error == "select count(*) from clients where... = 4999, expected 5000"
     smoke = state.step("smoke")
-    assert no_latency(smoke.error) == (
-        f"GET {site.url}/status/503: expected 200, got 503 Service Unavailable in N ms"
-    )
+    assert smoke.error == f"GET {site.url}/status/503: expected 200, got 503 Service Unavailable"
     assert output_of(runner, state.run_id, "smoke") == [smoke.error]
 
 
@@ -185,6 +177,7 @@ people:
   ann: {{name: Ann}}
 environments:
   staging: {{}}
+failure: continue
 steps:
   - id: smoke
     owner: ann
@@ -198,7 +191,6 @@ steps:
 
     assert time.monotonic() - started < 10
     assert state.step("smoke").status is StepStatus.failed
-    assert no_latency(state.step("smoke").error) == (
-        f"timed out after 1s: GET {site.url}/health: expected 200, got 503 Service Unavailable "
-        "in N ms"
+    assert state.step("smoke").error == (
+        f"timed out after 1s: GET {site.url}/health: expected 200, got 503 Service Unavailable"
     )

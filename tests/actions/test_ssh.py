@@ -14,17 +14,20 @@ import pytest
 
 from golive.actions.ssh import SshAction, batches_of
 from golive.actions.ssh_config import ConfigIndex
-from golive.engine.events import Outcome
+from golive.engine.commands import decide, read_state
+from golive.engine.events import Decision, Outcome
 from golive.engine.state import StepStatus, UndoStatus
 from golive.plan.models import Step
-from golive.store import open_store
-from golive.testing import PlanRunner
+from golive.store import EventStore, open_store
+from golive.testing import PlanRunner, until
 from golive.testing_ssh import Sshd, alias, free_port, new_key, write_key
 
 H = '"$GOLIVE_TEST_HOST"'
 
 
-def runner_for(tmp_path: Path, hosts: dict[str, list[str]], steps: str, *, extra: str = "") -> PlanRunner:
+def runner_for(
+    tmp_path: Path, hosts: dict[str, list[str]], steps: str, *, extra: str = ""
+) -> PlanRunner:
     groups = "".join(f"      {name}: [{', '.join(names)}]\n" for name, names in hosts.items())
     text = (
         "golive: ssh-test\n"
@@ -33,10 +36,7 @@ def runner_for(tmp_path: Path, hosts: dict[str, list[str]], steps: str, *, extra
         "environments:\n"
         "  staging:\n"
         "    hosts:\n" + groups + f"    vars: {{dir: {tmp_path}}}\n"
-        "    secrets:\n      TOKEN: {env: GOLIVE_TEST_TOKEN}\n"
-        + extra
-        + "steps:\n"
-        + steps
+        "    secrets:\n      TOKEN: {env: GOLIVE_TEST_TOKEN}\n" + extra + "steps:\n" + steps
     )
     return PlanRunner.from_yaml(tmp_path, text)
 
@@ -337,6 +337,42 @@ def test_undo_runs_only_on_the_hosts_the_step_touched_last_batch_first(
     assert sorted(undone[2:]) == ["h001", "h002"]
 
 
+def test_an_undo_that_fails_on_one_host_still_runs_on_the_others_and_fails(
+    tmp_path: Path, ssh_env: Sshd
+) -> None:
+    log = tmp_path / "undo"
+    runner = runner_for(
+        tmp_path,
+        {"app": hosts(1, 4)},
+        f"""
+  - id: deploy
+    owner: ann
+    on: app
+    batch: 2
+    run: "true"
+    undo: echo {H} >> {log}; test {H} != h004
+  - id: break
+    owner: ann
+    needs: [deploy]
+    run: "false"
+    failure: rollback
+""",
+    )
+
+    async def skip_the_failed_undo(store: EventStore, run_id: str) -> None:
+        await until(lambda: read_state(store, run_id).paused, timeout=30)
+        decide(
+            store, store.get_run(run_id), decision=Decision.skip, by="ann", step="deploy", why="x"
+        )
+
+    state = runner.run(env="staging", operator=skip_the_failed_undo)
+    assert sorted(log.read_text().split()) == ["h001", "h002", "h003", "h004"]
+    with open_store(runner.store_url) as store:
+        failed = [e.data for e in store.events(state.run_id, types={"UndoFailed"})]
+    assert failed[0]["error"].startswith("1 of 4 hosts failed; h004: exit code 1")
+    assert not failed[0]["hosts"]["h003"]["error"]
+
+
 # --- many hosts, one connection each --------------------------------------------------------
 
 
@@ -371,6 +407,76 @@ def test_two_hundred_hosts_against_a_stock_sshd_all_succeed_on_one_connection_ea
     assert accepted(ssh_env) - before == 200  # the second step reused the connections
 
 
+def test_hosts_behind_a_proxy_jump_share_one_connection_to_the_jump_host(
+    tmp_path: Path, ssh_env: Sshd
+) -> None:
+    behind = ssh_env.client_config(["behind-1", "behind-2", "behind-3"])
+    add_hosts(
+        ssh_env,
+        behind.replace("    IdentitiesOnly yes\n", "    IdentitiesOnly yes\n    ProxyJump h001\n"),
+    )
+    before = accepted(ssh_env)
+    runner = runner_for(
+        tmp_path,
+        {"inside": ["behind-1", "behind-2", "behind-3"]},
+        f"""
+  - id: deploy
+    owner: ann
+    on: inside
+    run: touch {tmp_path}/ran-{H}
+""",
+    )
+    state = runner.run(env="staging")
+    assert state.outcome is Outcome.completed, state.step("deploy").error
+    assert made(tmp_path) == {"behind-1", "behind-2", "behind-3"}
+    assert accepted(ssh_env) - before == 4  # the jump host once, then each host through it
+
+
+def test_an_unusable_ssh_config_fails_each_host_with_the_line_at_fault(
+    tmp_path: Path, ssh_env: Sshd
+) -> None:
+    add_hosts(ssh_env, "Host broken\n    Port many\n")
+    state = one_host_step(tmp_path, "broken").run(env="staging")
+    assert made(tmp_path) == {"h001"}
+    error = host_error(state, "broken")
+    assert error.startswith("cannot use the ssh configuration: ")
+    assert f"{os.environ['GOLIVE_SSH_CONFIG']} line" in error
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        (
+            "GOLIVE_SSH_CONCURRENCY",
+            "lots",
+            "GOLIVE_SSH_CONCURRENCY must be a whole number above 0, got 'lots'",
+        ),
+        (
+            "GOLIVE_SSH_CONNECT_TIMEOUT",
+            "-1",
+            "GOLIVE_SSH_CONNECT_TIMEOUT must be a number of seconds above 0, got '-1'",
+        ),
+        (
+            "GOLIVE_SSH_CONFIG",
+            "/nonexistent/config",
+            "GOLIVE_SSH_CONFIG: cannot read /nonexistent/config",
+        ),
+    ],
+)
+def test_a_bad_setting_fails_the_step_with_what_to_fix(
+    tmp_path: Path,
+    ssh_env: Sshd,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    value: str,
+    message: str,
+) -> None:
+    monkeypatch.setenv(name, value)
+    state = one_host_step(tmp_path, "h002").run(env="staging")
+    assert state.step("deploy").error == message
+    assert made(tmp_path) == set()
+
+
 # --- pieces -------------------------------------------------------------------------------------
 
 
@@ -385,7 +491,13 @@ def test_only_steps_with_a_host_group_and_without_env_are_supported() -> None:
 
 @pytest.mark.parametrize(
     ("batch", "expected"),
-    [(None, [10]), (2, [2, 2, 2, 2, 2]), (3, [3, 3, 3, 1]), ("25%", [2, 2, 2, 2, 2]), ("5%", [1] * 10)],
+    [
+        (None, [10]),
+        (2, [2, 2, 2, 2, 2]),
+        (3, [3, 3, 3, 1]),
+        ("25%", [2, 2, 2, 2, 2]),
+        ("5%", [1] * 10),
+    ],
 )
 def test_batches_cut_the_hosts_in_order(batch: object, expected: list[int]) -> None:
     step = Step.model_validate({"id": "a", "run": "true", "on": "web", "batch": batch})

@@ -116,4 +116,7 @@ def test_a_large_log_is_read_from_its_end_only(tmp_path: Path) -> None:
 def test_a_missing_log_fails_naming_it(run_check: Any, tmp_path: Path) -> None:
     outcome = run_check(f'{{http_error_rate: "{tmp_path}/nope.log", below: 1%}}')
     assert not outcome.ok
-    assert outcome.summary == f"cannot read the access log {tmp_path}/nope.log: No such file or directory"
+    assert (
+        outcome.summary
+        == f"cannot read the access log {tmp_path}/nope.log: No such file or directory"
+    )

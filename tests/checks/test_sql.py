@@ -3,12 +3,16 @@ against a `clients` table of 5,000 accounts of which 4,999 can log in."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+
+from golive.actions.base import RunResources
+from golive.checks.database import database
 
 SLEEP = {
     "sqlite": "with recursive n(i) as (select 1 union all select i + 1 from n) select count(*) from n",
@@ -161,7 +165,7 @@ def test_a_check_cannot_write(run_check: Any, db: str, statement: str) -> None:
 
 def test_a_query_that_runs_too_long_is_stopped_by_the_server(run_check: Any, db: str) -> None:
     started = time.monotonic()
-    sleep = SLEEP["mysql" if backend(db) == "mysql" else backend(db)]
+    sleep = SLEEP[backend(db)]
     outcome = run_check(f'{{sql: "{sleep}", db: "{db}", equals: 1}}', timeout=0.5)
     assert not outcome.ok
     assert time.monotonic() - started < 3
@@ -215,3 +219,17 @@ def test_a_database_url_golive_cannot_use_fails_the_check(
     outcome = run_check(f'{{sql: "select 1", db: "{url}", equals: 1}}')
     assert not outcome.ok
     assert message in outcome.summary
+
+
+def test_a_run_keeps_one_engine_per_url_and_purpose_and_closes_them(db: str) -> None:
+    async def main() -> None:
+        resources = RunResources()
+        reader = database(resources, db, read_only=True)
+        assert database(resources, db, read_only=True) is reader
+        writer = database(resources, db, read_only=False)
+        assert writer is not reader
+        assert (await reader.query("select count(*) from clients", timeout=5)).rows == ((5000,),)
+        await resources.aclose()
+        assert reader.engine.pool.checkedout() == 0
+
+    asyncio.run(main())

@@ -29,7 +29,9 @@ def test_a_certificate_valid_long_enough_passes_with_its_days_left(
     assert outcome.details["days_left"] == 20
     assert outcome.details["subject"] == "localhost"
     assert outcome.details["issuer"] == "golive test CA"
-    assert outcome.summary.startswith(f"certificate for {target(https_site)} valid for 20 more days")
+    assert outcome.summary.startswith(
+        f"certificate for {target(https_site)} valid for 20 more days"
+    )
 
 
 @pytest.mark.usefixtures("trusted")

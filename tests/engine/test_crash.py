@@ -83,6 +83,41 @@ def answer_interrupted(store: EventStore, run_id: str, out: Path, idempotent: se
     return answered
 
 
+def attached(store: EventStore, run_id: str | None, before: int) -> bool:
+    """Whether the engine started last has recorded its start (RunStarted or RunResumed)."""
+    try:
+        run = store.get_run(run_id) if run_id else store.latest_run()
+    except RunNotFound:
+        return False
+    kinds = {"RunStarted", "RunResumed"}
+    return any(e.seq > before for e in store.events(run.id, types=kinds))
+
+
+def kill_at_random_moment(
+    proc: subprocess.Popen[bytes],
+    store: EventStore,
+    rng: random.Random,
+    run_id: str | None,
+    before: int,
+) -> bool:
+    """SIGKILL the engine: one time in five while it starts up, otherwise at a random moment
+    of its work (from its start event on), so that kills land mid-step whatever the machine's
+    speed. False if the engine ended by itself first."""
+    if rng.random() >= 0.2:
+        deadline = time.monotonic() + 60
+        while not attached(store, run_id, before) and time.monotonic() < deadline:
+            if proc.poll() is not None:
+                return False
+            time.sleep(0.01)
+    try:
+        proc.wait(timeout=rng.uniform(0.05, 0.6))
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return True
+    return False
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_killing_the_engine_anywhere_never_runs_a_step_twice(tmp_path: Path) -> None:
@@ -99,19 +134,15 @@ def test_killing_the_engine_anywhere_never_runs_a_step_twice(tmp_path: Path) -> 
     errors = tmp_path / "engine.err"
     with open_store(url) as store, errors.open("ab") as err:
         while True:
+            before = store.last_seq(run_id) if run_id else 0
             proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err)
             if kills >= KILLS:
                 proc.wait(timeout=120)
                 assert proc.returncode == 0, f"seed {seed}: {errors.read_text()[-2000:]}"
                 break
-            try:
-                proc.wait(timeout=rng.uniform(0.4, 1.4))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-                kills += 1
-            else:
+            if not kill_at_random_moment(proc, store, rng, run_id, before):
                 pytest.fail(f"seed {seed}: the run ended before {KILLS} kills ({kills} so far)")
+            kills += 1
             try:
                 run_id = run_id or store.latest_run().id
             except RunNotFound:

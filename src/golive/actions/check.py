@@ -7,11 +7,13 @@ the step reports the outcome's summary as an output line and fails with it.
 from __future__ import annotations
 
 import asyncio
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from golive.actions.base import Result, StepContext
-from golive.checks import CheckOutcome, evaluate
 from golive.plan.models import Step, StepKind
+
+if TYPE_CHECKING:
+    from golive.checks import CheckOutcome
 
 
 class CheckAction:
@@ -21,6 +23,8 @@ class CheckAction:
         return None
 
     async def run(self, ctx: StepContext) -> Result:
+        from golive.checks import evaluate  # httpx and friends: loaded when a check runs
+
         check = ctx.step.check
         assert check is not None, "a check step has a check"
         started = ctx.monotonic()

@@ -12,14 +12,14 @@ the run is aborted (the statement is cancelled on the server). MariaDB and MySQL
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from golive.actions.base import Result, StepContext
-from golive.checks.comparison import jsonable
-from golive.checks.database import DatabaseError, Executed, database
-from golive.checks.outcome import shorten
 from golive.plan.models import Step, StepKind
 from golive.plan.template import TemplateError
+
+if TYPE_CHECKING:
+    from golive.checks.database import Executed
 
 
 class SqlAction:
@@ -40,6 +40,8 @@ class SqlAction:
         return await self._execute(ctx, ctx.step.undo)
 
     async def _execute(self, ctx: StepContext, statement: str) -> Result:
+        from golive.checks.database import DatabaseError, database  # loaded when a step runs
+
         assert ctx.step.sql is not None
         started = ctx.monotonic()
         try:
@@ -57,6 +59,9 @@ class SqlAction:
 
 def _report(done: Executed) -> list[str]:
     """What the statement did, for people: the rows it returned, then the rows it touched."""
+    from golive.checks.comparison import jsonable
+    from golive.checks.outcome import shorten
+
     lines = []
     if done.columns:
         lines.append(" | ".join(done.columns))

@@ -45,16 +45,10 @@ TAIL = 20
 MAX_LINE = 8192
 STOP_GRACE = 2.0  # seconds between TERM and KILL for a command that outlived its timeout
 SUDO_PASSWORD = ("sudo: a terminal is required", "sudo: a password is required")
-PID_LINE = "golive-pid "
-# sshd starts each command as the session leader of its own process group, but refuses to
-# signal a root session; so the command first reports its process id (kept out of the output),
-# then execs the user's login shell on the command exactly as sshd would have.
-WRAPPER = "exec /bin/sh -c 'echo {marker}$$ >&2; exec \"$0\" -c \"$1\"' \"$SHELL\" {command}"
-
-
-def wrapped(command: str) -> str:
-    """`command` for the login shell, behind a prefix that says which process group it is."""
-    return WRAPPER.format(marker=PID_LINE, command=shlex.quote(command))
+# Stops the commands of the session's connection but itself: sshd runs each command as the
+# leader of its own process group, a child of the connection's sshd process (our $PPID here).
+# sshd's own `signal` request would be simpler, but sshd refuses it for root sessions.
+STOP = 'for p in $(pgrep -P $PPID); do [ "$p" = $$ ] || kill -{signal} -$p 2>/dev/null; done'
 
 
 class SshAction:
@@ -102,7 +96,8 @@ class Fanout:
     ctx: StepContext
     command: str  # rendered
     batches: list[list[str]]
-    allowed: int  # host failures tolerated; past that, stop
+    allowed: int  # host failures the step may have and still succeed
+    stop_after: int  # host failures past which no other host is started
     settings: SshSettings
     pool: SshPool
     results: dict[str, Result] = field(default_factory=dict)
@@ -119,14 +114,16 @@ class Fanout:
             text = f"cd {shlex.quote(ctx.render(step.cwd))} && {text}"
         batches = batches_of(ctx.hosts, step)
         if undo:
-            # revert the hosts the step touched, last batch first; try every one of them
-            changed = set(ctx.changed_hosts or ())
-            batches = [b for b in ([h for h in b if h in changed] for b in batches) if b]
+            # the hosts the step touched (all of them when that is unknown, after a crash),
+            # last batch first; every one is tried, and any failure fails the undo
+            touched = set(ctx.hosts if ctx.changed_hosts is None else ctx.changed_hosts)
+            batches = [b for b in ([h for h in b if h in touched] for b in batches) if b]
             batches.reverse()
-            allowed = len(ctx.hosts)
+            allowed, stop_after = 0, len(ctx.hosts)
         else:
             allowed = step.max_failures.of(len(ctx.hosts)) if step.max_failures else 0
-        return cls(ctx, text, batches, allowed, settings, pool)
+            stop_after = allowed
+        return cls(ctx, text, batches, allowed, stop_after, settings, pool)
 
     async def run(self) -> Result:
         ctx = self.ctx
@@ -137,14 +134,14 @@ class Fanout:
             )
         limit = asyncio.Semaphore(self.settings.concurrency)
         for batch in self.batches:
-            if self.failed > self.allowed:
+            if self.failed > self.stop_after:
                 break
             await asyncio.gather(*(self._host(host, limit) for host in batch))
         return self._result(ctx.monotonic() - started)
 
     async def _host(self, host: str, limit: asyncio.Semaphore) -> None:
         async with limit:
-            if self.failed > self.allowed:
+            if self.failed > self.stop_after:
                 return  # the step has already failed: leave this host untouched
             result = await self._on(host)
         self.results[host] = result
@@ -155,26 +152,27 @@ class Fanout:
     async def _on(self, host: str) -> Result:
         ctx = self.ctx
         started = ctx.monotonic()
-        for fresh in (False, True):
+        for last_try in (False, True):
             try:
-                connection = await self.pool.connection(host)
+                async with self.pool.lease(host) as connection:
+                    try:
+                        process = await connection.create_process(
+                            self.command, encoding="utf-8", errors="replace"
+                        )
+                    except (asyncssh.ChannelOpenError, asyncssh.DisconnectError, OSError) as exc:
+                        # a connection that died since it was opened: open a new one, once
+                        self.pool.discard(connection)
+                        if not last_try:
+                            continue
+                        reason = getattr(exc, "reason", None) or str(exc)
+                        return Result.failure(
+                            ctx.redact(f"cannot start the command: {reason}"),
+                            duration=ctx.monotonic() - started,
+                        )
+                    remote = Remote(connection, process, host, ctx, self.tail)
+                    return await remote.finish(started)
             except SshConnectError as exc:
                 return Result.failure(ctx.redact(str(exc)), duration=ctx.monotonic() - started)
-            try:
-                process = await connection.create_process(
-                    wrapped(self.command), encoding="utf-8", errors="replace"
-                )
-            except (asyncssh.ChannelOpenError, asyncssh.DisconnectError, OSError) as exc:
-                # a connection that died since it was opened: open a new one, once
-                self.pool.discard(host, connection)
-                if fresh:
-                    reason = getattr(exc, "reason", None) or str(exc)
-                    return Result.failure(
-                        ctx.redact(f"cannot start the command: {reason}"),
-                        duration=ctx.monotonic() - started,
-                    )
-                continue
-            return await Remote(connection, process, host, ctx, self.tail).finish(started)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _result(self, duration: float) -> Result:
@@ -189,7 +187,7 @@ class Fanout:
 
     def _error(self, ordered: dict[str, Result], failures: list[tuple[str, Result]]) -> str:
         total = sum(len(b) for b in self.batches)
-        bound = "" if self.allowed >= total else f" (max_failures: {self.allowed})"
+        bound = "" if self.stop_after >= total else f" (max_failures: {self.allowed})"
         text = f"{len(failures)} of {total} hosts failed{bound}"
         untouched = [h for b in self.batches for h in b if h not in ordered]
         if untouched:
@@ -213,13 +211,12 @@ class Remote:
     ctx: StepContext
     step_tail: deque[str]
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL))
-    pid: int | None = None  # of the remote command's process group
 
     async def finish(self, started: float) -> Result:
         ctx, process = self.ctx, self.process
-        process.stdin.write_eof()
         try:
             async with asyncio.timeout(ctx.timeout):
+                process.stdin.write_eof()  # nothing to read: a command waiting for input ends
                 await asyncio.gather(
                     self._pump(process.stdout, "stdout"), self._pump(process.stderr, "stderr")
                 )
@@ -262,15 +259,10 @@ class Remote:
 
     async def _pump(self, stream: asyncssh.SSHReader[str], name: str) -> None:
         emit = self._emitter(name)
-        first = name == "stderr"
         async for line in stream:
             if not line:  # the end of the stream (an empty line is '\n')
                 break
-            if first and line.startswith(PID_LINE) and line[len(PID_LINE) :].strip().isdigit():
-                self.pid = int(line[len(PID_LINE) :])
-            else:
-                emit(line.rstrip("\r\n")[:MAX_LINE])
-            first = False
+            emit(line.rstrip("\r\n")[:MAX_LINE])
 
     def _emitter(self, name: str) -> Callable[[str], None]:
         ctx, host = self.ctx, self.host
@@ -297,10 +289,7 @@ class Remote:
             await asyncio.wait_for(process.wait_closed(), STOP_GRACE)
 
     async def _signal(self, name: str) -> None:
-        """Signal the command's process group, from a second session on the same connection."""
-        if self.pid is None:
-            return
-        kill = f"kill -{name} -- -{self.pid} 2>/dev/null || kill -{name} {self.pid}"
-        await asyncio.wait_for(
-            self.connection.run(f"exec /bin/sh -c {shlex.quote(kill)}"), STOP_GRACE
-        )
+        """Signal the command's process group, from a second session on its connection (which
+        runs nothing else: a lease is for one command at a time)."""
+        stop = f"exec /bin/sh -c {shlex.quote(STOP.format(signal=name))}"
+        await asyncio.wait_for(self.connection.run(stop), STOP_GRACE)

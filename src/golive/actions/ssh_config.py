@@ -13,6 +13,7 @@ host alias) is always read whole.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shlex
 import tempfile
@@ -24,6 +25,15 @@ from asyncssh.pattern import WildcardPatternList
 HOST_LINE = re.compile(r"^\s*host(?:\s*=\s*|\s+)(.*)$", re.IGNORECASE)
 WHOLE_FILE_ONLY = re.compile(r"^\s*(match|include|canonicalizehostname)\b", re.IGNORECASE)
 WILDCARD = set("*?!")
+
+
+def scratch_directory() -> Path:
+    """A private directory for the per-host copies, in memory when the system offers one
+    (writing a file to a journaled disk costs more than parsing it)."""
+    for candidate in (os.environ.get("XDG_RUNTIME_DIR"), "/dev/shm"):
+        if candidate and os.access(candidate, os.W_OK):
+            return Path(tempfile.mkdtemp(prefix="golive-ssh-", dir=candidate))
+    return Path(tempfile.mkdtemp(prefix="golive-ssh-"))
 
 
 @dataclass
@@ -43,7 +53,7 @@ class ConfigIndex:
     blocks: list[Block]
     literal: dict[str, list[int]]  # a host name -> the blocks naming it literally
     patterned: list[int]  # blocks with a wildcard or a negation: matched per host
-    directory: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="golive-ssh-")))
+    directory: Path = field(default_factory=lambda: scratch_directory())
 
     @classmethod
     def read(cls, path: str) -> ConfigIndex | None:

@@ -17,7 +17,7 @@ import functools
 import os
 import random
 import socket
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -108,62 +108,90 @@ class Target:
     known_hosts_file: str  # where to add a key, for the hint
     jump: str | None  # ProxyJump chain
 
+    @property
+    def keys(self) -> dict[str, Any]:
+        """The client keys resolving loaded, so that connecting does not read them again."""
+        loaded = self.options.client_keys
+        return {"client_keys": loaded} if loaded else {}
+
 
 class SshPool:
     """The run's SSH connections by host alias (see the module docstring)."""
 
     def __init__(self, settings: SshSettings) -> None:
         self.settings = settings
-        self._connections: dict[str, asyncio.Task[asyncssh.SSHClientConnection]] = {}
+        self._open_now: set[asyncssh.SSHClientConnection] = set()
+        self._idle: dict[str, list[asyncssh.SSHClientConnection]] = {}
+        self._jumps: dict[str, asyncio.Task[asyncssh.SSHClientConnection]] = {}
         self._pacers: dict[tuple[str, int], asyncio.Semaphore] = {}
-        self._known: dict[tuple[str, ...], Any] = {}
+        self._known: dict[tuple[str, ...], asyncio.Future[Any]] = {}
         self._index: asyncio.Future[ConfigIndex | None] | None = None
         self._closed = False
 
-    async def connection(self, alias: str) -> asyncssh.SSHClientConnection:
-        """The open connection to `alias`, opened now if needed; SshConnectError if it can't."""
-        return await self._shared(alias, lambda: self._open(alias))
+    @contextlib.asynccontextmanager
+    async def lease(self, alias: str) -> AsyncIterator[asyncssh.SSHClientConnection]:
+        """An open connection to `alias` for this caller alone, opened now if none is idle;
+        SshConnectError if it can't be. One user at a time, because stopping a command
+        signals the sessions of its connection."""
+        connection = await self._take(alias)
+        try:
+            yield connection
+        finally:
+            if not self._closed and connection in self._open_now:
+                self._idle.setdefault(alias, []).append(connection)
 
-    def discard(self, alias: str, connection: asyncssh.SSHClientConnection) -> None:
-        """Forget a connection found broken, so that the next use opens a new one."""
-        task = self._connections.get(alias)
-        if task is not None and task.done() and not task.cancelled():
-            if task.exception() is None and task.result() is connection:
-                del self._connections[alias]
+    def discard(self, connection: asyncssh.SSHClientConnection) -> None:
+        """Drop a connection found broken, so that the next lease opens a new one."""
+        self._open_now.discard(connection)
         connection.abort()
 
     async def aclose(self) -> None:
         """Close every connection, hosts first, then the jump hosts they went through."""
         self._closed = True
-        tasks, self._connections = self._connections, {}
-        for task in tasks.values():
+        hosts, self._open_now, self._idle = list(self._open_now), set(), {}
+        jumps, self._jumps = list(self._jumps.values()), {}
+        await asyncio.gather(*(_close(connection) for connection in hosts))
+        for task in jumps:
             task.cancel()
-        hosts = [t for key, t in tasks.items() if not key.startswith("jump:")]
-        jumps = [t for key, t in tasks.items() if key.startswith("jump:")]
-        for group in (hosts, jumps):
-            await asyncio.gather(*(_close(task) for task in group))
+        await asyncio.gather(*(_close_task(task) for task in jumps))
         if self._index is not None and self._index.done() and (index := self._index.result()):
             index.close()
+
+    async def _take(self, alias: str) -> asyncssh.SSHClientConnection:
+        if self._closed:
+            raise SshConnectError("the run is over: its ssh connections are closed")
+        idle = self._idle.get(alias, [])
+        while idle:
+            connection = idle.pop()
+            if connection in self._open_now and not connection.is_closed():
+                return connection
+        connection = await self._open(alias)
+        if self._closed:
+            await _close(connection)
+            raise SshConnectError("the run is over: its ssh connections are closed")
+        self._open_now.add(connection)
+        return connection
 
     # --- opening --------------------------------------------------------------------------------
 
     async def _shared(self, key: str, opener: Opener) -> asyncssh.SSHClientConnection:
+        """One connection for every caller: for the jump hosts tunnels go through."""
         if self._closed:
             raise SshConnectError("the run is over: its ssh connections are closed")
-        task = self._connections.get(key)
-        if task is not None and task.done() and not task.cancelled() and task.exception() is None:
-            if task.result().is_closed():
-                del self._connections[key]
-                task = None
+        task = self._jumps.get(key)
+        usable = task is not None and task.done() and not task.cancelled()
+        if task is not None and usable and task.exception() is None and task.result().is_closed():
+            del self._jumps[key]
+            task = None
         if task is None:
             task = asyncio.ensure_future(opener())
-            self._connections[key] = task
+            self._jumps[key] = task
         try:
             # shielded: a step cancelled while waiting must not cancel another step's connect
             return await asyncio.shield(task)
         except SshConnectError:
-            if self._connections.get(key) is task:
-                del self._connections[key]  # a later step tries again
+            if self._jumps.get(key) is task:
+                del self._jumps[key]  # a later step tries again
             raise
 
     async def _open(self, alias: str, *, depth: int = 0) -> asyncssh.SSHClientConnection:
@@ -202,24 +230,20 @@ class SshPool:
             extra["port"] = port
         if username is not None:
             extra["username"] = username
-        loop = asyncio.get_running_loop()
         index = await self._config_index()
-        build = asyncssh.SSHClientConnectionOptions
-        try:
-            # a file holding only what applies to this host, when the config allows it
-            config = [index.path_for(alias)] if index else list(settings.config) or None
-            options = await loop.run_in_executor(None, functools.partial(build, config=config, **extra))
-        except (OSError, ValueError):
-            try:  # read the whole file again, for an error that names its lines
-                whole = list(settings.config) or None
-                options = await loop.run_in_executor(None, functools.partial(build, config=whole, **extra))
-            except (OSError, ValueError) as exc:  # config parse errors, unreadable keys
-                raise SshConnectError(f"cannot use the ssh configuration: {_reason(exc)}") from None
-        files = (settings.known_hosts,) if settings.known_hosts else options.known_hosts
-        if files is None:  # `UserKnownHostsFile none` in the user's own config
+        build = functools.partial(_options, index, settings.config, extra)
+        options = await asyncio.get_running_loop().run_in_executor(None, build)
+        configured = options.known_hosts  # from the config: UserKnownHostsFile
+        if settings.known_hosts:
+            files: tuple[str, ...] | None = (settings.known_hosts,)
+        elif configured is None:  # `UserKnownHostsFile none`: the user turned checking off
+            files = None
+        else:
+            paths = configured if isinstance(configured, list | tuple) else ()
+            files = tuple(str(p) for p in paths) or (str(Path("~/.ssh/known_hosts").expanduser()),)
+        if files is None:
             known, first = None, "none"
         else:
-            files = tuple(files) or (str(Path("~/.ssh/known_hosts").expanduser()),)
             known, first = await self._known_hosts(files), files[0]
         jump = options.tunnel if isinstance(options.tunnel, str) else None
         return Target(alias, options, options.host, options.port, known, first, jump)
@@ -235,16 +259,21 @@ class SshPool:
         return await self._index
 
     async def _known_hosts(self, files: tuple[str, ...]) -> Any:
+        """The known_hosts entries of `files`, read once per run (as a future: every host of a
+        fan-out asks at once)."""
         if files not in self._known:
             readable = [f for f in files if os.access(f, os.R_OK)]
             loop = asyncio.get_running_loop()
-            read = functools.partial(asyncssh.read_known_hosts, readable)
-            self._known[files] = (
-                await loop.run_in_executor(None, read)
-                if readable
-                else asyncssh.import_known_hosts("")
-            )
-        return self._known[files]
+            if readable:
+                read = functools.partial(asyncssh.read_known_hosts, readable)
+                self._known[files] = loop.run_in_executor(None, read)
+            else:
+                self._known[files] = loop.create_future()
+                self._known[files].set_result(asyncssh.import_known_hosts(""))
+        try:
+            return await self._known[files]
+        except (OSError, ValueError) as exc:
+            raise SshConnectError(f"cannot read {files[0]}: {_reason(exc)}") from None
 
     async def _handshake(
         self, target: Target, tunnel: asyncssh.SSHClientConnection | None
@@ -263,22 +292,44 @@ class SshPool:
                         config=None,
                         tunnel=tunnel or (),
                         known_hosts=target.known_hosts,
+                        **target.keys,
                     )
             except DROPPED as exc:
                 if attempt == HANDSHAKE_RETRIES:
                     raise SshConnectError(_describe(exc, target, self.settings)) from None
-            except (OSError, asyncssh.Error, asyncio.TimeoutError, ValueError) as exc:
+            except (TimeoutError, OSError, asyncssh.Error, ValueError) as exc:
                 raise SshConnectError(_describe(exc, target, self.settings)) from None
             await asyncio.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, RETRY_DELAY_MAX)
         raise AssertionError("unreachable")  # pragma: no cover
 
 
-async def _close(task: asyncio.Task[asyncssh.SSHClientConnection]) -> None:
-    with contextlib.suppress(BaseException):
-        connection = await task
-        connection.close()
+def _options(
+    index: ConfigIndex | None, config: tuple[str, ...], extra: dict[str, Any]
+) -> asyncssh.SSHClientConnectionOptions:
+    """asyncssh's options for one host, from the part of the config that applies to it when
+    the config allows it (ssh_config.py), else from the whole file."""
+    build = asyncssh.SSHClientConnectionOptions
+    try:
+        if index is not None:
+            return build(config=[index.path_for(extra["host"])], **extra)
+    except (OSError, ValueError):
+        pass  # read the whole file again, for an error that names its lines
+    try:
+        return build(config=list(config) or None, **extra)
+    except (OSError, ValueError) as exc:  # config parse errors, unreadable keys
+        raise SshConnectError(f"cannot use the ssh configuration: {_reason(exc)}") from None
+
+
+async def _close(connection: asyncssh.SSHClientConnection) -> None:
+    connection.close()
+    with contextlib.suppress(Exception):
         await asyncio.wait_for(connection.wait_closed(), CLOSE_TIMEOUT)
+
+
+async def _close_task(task: asyncio.Task[asyncssh.SSHClientConnection]) -> None:
+    with contextlib.suppress(BaseException):
+        await _close(await task)
 
 
 def _hop(text: str) -> tuple[str | None, str, int | None]:
@@ -306,7 +357,7 @@ def _describe(exc: BaseException, target: Target, settings: SshSettings) -> str:
             "accepted; add your public key to the host's ~/.ssh/authorized_keys, or set "
             "User and IdentityFile for this host in the ssh config"
         )
-    if isinstance(exc, asyncio.TimeoutError):
+    if isinstance(exc, TimeoutError):
         return (
             f"unreachable: no answer from {_where(target)} within {settings.connect_timeout:g}s "
             "(GOLIVE_SSH_CONNECT_TIMEOUT sets how long to wait)"
@@ -334,7 +385,7 @@ def _host_key_problem(target: Target) -> str:
         with contextlib.suppress(Exception):
             addresses = {target.host}
             with contextlib.suppress(OSError):
-                addresses |= {i[4][0] for i in socket.getaddrinfo(target.host, target.port)}
+                addresses |= {str(i[4][0]) for i in socket.getaddrinfo(target.host, target.port)}
             listed = any(
                 asyncssh.match_known_hosts(known, target.host, address, target.port)[0]
                 for address in addresses

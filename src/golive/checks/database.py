@@ -158,7 +158,7 @@ class Database:
             return Rows(columns, rows[:1], more=len(rows) > 1)
         finally:
             cursor.close()
-            raw.rollback()
+            self._rollback(raw)
             self._end(raw)
 
     def _execute(self, raw: Any, statement: str, timeout: float | None) -> Executed:
@@ -175,7 +175,7 @@ class Database:
             raw.commit()
             return done
         except BaseException:
-            raw.rollback()
+            self._rollback(raw)
             raise
         finally:
             cursor.close()
@@ -189,7 +189,8 @@ class Database:
                 cursor.execute("SET TRANSACTION READ ONLY")
             cursor.execute(f"SET LOCAL statement_timeout = {int(seconds * 1000)}")
         elif self.backend == "sqlite":
-            raw.driver_connection.set_progress_handler(_deadline(seconds), SQLITE_STEPS)
+            if seconds:
+                raw.driver_connection.set_progress_handler(_deadline(seconds), SQLITE_STEPS)
             cursor.execute(f"PRAGMA query_only = {'ON' if self.read_only else 'OFF'}")
             if not self.read_only:
                 cursor.execute("BEGIN")
@@ -200,6 +201,12 @@ class Database:
                 cursor.execute(f"SET SESSION max_execution_time = {int(seconds * 1000)}")
             mode = " READ ONLY" if self.read_only else ""
             cursor.execute(f"START TRANSACTION{mode}")
+
+    def _rollback(self, raw: Any) -> None:
+        # on a broken connection the rollback fails too; the first error is the one to report,
+        # and the pool throws the connection away when it next pings it
+        with contextlib.suppress(self._dbapi_error()):
+            raw.rollback()
 
     def _end(self, raw: Any) -> None:
         if self.backend == "sqlite":  # a stale deadline would interrupt the pool's next ping
@@ -284,8 +291,6 @@ def database(
 
 def _deadline(seconds: float) -> Callable[[], int]:
     """A SQLite progress handler that interrupts the statement once `seconds` have passed."""
-    if not seconds:
-        return lambda: 0
     end = time.monotonic() + seconds
     return lambda: int(time.monotonic() > end)
 

@@ -82,7 +82,7 @@ def _judge(
     if response.status_code not in expected:
         wanted = " or ".join(map(str, expected))
         got = f"{response.status_code} {response.reason_phrase}".strip()
-        return CheckOutcome(False, f"{shown}: expected {wanted}, got {got} in {ms} ms", details)
+        return CheckOutcome(False, f"{shown}: expected {wanted}, got {got}", details)
     problems = []
     if check.latency_below and latency >= check.latency_below.total_seconds():
         bound = round(check.latency_below.total_seconds() * 1000)

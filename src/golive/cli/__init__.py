@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import sys
 
-import click
 import typer
 
 from golive.cli.app import app, console_err
@@ -22,13 +21,7 @@ def main() -> None:
     """Entry point of the `golive` console script."""
     debug = "--debug" in sys.argv[1:] or os.environ.get("GOLIVE_DEBUG") == "1"
     try:
-        result = app(standalone_mode=False)
-    except click.exceptions.Abort:
-        console_err.print("golive: interrupted")
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+        app()  # Typer handles usage errors (exit 2), --help and typer.Exit itself
     except PlanError as exc:
         for diagnostic in exc.diagnostics:  # already "file:line:col: error: ..." each
             console_err.print(diagnostic.format(), markup=False, highlight=False)
@@ -49,7 +42,6 @@ def main() -> None:
             highlight=False,
         )
         sys.exit(INTERNAL_ERROR)
-    sys.exit(result if isinstance(result, int) else 0)
 
 
 __all__ = ["app", "main", "typer"]

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import ParamSpec
+
 import typer
 from rich.console import Console
 
@@ -18,6 +22,21 @@ app = typer.Typer(
 )
 console = Console(highlight=False, soft_wrap=True)
 console_err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+P = ParamSpec("P")
+
+
+def exits(command: Callable[P, int]) -> Callable[P, None]:
+    """For commands whose exit code means something: a non-zero return becomes the exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
+        code = command(*args, **kwargs)
+        if code:
+            raise typer.Exit(code)
+
+    return wrapper
 
 
 def _version(value: bool) -> None:

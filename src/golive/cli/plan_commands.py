@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from golive.cli.app import app, console
+from golive.cli.app import app, console, exits
 from golive.errors import GoliveError, UsageError
 from golive.plan import CheckResult, Severity, check_plan, load_plan
 from golive.plan.graph import StepGraph
@@ -36,6 +36,7 @@ FormatOption = typer.Option(OutputFormat.text, "--format", "-f", help="Output fo
 
 
 @app.command()
+@exits
 def check(
     plan: Path = PlanArg,
     env: str | None = EnvOption,

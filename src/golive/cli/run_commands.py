@@ -12,7 +12,7 @@ from typing import Any
 
 import typer
 
-from golive.cli.app import app, console
+from golive.cli.app import app, console, exits
 from golive.cli.live import Board, PlainPrinter, live_board, next_actions
 from golive.cli.plan_commands import OutputFormat
 from golive.engine import loop
@@ -119,6 +119,7 @@ def _summary(state: RunState) -> int:
 
 
 @app.command()
+@exits
 def run(
     plan: Path = typer.Argument(..., help="The plan file."),
     env: str = typer.Option(..., "--env", "-e", help="The environment to run against."),
@@ -145,6 +146,7 @@ def run(
 
 
 @app.command()
+@exits
 def resume(
     run_id: str | None = RunArg,
     by: str | None = AsOption,
@@ -165,6 +167,7 @@ def resume(
 
 
 @app.command()
+@exits
 def rollback(
     run_id: str | None = RunArg,
     by: str = typer.Option(..., "--as", help="Who decides the rollback: a person id of the plan."),

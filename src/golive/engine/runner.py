@@ -121,6 +121,12 @@ class Engine:
     def sync(self) -> bool:
         """Fold events other processes appended since the last look; True if there were any."""
         foreign = False
+        own = self._own
+        if own and min(own) == self._seen + 1 and max(own) == self._seen + len(own):
+            # Performance: our own events follow the last one seen without a gap in the seqs,
+            # so nothing came in between them: no need to read them back and decode them.
+            self._seen += len(own)
+            own.clear()
         # Read from the last seq seen in order, not from the state's last seq: another process
         # may have appended between two of our own events, and its event must not be skipped.
         for stored in self.store.events(self.run_id, after=self._seen):

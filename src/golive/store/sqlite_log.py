@@ -2,11 +2,11 @@
 
 An engine appends an event before every move it makes, and polls for other processes' events
 between moves; through SQLAlchemy's pool and statement machinery each of those costs far more
-than SQLite itself does. Here the same SQL (compiled once from `queries`, values converted by
-the same SQLAlchemy types) runs on one sqlite3 connection the store keeps open, guarded by a
-lock. The guarantee does not change: one `BEGIN IMMEDIATE ... COMMIT` per append, committed
-before `append` returns, in WAL mode with the store's pragmas (the connection comes from the
-store's engine, so its `connect` listener has set them).
+than SQLite itself does. Here the same SQL (compiled once per process from `queries`, values
+converted by the same SQLAlchemy types) runs on one sqlite3 connection the store keeps open,
+guarded by a lock. The guarantee does not change: one `BEGIN IMMEDIATE ... COMMIT` per append,
+committed before `append` returns, in WAL mode with the store's pragmas (the connection comes
+from the store's engine, so its `connect` listener has set them).
 """
 
 from __future__ import annotations
@@ -43,6 +43,29 @@ class _Statement:
         return tuple(values[name] for name in self.names)
 
 
+class _Sql:
+    """What the hot path runs, compiled for one kind of dialect."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.append = _Statement(queries.append_one, dialect)
+        self.select = _Statement(queries.select_events_after, dialect)
+        self.exists = _Statement(queries.run_exists, dialect)
+        self.at = _processor(events.c.at.type, dialect)
+        self.columns = [column.name for column in queries.EVENT_COLUMNS]
+
+
+_COMPILED: dict[tuple[type[Dialect], str], _Sql] = {}
+
+
+def _sql_for(dialect: Dialect) -> _Sql:
+    # Compiling costs milliseconds: once per process, not every time a store is opened.
+    key = (type(dialect), dialect.paramstyle)
+    found = _COMPILED.get(key)
+    if found is None:
+        found = _COMPILED[key] = _Sql(dialect)
+    return found
+
+
 class SqliteEventLog:
     """Appends and reads of a SQLite store's events, through one long-lived DBAPI connection.
 
@@ -51,13 +74,7 @@ class SqliteEventLog:
     """
 
     def __init__(self, engine: Engine) -> None:
-        dialect = engine.dialect
         self._engine = engine
-        self._append = _Statement(queries.append_one, dialect)
-        self._select = _Statement(queries.select_events_after, dialect)
-        self._exists = _Statement(queries.run_exists, dialect)
-        self._at = _processor(events.c.at.type, dialect)
-        self._columns = [column.name for column in queries.EVENT_COLUMNS]
         self._lock = threading.Lock()
         self._pooled: PoolProxiedConnection | None = None
         self._connection: sqlite3.Connection | None = None
@@ -75,36 +92,38 @@ class SqliteEventLog:
         The time is taken from `now` once the write lock is held, so that times follow seqs.
         """
         values = {"run_id": run_id, "type": type, "step": step, "data": data}
+        sql = _sql_for(self._engine.dialect)
         with self._lock:
             connection = self._connection or self._connect()
             try:
                 connection.execute("BEGIN IMMEDIATE")
                 try:
                     at = now()
-                    values["at"] = self._at(at)
-                    parameters = self._append.parameters(values)
-                    rows = connection.execute(self._append.sql, parameters).fetchall()
+                    values["at"] = sql.at(at)
+                    parameters = sql.append.parameters(values)
+                    rows = connection.execute(sql.append.sql, parameters).fetchall()
                     connection.execute("COMMIT")
                 except BaseException:
                     if connection.in_transaction:
                         connection.execute("ROLLBACK")
                     raise
             except sqlite3.Error as exc:
-                raise self._failed(self._append.sql, exc) from exc
+                raise self._failed(sql.append.sql, exc) from exc
         return (int(rows[0][0]), at) if rows else None
 
     def events(self, run_id: str, after: int) -> list[Row] | None:
         """The run's raw event rows after seq `after`, by seq; None if there is no run `run_id`."""
-        parameters = self._select.parameters({"run_id": run_id, "after": after})
+        sql = _sql_for(self._engine.dialect)
+        parameters = sql.select.parameters({"run_id": run_id, "after": after})
         with self._lock:
             connection = self._connection or self._connect()
             try:
-                rows = connection.execute(self._select.sql, parameters).fetchall()
-                if not rows and connection.execute(self._exists.sql, (run_id,)).fetchone() is None:
+                rows = connection.execute(sql.select.sql, parameters).fetchall()
+                if not rows and connection.execute(sql.exists.sql, (run_id,)).fetchone() is None:
                     return None
             except sqlite3.Error as exc:
-                raise self._failed(self._select.sql, exc) from exc
-        columns = self._columns
+                raise self._failed(sql.select.sql, exc) from exc
+        columns = sql.columns
         return [dict(zip(columns, row, strict=True)) for row in rows]
 
     def close(self) -> None:
