@@ -22,6 +22,17 @@ start_postgres() {
   log "PostgreSQL did not come up on 127.0.0.1:5432"; return 1
 }
 
+mariadb_up() { mariadb-admin --protocol=tcp -h 127.0.0.1 -P 3306 -u root ping >/dev/null 2>&1; }
+start_mariadb() {
+  if mariadb_up; then return 0; fi
+  command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || apt_install mariadb-server
+  log "starting MariaDB"
+  mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld 2>/dev/null || true
+  start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
+  for _ in $(seq 1 30); do mariadb_up && return 0; sleep 1; done
+  log "MariaDB did not come up on 127.0.0.1:3306"; return 1
+}
+
 # --- sshd for the ssh action's tests: installed only; each test session starts its own sshd
 # (golive.testing_ssh.Sshd) on a free loopback port, with throwaway keys in a temporary directory.
 install_sshd() {
@@ -31,5 +42,6 @@ install_sshd() {
 }
 
 start_postgres
+start_mariadb
 install_sshd
 log "ready"

@@ -44,6 +44,8 @@ class Result:
                 "exit_code": r.exit_code,
                 "duration": round(r.duration, 6),
                 "error": r.error,
+                # whether the command reached the host (an unreachable host has nothing to undo)
+                "touched": r.ok or r.exit_code is not None,
             }
             for host, r in self.hosts.items()
         }

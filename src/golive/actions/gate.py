@@ -22,9 +22,6 @@ class GateAction:
     kind: ClassVar[StepKind] = StepKind.gate
 
     def supports(self, step: Step) -> str | None:
-        for check in step.checks:
-            if not isinstance(check, StepCheck) and not _checks_available():
-                return f"gate check '{_label(check)}' needs golive.checks"
         return None
 
     async def run(self, ctx: StepContext) -> Result:
@@ -58,16 +55,10 @@ class GateAction:
             redact=ctx.redact,
             resources=ctx.resources,
             step_state=ctx.step_status,
+            workdir=ctx.workdir,
+            environ=ctx.environ,
         )
         return outcome.ok, outcome.summary
 
     async def undo(self, ctx: StepContext) -> Result | None:
         return None
-
-
-def _checks_available() -> bool:
-    try:
-        import golive.checks  # noqa: F401
-    except ImportError:
-        return False
-    return True

@@ -16,7 +16,7 @@ class ShellAction:
 
     def supports(self, step: Step) -> str | None:
         if step.on is not None:
-            return f"runs on host group '{step.on}': remote steps are not supported yet"
+            return f"runs on host group '{step.on}' (not on this machine)"
         return None
 
     async def run(self, ctx: StepContext) -> Result:

@@ -216,7 +216,8 @@ class PlainPrinter:
                 retry = ", will retry" if e.will_retry else ""
                 return f"✗ {step} failed (attempt {e.attempt}{retry}): {e.error}"
             case StepOutput():
-                return "\n".join(f"  {step} │ {line}" for line in e.text.splitlines())
+                where = f"{step} [{e.host}]" if e.host else f"{step}"
+                return "\n".join(f"  {where} │ {line}" for line in e.text.splitlines())
             case StepWaiting():
                 return f"⌛ {step} waits for {', '.join(e.who) or 'someone'}: {e.what}" + (
                     f"  → golive done {state.run_id} {step} --as {e.who[0]}" if e.who else ""

@@ -89,6 +89,8 @@ async def verify(
                 render=context.render,
                 redact=context.redact,
                 resources=resources,
+                workdir=context.workdir,
+                environ=context.base_environ,
                 step_state=None,
             )
             results.append((item, outcome.ok, context.redact(outcome.summary)))

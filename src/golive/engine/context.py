@@ -99,12 +99,13 @@ class RunContext:
         return render(text, values=values, namespaces=namespaces)
 
     @cached_property
-    def _base_environ(self) -> dict[str, str]:
+    def base_environ(self) -> dict[str, str]:
+        """This process's environment with the secrets added: what every step starts from."""
         # Copied once per run, not per step: os.environ decodes every value on each read.
         return {**os.environ, **self.secrets}
 
     def environ(self, step: Step, attempt: int) -> dict[str, str]:
-        environ = self._base_environ.copy()
+        environ = self.base_environ.copy()
         environ.update({k: self.render(v) for k, v in step.env.items()})
         environ.update(
             {

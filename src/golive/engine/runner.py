@@ -346,7 +346,12 @@ class Engine:
             monotonic=self.clock.monotonic,
             resources=self.resources,
             hosts=self.context.hosts_for(step),
-            changed_hosts=tuple(touched) if undo and touched else None,
+            # None: not known (a crash mid-step), so undo every host; else the touched ones.
+            changed_hosts=(
+                tuple(h for h, s in touched.items() if s.get("touched", True))
+                if undo and touched
+                else None
+            ),
             wait_for_votes=lambda: self._wait_for_votes(step.id),
             step_status=lambda other: self._status_of(other),
         )

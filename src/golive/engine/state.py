@@ -232,14 +232,21 @@ def _step_succeeded(state: RunState, event: StepSucceeded, at: dt.datetime) -> N
     step = state.step(event.step or "")
     step.status, step.finished_at, step.duration = StepStatus.succeeded, at, event.duration
     step.exit_code, step.waiting_for = event.exit_code, []
-    step.hosts.update(event.hosts or {})  # every host any attempt touched: what undo reverts
+    _merge_hosts(step, event.hosts)
 
 
 def _step_failed(state: RunState, event: StepFailed, at: dt.datetime) -> None:
     step = state.step(event.step or "")
     step.status = StepStatus.retrying if event.will_retry else StepStatus.failed
     step.error, step.exit_code, step.finished_at = event.error, event.exit_code, at
-    step.hosts.update(event.hosts or {})
+    _merge_hosts(step, event.hosts)
+
+
+def _merge_hosts(step: StepState, hosts: dict[str, Any] | None) -> None:
+    """Keep each host's latest outcome, and whether any attempt touched it: what undo reverts."""
+    for host, summary in (hosts or {}).items():
+        before = step.hosts.get(host, {}).get("touched", False)
+        step.hosts[host] = {**summary, "touched": bool(summary.get("touched", True)) or before}
 
 
 def _step_interrupted(state: RunState, event: StepInterrupted, at: dt.datetime) -> None:
