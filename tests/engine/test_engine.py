@@ -423,3 +423,23 @@ def test_a_rollback_does_not_wait_for_a_manual_step_nobody_will_do(tmp_path: Pat
     state = runner.run(env="staging", operator=operator)
     assert state.outcome is Outcome.rolled_back
     assert lines(tmp_path / "undo") == ["one"]
+
+
+def test_a_refused_run_leaves_no_run_behind(tmp_path: Path) -> None:
+    runner = runner_for(tmp_path, "  - {id: d, owner: ann, run: 'echo {{ release }}'}\n")
+    with pytest.raises(UsageError, match="pass --release"):
+        runner.run(env="staging")
+    with open_store(runner.store_url) as store:
+        assert store.runs() == []
+
+
+def test_a_secret_file_under_the_home_directory_is_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    (home / ".config").mkdir(parents=True)
+    (home / ".config" / "token").write_text("from-a-file-123\n")
+    monkeypatch.setenv("HOME", str(home))
+    plan = SECRET_PLAN.replace("{env: GOLIVE_TEST_TOKEN}", "{file: ~/.config/token}")
+    state = PlanRunner.from_yaml(tmp_path, plan).run(env="staging")
+    assert list(state.step("use").output) == ["token is ••••••", "env has ••••••"]

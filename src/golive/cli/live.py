@@ -20,6 +20,7 @@ from golive.engine.events import (
     RollbackStarted,
     RunFinished,
     RunPaused,
+    RunResumed,
     StepFailed,
     StepInterrupted,
     StepMarkedDone,
@@ -218,6 +219,12 @@ class PlainPrinter:
             case StepOutput():
                 where = f"{step} [{e.host}]" if e.host else f"{step}"
                 return "\n".join(f"  {where} │ {line}" for line in e.text.splitlines())
+            case StepWaiting() if e.what.startswith("Go/No-Go"):
+                return f"⌛ {step} waits for votes from {', '.join(e.who) or 'its approvers'}" + (
+                    f"  → golive gate {state.run_id} {step} go|no-go --as {e.who[0]}"
+                    if e.who
+                    else ""
+                )
             case StepWaiting():
                 return f"⌛ {step} waits for {', '.join(e.who) or 'someone'}: {e.what}" + (
                     f"  → golive done {state.run_id} {step} --as {e.who[0]}" if e.who else ""
@@ -228,6 +235,8 @@ class PlainPrinter:
                 return f"↷ {step} skipped: {e.reason}"
             case StepInterrupted():
                 return f"? {step} was interrupted" + (", running it again" if e.rerun else "")
+            case RunResumed():
+                return f"● resumed by {e.by} (process {e.pid} on {e.host})"
             case RunPaused():
                 return (
                     f"⏸ paused on {step}: {e.reason}  → golive decide {state.run_id} "

@@ -7,6 +7,7 @@ import json
 import re
 from enum import StrEnum
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 from rich.markup import escape
@@ -95,7 +96,7 @@ def _print_check(result: CheckResult) -> None:
         console.print(f"[bold red]✗[/] {result.path}: {summary}")
     else:
         plan = result.plan
-        steps = f"{len(plan.steps)} steps, " if plan else ""
+        steps = f"{_plural(len(plan.steps), 'step')}, " if plan else ""
         console.print(f"[bold green]✓[/] {result.path}: plan OK ({steps}{summary})")
 
 
@@ -223,6 +224,12 @@ def init(
     if target.exists() and not force:
         raise GoliveError(f"{target} exists already; pass --force to overwrite it")
     try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(
+            f"--timezone {timezone!r} is not an IANA timezone (e.g. Europe/Brussels)"
+        ) from None
+    try:
         directory.mkdir(parents=True, exist_ok=True)
         text = render_starter(
             plan_id=plan_id, filename=target.name, timezone=timezone, today=dt.date.today()
@@ -231,8 +238,8 @@ def init(
     except OSError as exc:
         raise GoliveError(f"cannot write {target}: {exc.strerror}") from None
     result = check_plan(target)
-    if not result.ok:
-        raise UsageError(f"--timezone {timezone!r} is not an IANA timezone (e.g. Europe/Brussels)")
+    if not result.ok:  # a bug in the starter plan, not the user's doing
+        raise GoliveError(f"the starter plan does not pass check: {result.errors[0].format()}")
     console.print(f"[green]✓[/] wrote {target}")
     console.print(f"  next: golive check {target}   then   golive show {target}")
 

@@ -107,6 +107,10 @@ def start_run(
             f"this golive cannot run every step of {plan_file.path}: " + "; ".join(problems)
         )
     starter = _person(plan, by) if by else who_am_i()
+    # Secrets and templates are checked before the run is recorded: a refused run leaves nothing.
+    RunContext.build(
+        plan, env=env, release=release, run_id="r-validate", plan_path=plan_file.path
+    ).validate()
     record = store.create_run(
         plan_id=plan.golive,
         plan_path=str(plan_file.path),
@@ -119,7 +123,6 @@ def start_run(
     context = RunContext.build(
         plan, env=env, release=release, run_id=record.id, plan_path=plan_file.path
     )
-    context.validate()
     engine = Engine(store=store, context=context, max_parallel=max_parallel, observers=observers)
     engine.begin(
         RunStarted(

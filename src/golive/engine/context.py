@@ -37,7 +37,7 @@ def _read_secret(name: str, source: SecretSource, *, base: Path) -> str:
                 f"secret {name}: environment variable {source.env} is not set; export it and retry"
             )
         return value
-    path = (base / (source.file or "")).expanduser()
+    path = base / Path(source.file or "").expanduser()  # an absolute or ~ path stays as it is
     try:
         return path.read_text(encoding="utf-8").rstrip("\r\n")
     except OSError as exc:
@@ -130,8 +130,11 @@ class RunContext:
     def validate(self) -> None:
         """Render every step's templates now, so that a missing --release fails before step 1."""
         for step in self.plan.steps:
-            for key in ("run", "undo", "cwd"):
-                text = getattr(step, key)
+            texts = {key: getattr(step, key) for key in ("run", "undo", "cwd")}
+            texts.update({f"env.{name}": value for name, value in step.env.items()})
+            if step.sql is not None:
+                texts.update({"sql.db": step.sql.db, "sql.statement": step.sql.statement})
+            for key, text in texts.items():
                 if not isinstance(text, str):
                     continue
                 try:

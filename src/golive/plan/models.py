@@ -440,6 +440,11 @@ class Step(Model):
             raise ValueError(f"a step needs exactly one action ({', '.join(StepKind)}); {found}")
         if actions[0] != StepKind.gate and (self.approvers or self.checks):
             raise ValueError(f"step '{self.id}': approvers and checks belong to gate steps only")
+        if self.undo is not None and actions[0] not in (StepKind.run, StepKind.sql):
+            raise ValueError(
+                f"undo: is run for run and sql steps only, not for a {actions[0]} step "
+                "(write how to revert it by hand in notes:)"
+            )
         return self
 
     @property
