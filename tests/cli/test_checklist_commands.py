@@ -82,3 +82,12 @@ def test_marking_needs_a_known_item_and_a_known_person(golive: Golive, tmp_path:
     assert "--as PERSON" in nobody.stderr
     stranger = golive("checklist", plan, "--done", "backup", "--as", "zed")
     assert "not a person of this plan" in stranger.stderr
+
+
+def test_check_names_overdue_items_with_their_owner_and_due_date(
+    golive: Golive, tmp_path: Path
+) -> None:
+    plan = write(tmp_path)
+    result = golive("check", plan)
+    assert "overdue: backup (bob, due 2020-01-01)" in result.stdout
+    assert (tmp_path / ".golive").exists() is False  # reading the checklist created nothing

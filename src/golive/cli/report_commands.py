@@ -18,7 +18,7 @@ from rich.table import Table
 from golive.cli.app import app, console
 from golive.cli.plan_commands import FormatOption, OutputFormat, PlanArg
 from golive.cli.run_commands import StateOption, state_url
-from golive.engine.checklist import done_items
+from golive.engine.checklist import ItemState, ItemStatus, statuses
 from golive.engine.state import StepStatus
 from golive.errors import StoreError
 from golive.plan import CheckResult, load_plan
@@ -305,20 +305,23 @@ def check_readiness(result: CheckResult, *, state: str | None) -> Readiness | st
         return None
     try:
         runs = plan_runs(result.plan, result.path, state=state)
-        done = checklist_done(result.plan, result.path, state=state)
+        items = checklist_statuses(result.plan, result.path, state=state)
     except StoreError as exc:
         return exc.message
-    return readiness(result.plan, runs, checklist_done=done)
+    done = {s.item.id for s in items if s.done}
+    overdue = {s.item.id for s in items if s.state is ItemState.overdue}
+    return readiness(result.plan, runs, checklist_done=done, checklist_overdue=overdue)
 
 
-def checklist_done(plan: Plan, plan_path: Path, *, state: str | None) -> set[str]:
-    """The checklist items marked done or verified; none, creating nothing, without a store."""
+def checklist_statuses(plan: Plan, plan_path: Path, *, state: str | None) -> list[ItemStatus]:
+    """Each checklist item's state now; without a store (creating nothing) none is done."""
     url = state_url(state, plan_path)
     parsed = parse_url(url)
+    now = dt.datetime.now(dt.UTC)
     if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").exists():
-        return set()
+        return statuses(plan, [], now=now)
     with open_store(url) as store:
-        return done_items(plan, store, now=dt.datetime.now(dt.UTC))
+        return statuses(plan, store.checklist_marks(plan.golive), now=now)
 
 
 def readiness_json(verdict: Readiness | str) -> dict[str, Any]:

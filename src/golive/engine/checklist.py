@@ -15,7 +15,7 @@ from enum import StrEnum
 from golive.actions.base import RunResources
 from golive.engine.context import RunContext
 from golive.plan.models import ChecklistItem, Plan
-from golive.store import ChecklistMark, EventStore
+from golive.store import ChecklistMark
 
 VERIFIER = "golive"
 
@@ -63,13 +63,6 @@ def statuses(plan: Plan, marks: Sequence[ChecklistMark], *, now: dt.datetime) ->
             state = ItemState.pending
         result.append(ItemStatus(item, state, mark))
     return result
-
-
-def done_items(plan: Plan, store: EventStore, *, now: dt.datetime) -> set[str]:
-    """The ids of the items that are done, for the readiness verdict."""
-    return {
-        s.item.id for s in statuses(plan, store.checklist_marks(plan.golive), now=now) if s.done
-    }
 
 
 async def verify(

@@ -100,13 +100,15 @@ def readiness(
     runs_and_states: Sequence[RunAndState],
     *,
     checklist_done: Collection[str] | None = None,
+    checklist_overdue: Collection[str] = (),
     iterations: int = DEFAULT_ITERATIONS,
 ) -> Readiness:
     """Whether `plan` may go to production, given its runs (see `history.load_runs`).
 
     `checklist_done` holds the ids of the checklist items that are done. The plan file does not
     say which are (that state arrives with the checklist commands); until a caller knows it,
-    leave it None and the checklist is not part of the verdict.
+    leave it None and the checklist is not part of the verdict. `checklist_overdue` names the
+    open items whose due date has passed: each is named as overdue, owner and due date.
     """
     tried = rehearsals(runs_and_states)
     policy = plan.policy
@@ -119,6 +121,7 @@ def readiness(
         *_rollback_reasons(policy, rollback),
         *_forecast_reasons(predicted),
         *_checklist_reasons(plan, open_items),
+        *_overdue_reasons(plan, checklist_overdue),
     ]
     return Readiness(
         verdict=Verdict.not_ready if reasons else Verdict.ready,
@@ -170,6 +173,14 @@ def _checklist_reasons(plan: Plan, open_items: list[str] | None) -> list[str]:
         return []
     items = _count(len(plan.checklist), "checklist item")
     return [f"{len(open_items)} of {items} not done: {', '.join(open_items)}"]
+
+
+def _overdue_reasons(plan: Plan, overdue: Collection[str]) -> list[str]:
+    late = [item for item in plan.checklist if item.id in overdue]
+    if not late:
+        return []
+    named = ", ".join(f"{i.id} ({i.owner or 'no owner'}, due {i.due})" for i in late)
+    return [f"overdue: {named}"]
 
 
 def _rehearsed_rollback(tried: Sequence[RunAndState]) -> RollbackRehearsal | None:

@@ -27,6 +27,7 @@ from golive.store.schema import events
 
 Processor = Callable[[Any], Any]
 Row = dict[str, Any]
+APPEND_PARAMETERS = ("at", "type", "step", "data", "run_id")
 
 
 class _Statement:
@@ -52,6 +53,9 @@ class _Sql:
         self.exists = _Statement(queries.run_exists, dialect)
         self.at = _processor(events.c.at.type, dialect)
         self.columns = [column.name for column in queries.EVENT_COLUMNS]
+        # `append` passes its parameters in this order without building a dict for each event.
+        if self.append.names != APPEND_PARAMETERS:
+            raise TypeError(f"append_one takes {self.append.names}, not {APPEND_PARAMETERS}")
 
 
 _COMPILED: dict[tuple[type[Dialect], str], _Sql] = {}
@@ -91,21 +95,20 @@ class SqliteEventLog:
 
         The time is taken from `now` once the write lock is held, so that times follow seqs.
         """
-        values = {"run_id": run_id, "type": type, "step": step, "data": data}
         sql = _sql_for(self._engine.dialect)
         with self._lock:
             connection = self._connection or self._connect()
             try:
-                connection.execute("BEGIN IMMEDIATE")
+                cursor = connection.cursor()
+                cursor.execute("BEGIN IMMEDIATE")
                 try:
                     at = now()
-                    values["at"] = sql.at(at)
-                    parameters = sql.append.parameters(values)
-                    rows = connection.execute(sql.append.sql, parameters).fetchall()
-                    connection.execute("COMMIT")
+                    cursor.execute(sql.append.sql, (sql.at(at), type, step, data, run_id))
+                    rows = cursor.fetchall()
+                    cursor.execute("COMMIT")
                 except BaseException:
                     if connection.in_transaction:
-                        connection.execute("ROLLBACK")
+                        cursor.execute("ROLLBACK")
                     raise
             except sqlite3.Error as exc:
                 raise self._failed(sql.append.sql, exc) from exc
