@@ -78,8 +78,10 @@ def opened(state: str | None, plan: Path | None) -> Iterator[EventStore]:
         store.close()
 
 
-def find_run(store: EventStore, run: str | None) -> RunRecord:
-    return store.find_run(run) if run else store.latest_run()
+def find_run(store: EventStore, run: str | None, plan: Path | None = None) -> RunRecord:
+    """RUN by id or unique prefix; without one, the latest run (of --plan's go-live if given)."""
+    plan_id = load_plan(plan).plan.golive if plan is not None else None
+    return store.find_run(run, plan_id=plan_id) if run else store.latest_run(plan_id=plan_id)
 
 
 def _drive(engine: Engine, *, plain: bool) -> RunState:
@@ -156,7 +158,7 @@ def resume(
 ) -> int:
     """Continue a run after a crash or an interruption; finished steps never run again."""
     with opened(state, plan) as store:
-        record = find_run(store, run_id)
+        record = find_run(store, run_id, plan)
         current = read_state(store, record.id)
         if current.status.finished and not current.rollback_requested:
             console.print(f"run {record.id} has ended ({current.status}); nothing to resume")
@@ -178,7 +180,7 @@ def rollback(
 ) -> int:
     """Roll a run back: undo every step that ran, in reverse dependency order."""
     with opened(state, plan) as store:
-        record = find_run(store, run_id)
+        record = find_run(store, run_id, plan)
         decide(store, record, decision=Decision.rollback, by=by, step=None, why=why)
         if engine_alive(read_state(store, record.id)):
             console.print(f"rollback of {record.id} recorded; the engine driving it rolls back now")
@@ -198,7 +200,7 @@ def done(
 ) -> None:
     """Confirm that a manual step (or an interrupted one) is done."""
     with opened(state, plan) as store:
-        record = find_run(store, run_id)
+        record = find_run(store, run_id, plan)
         mark_done(store, record, step=step, by=by, note=note)
         console.print(f"✓ {step} marked done by {by} in run {record.id}")
 
@@ -217,7 +219,7 @@ def decide_command(
 ) -> None:
     """Decide what a paused run does next: retry, skip, rollback or abort."""
     with opened(state, plan) as store:
-        record = find_run(store, run_id)
+        record = find_run(store, run_id, plan)
         target = decide(store, record, decision=decision, by=by, step=step, why=why)
         alive = engine_alive(read_state(store, record.id))
         about = f" {target}" if target else ""
@@ -249,7 +251,7 @@ def gate_command(
     """Vote go or no-go at an open Go/No-Go gate."""
     choice = _ballot(ballot)
     with opened(state, plan) as store:
-        record = find_run(store, run_id)
+        record = find_run(store, run_id, plan)
         outcome = vote(store, record, gate=gate, ballot=choice, by=by, comment=comment)
     shown = "go" if choice is Vote.go else "no-go"
     if outcome.decided:
@@ -268,7 +270,7 @@ def status(
 ) -> None:
     """Show where a run stands: every step's state, and what the run waits for."""
     with opened(state, plan) as store:
-        record = find_run(store, run_id)
+        record = find_run(store, run_id, plan)
         current = read_state(store, record.id)
     plan_model = run_plan(current, display=record.plan_path)
     if output is OutputFormat.json:
@@ -328,7 +330,7 @@ def log(
 ) -> None:
     """The whole timeline of a run, every event in order."""
     with opened(state, plan) as store:
-        record = find_run(store, run_id)
+        record = find_run(store, run_id, plan)
         events = store.events(record.id)
         current = read_state(store, record.id)
     if output is OutputFormat.json:
