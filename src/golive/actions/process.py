@@ -22,65 +22,12 @@ KILL_GRACE = 5.0
 
 # Words sh treats itself: exec'ing them directly would not do what sh does.
 SHELL_WORDS = frozenset(
-    [
-        "!",
-        ".",
-        ":",
-        "[",
-        "[[",
-        "alias",
-        "bg",
-        "break",
-        "builtin",
-        "case",
-        "cd",
-        "command",
-        "continue",
-        "declare",
-        "do",
-        "done",
-        "elif",
-        "else",
-        "esac",
-        "eval",
-        "exec",
-        "exit",
-        "export",
-        "fc",
-        "fg",
-        "fi",
-        "for",
-        "function",
-        "getopts",
-        "hash",
-        "if",
-        "in",
-        "jobs",
-        "kill",
-        "let",
-        "local",
-        "read",
-        "readonly",
-        "return",
-        "select",
-        "set",
-        "shift",
-        "source",
-        "test",
-        "then",
-        "time",
-        "times",
-        "trap",
-        "type",
-        "typeset",
-        "ulimit",
-        "umask",
-        "unalias",
-        "unset",
-        "until",
-        "wait",
-        "while",
-    ]
+    (
+        "! . : [ [[ alias bg break builtin case cd command continue declare do done elif else "
+        "esac eval exec exit export fc fg fi for function getopts hash if in jobs kill let local "
+        "read readonly return select set shift source test then time times trap type typeset "
+        "ulimit umask unalias unset until wait while"
+    ).split()
 )
 
 
