@@ -22,12 +22,13 @@ from golive.engine.commands import (
     decide,
     engine_alive,
     mark_done,
+    read_events,
     read_state,
     run_plan,
     start_run,
     vote,
 )
-from golive.engine.events import Decision, Outcome, Recorded, Vote, decode
+from golive.engine.events import Decision, Outcome, RunStarted, Vote
 from golive.engine.runner import Engine
 from golive.engine.state import RunState
 from golive.errors import UsageError
@@ -331,9 +332,10 @@ def log(
     """The whole timeline of a run, every event in order."""
     with opened(state, plan) as store:
         record = find_run(store, run_id, plan)
-        events = store.events(record.id)
-        current = read_state(store, record.id)
-    if output is OutputFormat.json:
+        json_output = output is OutputFormat.json
+        events = store.events(record.id) if json_output else []
+        recorded = [] if json_output else read_events(store, record.id)
+    if json_output:
         typer.echo(
             json.dumps(
                 [
@@ -350,20 +352,14 @@ def log(
             )
         )
         return
-    printer = PlainPrinter(console, run_plan(current, display=record.plan_path))
     replay = RunState(record.id)
-    for stored in events:
-        recorded = Recorded(
-            stored.seq,
-            stored.at,
-            decode(
-                stored.type, stored.step, stored.data, where=f"run {record.id} event {stored.seq}"
-            ),
-        )
-        replay.apply(recorded)
+    printer: PlainPrinter | None = None
+    for event in recorded:
+        replay.apply(event)
+        printer = printer or PlainPrinter(console, run_plan(replay, display=record.plan_path))
         line = (
-            printer.describe(recorded, replay)
-            if stored.type != "RunStarted"
+            printer.describe(event, replay)
+            if not isinstance(event.event, RunStarted)
             else (
                 f"● run {record.id} started by {replay.started_by}: "
                 f"{record.plan_id} on {record.env}"
@@ -371,7 +367,7 @@ def log(
             )
         )
         if line:
-            stamp = stored.at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+            stamp = event.at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
             console.print(f"{stamp} {line}", markup=False, highlight=False)
 
 

@@ -39,17 +39,17 @@ from golive.store import EventStore, RunRecord
 DEFAULT_PARALLEL = 10
 
 
+def read_events(store: EventStore, run_id: str) -> list[Recorded]:
+    """The run's events, decoded (a record that does not fit its type is a StoreError)."""
+    return [
+        Recorded(s.seq, s.at, decode(s.type, s.step, s.data, where=f"run {run_id} event {s.seq}"))
+        for s in store.events(run_id)
+    ]
+
+
 def read_state(store: EventStore, run_id: str) -> RunState:
     """The run's state as its events describe it."""
-    state = RunState(run_id)
-    for stored in store.events(run_id):
-        where = f"run {run_id} event {stored.seq}"
-        state.apply(
-            Recorded(
-                stored.seq, stored.at, decode(stored.type, stored.step, stored.data, where=where)
-            )
-        )
-    return state
+    return RunState.fold(run_id, read_events(store, run_id))
 
 
 def run_plan(state: RunState, *, display: str) -> Plan:
