@@ -28,7 +28,7 @@ from typing import Any
 
 from golive.engine import loop
 from golive.engine.commands import attach_engine, start_run
-from golive.engine.events import Recorded, StepSucceeded
+from golive.engine.events import Recorded, StepStarted, StepSucceeded
 from golive.engine.runner import Engine
 from golive.engine.state import RunState, StepStatus
 from golive.plan import PlanFile, load_plan
@@ -134,7 +134,8 @@ async def _drive_until_halfway(engine: Engine) -> None:
 def half_done_store(
     plan_file: PlanFile, directory: Path, parallel: int, done: int, drive: Drive
 ) -> tuple[Path, str]:
-    """A store holding a run stopped once `done` steps have succeeded (others left running)."""
+    """A store holding a run stopped once `done` steps have succeeded: as the next steps are
+    recorded started, the engine stops, leaving them (and any others under way) running."""
     path = directory / "half.db"
     succeeded = 0
 
@@ -142,8 +143,8 @@ def half_done_store(
         nonlocal succeeded
         if isinstance(recorded.event, StepSucceeded):
             succeeded += 1
-            if succeeded == done:
-                raise _Halfway
+        elif isinstance(recorded.event, StepStarted) and succeeded >= done:
+            raise _Halfway
 
     with open_store(f"sqlite:///{path}") as store:
         started = start_run(

@@ -229,13 +229,19 @@ class Recorded:
     event: Event
 
 
+_FIELDS: dict[type[Event], tuple[str, ...]] = {}
+
+
 def encode(event: Event) -> tuple[str, str | None, dict[str, Any]]:
-    data = {f.name: getattr(event, f.name) for f in dataclasses.fields(event) if f.name != "step"}
-    return (
-        event.type,
-        event.step,
-        {k: (v.value if isinstance(v, StrEnum) else v) for k, v in data.items()},
-    )
+    cls = type(event)
+    names = _FIELDS.get(cls)
+    if names is None:  # looked up once per class: the engine encodes every event it records
+        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls) if f.name != "step")
+    data: dict[str, Any] = {}
+    for name in names:
+        value = getattr(event, name)
+        data[name] = value.value if isinstance(value, StrEnum) else value
+    return event.type, event.step, data
 
 
 _HINTS: dict[type[Event], dict[str, Any]] = {}
