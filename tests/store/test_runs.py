@@ -196,3 +196,9 @@ def test_find_run_can_be_limited_to_one_plan(store: EventStore, make_run: MakeRu
     assert store.find_run("r-a", plan_id="shop") == shop
     with pytest.raises(RunNotFound, match="of plan 'blog'"):
         store.find_run("r-a1", plan_id="blog")
+
+
+def test_a_run_is_found_by_the_short_id_history_shows(store: EventStore, make_run: MakeRun) -> None:
+    run = make_run()
+    make_run()
+    assert store.find_run(run.id[-4:]).id == run.id

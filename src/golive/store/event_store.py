@@ -259,11 +259,15 @@ class EventStore:
         return run_from_row(row, store=self.display_url)
 
     def find_run(self, prefix: str, *, plan_id: str | None = None) -> RunRecord:
-        """The run whose id is `prefix`, or the only one starting with it; else RunNotFound."""
+        """The run whose id is `prefix`, or the only one starting with it, or (for the short ids
+        `golive history` shows) the only one ending with it; else RunNotFound."""
         shown = 5
         query = queries.with_id_prefix(queries.select_runs(plan_id=plan_id), prefix)
+        by_suffix = queries.with_id_suffix(queries.select_runs(plan_id=plan_id), prefix)
         with self._reading(f"look up run {prefix} in") as connection:
             rows = connection.execute(query.limit(shown + 1)).mappings().all() if prefix else []
+            if not rows and prefix:
+                rows = connection.execute(by_suffix.limit(shown + 1)).mappings().all()
         if not rows:
             raise self._not_found(prefix, plan_id=plan_id)
         if rows[0]["id"] == prefix or len(rows) == 1:

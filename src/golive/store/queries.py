@@ -115,6 +115,14 @@ def newest_first(query: sa.Select[Any]) -> sa.Select[Any]:
     return query.order_by(runs.c.created_at.desc(), runs.c.id.desc())
 
 
+def with_id_suffix(query: sa.Select[Any], suffix: str) -> sa.Select[Any]:
+    """`query` over runs whose id ends with `suffix` (the short ids `golive history` shows)."""
+    length = sa.func.length(runs.c.id)
+    return query.where(
+        sa.func.substr(runs.c.id, length - len(suffix) + 1, len(suffix)) == suffix
+    ).order_by(runs.c.created_at, runs.c.id)
+
+
 def with_id_prefix(query: sa.Select[Any], prefix: str) -> sa.Select[Any]:
     """`query` over runs whose id starts with `prefix` (case-sensitively), exact match first."""
     # substr rather than LIKE: no wildcards to escape, and case-sensitive on SQLite too.
