@@ -191,3 +191,18 @@ def test_bad_input_gets_one_clear_line_and_a_nonzero_exit(
     assert result.returncode != 0
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_a_production_run_says_what_is_not_ready_and_ready_refuses_it(tmp_path: Path) -> None:
+    plan = tmp_path / "prod.golive.yaml"
+    plan.write_text(
+        PLAN.replace("DIR", str(tmp_path)).replace("  staging:", "  production:")
+        + "policy: {rehearsals: 2, never_on: []}\n"
+    )
+    (tmp_path / "go").touch()
+    refused = golive(
+        "run", str(plan), "--env", "production", "--release", "1", "--ready", cwd=tmp_path
+    )
+    assert refused.returncode == 1
+    assert "not ready: 0 of 2 rehearsals" in refused.stderr
+    assert not (tmp_path / "did").exists()

@@ -303,14 +303,20 @@ def check_readiness(result: CheckResult, *, state: str | None) -> Readiness | st
     """The readiness of a checked plan: None if it did not parse, the message if the store fails."""
     if result.plan is None:
         return None
+    return plan_readiness(result.plan, result.path, state=state)
+
+
+def plan_readiness(plan: Plan, plan_path: Path, *, state: str | None) -> Readiness | str:
+    """Rehearsals, rollback, forecast and checklist against policy; the message if the store
+    cannot be read. Creates no store where there is none."""
     try:
-        runs = plan_runs(result.plan, result.path, state=state)
-        items = checklist_statuses(result.plan, result.path, state=state)
+        runs = plan_runs(plan, plan_path, state=state)
+        items = checklist_statuses(plan, plan_path, state=state)
     except StoreError as exc:
         return exc.message
     done = {s.item.id for s in items if s.done}
     overdue = {s.item.id for s in items if s.state is ItemState.overdue}
-    return readiness(result.plan, runs, checklist_done=done, checklist_overdue=overdue)
+    return readiness(plan, runs, checklist_done=done, checklist_overdue=overdue)
 
 
 def checklist_statuses(plan: Plan, plan_path: Path, *, state: str | None) -> list[ItemStatus]:

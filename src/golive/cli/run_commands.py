@@ -12,7 +12,7 @@ from typing import Any
 
 import typer
 
-from golive.cli.app import app, console, exits
+from golive.cli.app import app, console, console_err, exits
 from golive.cli.live import Board, PlainPrinter, live_board, next_actions
 from golive.cli.plan_commands import OutputFormat
 from golive.engine import loop
@@ -31,8 +31,8 @@ from golive.engine.commands import (
 from golive.engine.events import Decision, Outcome, RunStarted, Vote
 from golive.engine.runner import Engine
 from golive.engine.state import RunState
-from golive.errors import UsageError
-from golive.plan import load_plan
+from golive.errors import GoliveError, UsageError
+from golive.plan import PlanFile, load_plan
 from golive.plan.values import format_duration
 from golive.store import EventStore, RunRecord, default_state_url, open_store
 
@@ -135,9 +135,14 @@ def run(
     by: str | None = AsOption,
     state: str | None = StateOption,
     plain: bool = PlainOption,
+    ready: bool = typer.Option(
+        False, "--ready", help="Refuse a production run until the plan is ready (see check)."
+    ),
 ) -> int:
     """Run a plan against an environment; any environment but production is a rehearsal."""
     plan_file = load_plan(plan, env=env)
+    if plan_file.plan.is_production(env):
+        _production_readiness(plan_file, state=state, required=ready)
     with opened(state, plan) as store:
         started = start_run(
             plan_file, store=store, env=env, release=release, by=by, max_parallel=max_parallel
@@ -146,6 +151,22 @@ def run(
         console.print(f"run {started.run.id}  ({plan_file.plan.golive}, {env}, {kind})")
         sys.stdout.flush()
         return _summary(_drive(started.engine, plain=plain))
+
+
+def _production_readiness(plan_file: PlanFile, *, state: str | None, required: bool) -> None:
+    """Say, before a production run, what the rehearsals and checklist still lack; with
+    --ready, refuse to start."""
+    from golive.cli.report_commands import plan_readiness  # it builds on this module
+
+    verdict = plan_readiness(plan_file.plan, plan_file.path, state=state)
+    if not isinstance(verdict, str) and verdict.ready:
+        return
+    why = verdict if isinstance(verdict, str) else verdict.summary()
+    if required:
+        raise GoliveError(
+            f"{plan_file.path}: {why}; finish the rehearsals and checklist, or run without --ready"
+        )
+    console_err.print(f"warning: production run of a plan that is {why}", markup=False)
 
 
 @app.command()
