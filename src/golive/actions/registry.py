@@ -18,22 +18,39 @@ GROUP = "golive.actions"
 
 
 @cache
-def actions() -> dict[StepKind, tuple[Action, ...]]:
-    """Every installed action, by the step kind it runs, built-ins first."""
+def _installed() -> tuple[dict[StepKind, tuple[Action, ...]], dict[str, str]]:
     found: dict[StepKind, list[Action]] = {}
+    broken: dict[str, str] = {}
     points = sorted(
         entry_points(group=GROUP), key=lambda e: (not e.value.startswith("golive."), e.name)
     )
     for entry in points:
-        action: Action = entry.load()()
+        try:
+            action: Action = entry.load()()
+        except Exception as exc:  # a broken plugin must not take every other step kind down
+            broken[entry.name] = f"{entry.value} cannot be loaded ({type(exc).__name__}: {exc})"
+            continue
         found.setdefault(action.kind, []).append(action)
-    return {kind: tuple(candidates) for kind, candidates in found.items()}
+    return {kind: tuple(candidates) for kind, candidates in found.items()}, broken
+
+
+def actions() -> dict[StepKind, tuple[Action, ...]]:
+    """Every installed action, by the step kind it runs, built-ins first."""
+    return _installed()[0]
+
+
+def broken_plugins() -> dict[str, str]:
+    """Entry points of the `golive.actions` group that failed to load, and why."""
+    return _installed()[1]
 
 
 def why_not(step: Step) -> str | None:
     """None if an installed action can run `step`, else why none can."""
     candidates = actions().get(step.kind, ())
     if not candidates:
+        broken = broken_plugins().get(step.kind.value)
+        if broken:
+            return f"the action for '{step.kind}' steps is installed but broken: {broken}"
         return f"'{step.kind}' steps are not supported yet"
     reasons = [action.supports(step) for action in candidates]
     if any(reason is None for reason in reasons):
