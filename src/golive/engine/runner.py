@@ -34,7 +34,6 @@ from golive.engine.events import (
     RunStarted,
     StepFailed,
     StepInterrupted,
-    StepOutput,
     StepSkipped,
     StepStarted,
     StepSucceeded,
@@ -47,6 +46,7 @@ from golive.engine.events import (
     encode,
 )
 from golive.engine.gates import Verdict, verdict
+from golive.engine.output import FLUSH_SECONDS, OutputBuffer
 from golive.engine.state import RunState, StepStatus, UndoStatus
 from golive.plan.graph import StepGraph
 from golive.plan.models import FailurePolicy, Plan, Step, StepKind
@@ -54,8 +54,6 @@ from golive.store import EventStore
 
 Observer = Callable[[Recorded, RunState], None]
 POLL_INTERVAL = 0.2
-OUTPUT_FLUSH_LINES = 50
-OUTPUT_FLUSH_SECONDS = 0.25
 SAFE_TO_RERUN = (StepKind.manual, StepKind.check)
 
 
@@ -98,9 +96,8 @@ class Engine:
         self._ready: list[tuple[int, str]] = []
         self._person_waits: dict[str, asyncio.Event] = {}
         self._vote_waits: dict[str, asyncio.Event] = {}
-        self._output: dict[str, list[tuple[str, str | None, str]]] = {}
+        self._output = OutputBuffer(self.record, self.clock.monotonic)
         self.resources = RunResources()
-        self._flushed_at: dict[str, float] = {}
 
     # --- the log -------------------------------------------------------------------------------
 
@@ -219,7 +216,7 @@ class Engine:
         finally:
             for task in self._tasks.values():
                 task.cancel()
-            self._flush_all()
+            self._output.flush_all()
             await self.resources.aclose()
         return self.state
 
@@ -240,7 +237,7 @@ class Engine:
                 self._completed(task.get_name(), task)
         else:
             await self.clock.sleep(self.poll_interval)
-        self._flush_all(older_than=OUTPUT_FLUSH_SECONDS)
+        self._output.flush_all(older_than=FLUSH_SECONDS)
 
     async def _drain(self) -> None:
         """Before a rollback: let running commands end (their results recorded); nobody is
@@ -259,7 +256,7 @@ class Engine:
         await asyncio.gather(*tasks.values(), return_exceptions=True)
         for step_id in tasks:
             del self._tasks[step_id]
-            self._flush(step_id)
+            self._output.flush(step_id)
             step_state = self.state.step(step_id)
             if step_state.status in (StepStatus.running, StepStatus.waiting):
                 started = step_state.attempt_started_at
@@ -341,7 +338,7 @@ class Engine:
             timeout=timeout,
             render=self.context.render,
             redact=self.context.redact,
-            output=lambda stream, line, *, host=None: self._collect(step.id, stream, line, host),
+            output=lambda stream, line, *, host=None: self._output.add(step.id, stream, line, host),
             wait_for_person=lambda who, what: self._wait_for_person(step.id, who, what),
             monotonic=self.clock.monotonic,
             resources=self.resources,
@@ -387,7 +384,7 @@ class Engine:
 
     def _completed(self, step_id: str, task: asyncio.Task[Result]) -> None:
         del self._tasks[step_id]
-        self._flush(step_id)
+        self._output.flush(step_id)
         if task.cancelled():
             return
         result = task.result()
@@ -497,7 +494,7 @@ class Engine:
             self.record(UndoStarted(step=step.id, command=command))
             started = self.clock.monotonic()
             result = await action.undo(self._step_context(step, attempt, action, undo=True))
-            self._flush(step.id)
+            self._output.flush(step.id)
             if result is None:
                 self.record(UndoSkipped(step=step.id, reason="nothing to undo"))
                 return
@@ -526,27 +523,3 @@ class Engine:
         self.record(RunFinished(outcome=outcome, duration=duration))
 
     # --- output --------------------------------------------------------------------------------
-
-    def _collect(self, step_id: str, stream: str, line: str, host: str | None = None) -> None:
-        buffer = self._output.setdefault(step_id, [])
-        buffer.append((stream, host, line))
-        if len(buffer) >= OUTPUT_FLUSH_LINES:
-            self._flush(step_id)
-
-    def _flush(self, step_id: str) -> None:
-        buffer = self._output.pop(step_id, None)
-        self._flushed_at[step_id] = self.clock.monotonic()
-        if not buffer:
-            return
-        groups: dict[tuple[str, str | None], list[str]] = {}
-        for stream, host, line in buffer:
-            groups.setdefault((stream, host), []).append(line)
-        for (stream, host), lines in groups.items():
-            text = "\n".join(lines)
-            self.record(StepOutput(step=step_id, stream=stream, text=text, host=host))
-
-    def _flush_all(self, older_than: float = 0.0) -> None:
-        now = self.clock.monotonic()
-        for step_id in list(self._output):
-            if now - self._flushed_at.get(step_id, 0.0) >= older_than:
-                self._flush(step_id)
