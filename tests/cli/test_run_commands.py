@@ -178,8 +178,8 @@ def test_rollback_on_demand_undoes_a_completed_run(plan: Path, tmp_path: Path) -
             "--as zed: not a person of this plan",
         ),
         (["status", "--state", "mysql://nobody@127.0.0.1:1/x"], "state store"),
-        (["status", "r-nope"], "r-nope"),
-        (["done", "r-nope", "first", "--as", "ann"], "r-nope"),
+        (["status", "r-nope"], "no runs yet"),
+        (["done", "r-nope", "first", "--as", "ann"], "no runs yet"),
     ],
 )
 def test_bad_input_gets_one_clear_line_and_a_nonzero_exit(

@@ -50,7 +50,7 @@ def checklist_command(
     verifications, and mark items done."""
     plan_file = load_plan(plan, env=env)
     model = plan_file.plan
-    with opened(state, plan) as store:
+    with opened(state, plan, create=True) as store:
         for item_id, mark in ((done, MarkState.done), (reopen, MarkState.open)):
             if item_id is not None:
                 _mark(store, model, item_id, mark, by=by, note=note)

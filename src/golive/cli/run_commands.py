@@ -31,10 +31,11 @@ from golive.engine.commands import (
 from golive.engine.events import Decision, Outcome, RunStarted, Vote
 from golive.engine.runner import Engine
 from golive.engine.state import RunState
-from golive.errors import GoliveError, UsageError
+from golive.errors import GoliveError, RunNotFound, UsageError
 from golive.plan import PlanFile, load_plan
 from golive.plan.values import format_duration
 from golive.store import EventStore, RunRecord, default_state_url, open_store
+from golive.store.url import parse_url
 
 EXIT_CODES = {Outcome.completed: 0, Outcome.failed: 1, Outcome.rolled_back: 3, Outcome.aborted: 4}
 INTERRUPTED = 130
@@ -71,8 +72,14 @@ def state_url(state: str | None, plan: Path | None) -> str:
 
 
 @contextmanager
-def opened(state: str | None, plan: Path | None) -> Iterator[EventStore]:
-    store = open_store(state_url(state, plan))
+def opened(state: str | None, plan: Path | None, *, create: bool = False) -> Iterator[EventStore]:
+    """The state store; a missing SQLite file is created only by commands that start things."""
+    url = state_url(state, plan)
+    parsed = parse_url(url)
+    database = Path(parsed.database or "")
+    if not create and parsed.get_backend_name() == "sqlite" and not database.exists():
+        raise RunNotFound(f"no runs yet: {database} does not exist; start one with `golive run`")
+    store = open_store(url)
     try:
         yield store
     finally:
@@ -143,7 +150,7 @@ def run(
     plan_file = load_plan(plan, env=env)
     if plan_file.plan.is_production(env):
         _production_readiness(plan_file, state=state, required=ready)
-    with opened(state, plan) as store:
+    with opened(state, plan, create=True) as store:
         started = start_run(
             plan_file, store=store, env=env, release=release, by=by, max_parallel=max_parallel
         )
