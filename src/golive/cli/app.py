@@ -62,6 +62,7 @@ def register() -> None:
         plan_commands,
         report_commands,
         run_commands,
+        verify_commands,
     )
 
 

@@ -343,12 +343,36 @@ class Environment(Model):
 # --- steps -------------------------------------------------------------------------------------
 
 
+class Normalization(Model):
+    """How values are made comparable before a verify step compares them (default: exactly)."""
+
+    trim: bool = Field(default=False, description="Ignore leading and trailing spaces")
+    case: bool = Field(default=False, description="Compare text case-insensitively")
+    numeric_scale: int | None = Field(
+        default=None, ge=0, le=30, description="Round numbers to this many decimals"
+    )
+    timezone: str = Field(default="UTC", description="The timezone of timestamps without one")
+    empty_is_null: bool = Field(default=False, description="An empty string equals NULL")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown timezone {value!r}; use an IANA name like Europe/Brussels"
+            ) from None
+        return value
+
+
 class TableMapping(Model):
     source: Text
     target: Text | None = None
     key: Id | list[Id]
     columns: dict[str, str] | list[str] | None = None
     where: str | None = None
+    normalize: Normalization = Field(default_factory=Normalization)
 
 
 class SqlAssertion(Model):
@@ -356,6 +380,12 @@ class SqlAssertion(Model):
     db: Text | None = Field(default=None, description="Defaults to the verify target")
     equals: Any = None
     no_rows: bool = False
+
+    @model_validator(mode="after")
+    def _one_expectation(self) -> SqlAssertion:
+        if self.equals is None and not self.no_rows:
+            raise ValueError("an assertion needs an expectation: equals or no_rows: true")
+        return self
 
 
 class SqlStatement(Model):

@@ -1,0 +1,222 @@
+"""How fast `verify` compares a 1,000,000-row table, against a whole-table checksum as the floor.
+
+    python bench/verify_throughput.py [--rows 1000000 --repeat 3 --keep]
+
+Builds a table (id, name, email, amount numeric, created_at timestamptz) in a PostgreSQL source,
+a PostgreSQL target and a MariaDB source (DATETIME for the timestamps, DECIMAL(12,2)); the
+PostgreSQL target differs in 15 rows (10 changed, 5 missing). Times, medians of `--repeat`:
+
+(a) golive's comparison, PostgreSQL -> PostgreSQL and MariaDB -> PostgreSQL; each run must find
+    exactly the 15 differences;
+(b) the floor: one whole-table checksum aggregate (count and sum of 60 bits of each row's MD5)
+    on each side at once, which proves nothing about where rows differ;
+(c) reladiff, when `--reladiff PATH` names its command (installed in another environment: it
+    pins dependencies golive's environment does not share).
+
+Prints rows/s and the ratios. Targets (issue 6): PG->PG within 1.5x of the floor, MariaDB->PG
+within 2x of PG->PG, and at least 2.5x reladiff's throughput.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import statistics
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import sqlalchemy as sa
+
+from golive.actions.base import RunResources
+from golive.plan.models import VerifySpec
+from golive.verify import VerifyReport, verify
+
+PG = "postgresql+psycopg://postgres@127.0.0.1:5432/"
+MARIA = "mysql+pymysql://root@127.0.0.1:3306/"
+NAMES = {"pg_source": "golive_bench_source", "pg_target": "golive_bench_target"}
+MARIA_DB = "golive_bench_source"
+CHANGED = 10
+MISSING = 5
+FLOOR_ROW = {
+    "postgresql": "concat_ws(chr(31), id::text, name, email, amount::text, "
+    "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'))",
+    "mysql": "concat_ws(char(31), id, name, email, amount, "
+    "DATE_FORMAT(created_at, '%Y-%m-%d %H:%i:%s.%f'))",
+}
+
+
+def pg_url(name: str) -> str:
+    return PG + name
+
+
+def admin(url: str, *statements: str) -> None:
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            cursor = connection.connection.cursor()  # the driver's own: no % formatting
+            for statement in statements:
+                cursor.execute(statement)
+    finally:
+        engine.dispose()
+
+
+def build(rows: int) -> list[int]:
+    """The three databases; the ids that differ in the PostgreSQL target."""
+    step = rows // (CHANGED + MISSING + 1)
+    differing = [step * (i + 1) for i in range(CHANGED + MISSING)]
+    fill = (
+        "INSERT INTO customers SELECT i, 'name ' || i, 'user' || i || '@example.org', "
+        "round((i * 37 % 100000)::numeric / 100, 2), "
+        "timestamptz '2024-01-01 00:00:00+00' + i * interval '1 second' "
+        f"FROM generate_series(1, {rows}) AS i"
+    )
+    table = (
+        "CREATE TABLE customers (id integer PRIMARY KEY, name text, email text, amount numeric, "
+        "created_at timestamptz)"
+    )
+    for name in NAMES.values():
+        admin(PG + "postgres", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin(PG + "postgres", f'CREATE DATABASE "{name}"')
+        admin(pg_url(name), table, fill, "ANALYZE customers")
+    changed, missing = differing[:CHANGED], differing[CHANGED:]
+    admin(
+        pg_url(NAMES["pg_target"]),
+        f"UPDATE customers SET amount = amount + 1 WHERE id IN ({', '.join(map(str, changed))})",
+        f"DELETE FROM customers WHERE id IN ({', '.join(map(str, missing))})",
+    )
+    admin(
+        MARIA,
+        f"DROP DATABASE IF EXISTS {MARIA_DB}",
+        f"CREATE DATABASE {MARIA_DB}",
+        f"USE {MARIA_DB}",
+        f"CREATE TABLE {MARIA_DB}.customers (id int PRIMARY KEY, name varchar(100), "
+        "email varchar(100), amount decimal(12,2), created_at datetime(6)) "
+        "DEFAULT CHARSET=utf8mb4",
+        f"INSERT INTO {MARIA_DB}.customers SELECT seq, concat('name ', seq), "
+        "concat('user', seq, '@example.org'), round((seq * 37 % 100000) / 100, 2), "
+        f"timestamp '2024-01-01 00:00:00' + interval seq second FROM seq_1_to_{rows}",
+    )
+    return differing
+
+
+def golive(source: str, target: str) -> tuple[float, VerifyReport]:
+    spec = VerifySpec.model_validate(
+        {"source": source, "target": target, "tables": [{"source": "customers", "key": "id"}]}
+    )
+
+    async def main() -> VerifyReport:
+        resources = RunResources()
+        try:
+            return await verify(spec, render=str, redact=str, resources=resources, timeout=600)
+        finally:
+            await resources.aclose()
+
+    started = time.perf_counter()
+    report = asyncio.run(main())
+    return time.perf_counter() - started, report
+
+
+def floor(source: str, target: str) -> float:
+    """Both whole-table checksums at once, on warm connections."""
+    engines = [sa.create_engine(url) for url in (source, target)]
+    for engine in engines:
+        engine.connect().close()
+
+    def checksum(engine: sa.Engine) -> Any:
+        backend = engine.dialect.name
+        row = FLOOR_ROW[backend]
+        if backend == "postgresql":
+            hashed = f"('x' || substr(md5({row}), 1, 15))::bit(60)::bigint"
+        else:
+            hashed = f"CAST(CONV(SUBSTRING(MD5({row}), 1, 15), 16, 10) AS UNSIGNED)"
+        with engine.connect() as connection:
+            cursor = connection.connection.cursor()
+            cursor.execute(f"SELECT count(*), sum({hashed}) FROM customers")
+            return cursor.fetchone()
+
+    try:
+        started = time.perf_counter()
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(checksum, engines))
+        return time.perf_counter() - started
+    finally:
+        for engine in engines:
+            engine.dispose()
+
+
+def reladiff(command: str, source: str, target: str) -> tuple[float, int]:
+    """reladiff's time and the number of differences it printed."""
+    urls = [re.sub(r"\+\w+://", "://", u) for u in (source, target)]
+    started = time.perf_counter()
+    done = subprocess.run(
+        [command, urls[0], "customers", urls[1], "customers", "-k", "id",
+         "-c", "name", "-c", "email", "-c", "amount", "-c", "created_at", "-j", "8"],
+        capture_output=True, text=True, timeout=1800,
+    )  # fmt: skip
+    elapsed = time.perf_counter() - started
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"reladiff failed: {done.stderr.strip()[-500:]}")
+    found = [line for line in done.stdout.splitlines() if line[:1] in "+-"]
+    return elapsed, len({line[1:].split(",")[0].strip() for line in found})
+
+
+def check(report: VerifyReport, label: str) -> None:
+    table = report.tables[0]
+    found = (table.missing, table.extra, table.changed)
+    if found != (MISSING, 0, CHANGED) or table.error:
+        raise SystemExit(f"{label}: expected {MISSING} missing and {CHANGED} changed, got "
+                         f"{found} {table.error or ''}")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--reladiff", help="the reladiff command, to time it too")
+    parser.add_argument("--keep", action="store_true", help="reuse the databases of a last run")
+    options = parser.parse_args()
+    if not options.keep:
+        started = time.perf_counter()
+        build(options.rows)
+        print(f"built 3 tables of {options.rows:,} rows in {time.perf_counter() - started:.1f}s")
+    source, target = pg_url(NAMES["pg_source"]), pg_url(NAMES["pg_target"])
+    maria = MARIA + MARIA_DB
+    timings: dict[str, list[float]] = {k: [] for k in ("pg", "maria", "floor", "maria_floor")}
+    for _ in range(options.repeat):
+        for key, (a, b) in (("pg", (source, target)), ("maria", (maria, target))):
+            elapsed, report = golive(a, b)
+            check(report, f"golive {key}")
+            timings[key].append(elapsed)
+        timings["floor"].append(floor(source, target))
+        timings["maria_floor"].append(floor(maria, target))
+    median = {k: statistics.median(v) for k, v in timings.items()}
+    rows = options.rows
+
+    def line(label: str, seconds: float, extra: str = "") -> None:
+        print(f"{label:<34} {seconds:7.2f}s {rows / seconds:>12,.0f} rows/s  {extra}")
+
+    line("floor PG->PG (checksum both)", median["floor"])
+    line("golive PG->PG", median["pg"], f"{median['pg'] / median['floor']:.2f}x the floor")
+    line("floor MariaDB->PG (checksum both)", median["maria_floor"])
+    line(
+        "golive MariaDB->PG",
+        median["maria"],
+        f"{median['maria'] / median['maria_floor']:.2f}x its floor, "
+        f"{median['maria'] / median['pg']:.2f}x PG->PG",
+    )
+    if options.reladiff:
+        for label, (a, b), mine in (
+            ("PG->PG", (source, target), median["pg"]),
+            ("MariaDB->PG", (maria, target), median["maria"]),
+        ):
+            runs = [reladiff(options.reladiff, a, b) for _ in range(options.repeat)]
+            elapsed, differences = statistics.median(r[0] for r in runs), runs[0][1]
+            line(f"reladiff {label}", elapsed,
+                 f"{differences} differences; golive is {elapsed / mine:.2f}x faster")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

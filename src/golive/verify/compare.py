@@ -1,0 +1,460 @@
+"""Comparing one table of the source with its counterpart in the target.
+
+The key range is cut into segments (for a single integer key; otherwise the table is one
+segment); each segment is read from both databases at once, in read-only transactions, and
+compared row by row after normalization. Segments run in parallel. The row counts are taken
+again at the end: data that moved meanwhile is reported as such, not as a clean result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from golive.checks.database import DatabaseError
+from golive.plan.diagnostics import did_you_mean
+from golive.plan.models import TableMapping
+from golive.verify import checksum
+from golive.verify.reader import Reader
+from golive.verify.report import SAMPLE, RowDifference, TableReport
+from golive.verify.values import Canon, shown
+
+T = TypeVar("T")
+SEGMENT_ROWS = 10_000  # key values per range, at first
+PARALLEL = 4  # ranges read at once, per table
+FETCH_ROWS = 1_000  # a range with unequal checksums and at most this many rows is fetched
+MAX_SEGMENTS = 256  # ranges at first, at most (a sparse key makes ranges of few rows)
+BISECT = 4  # else it is cut into this many ranges, each checksummed again
+
+
+class MappingError(Exception):
+    """The table mapping does not fit the tables (unknown column, key not unique)."""
+
+
+@dataclass(frozen=True)
+class Columns:
+    """The key and compared columns, as each database names them."""
+
+    names: tuple[str, ...]  # as the report shows them (the source's names)
+    source: tuple[str, ...]
+    target: tuple[str, ...]
+    keys: int  # the first `keys` columns are the key
+
+
+@dataclass
+class Found:
+    missing: int = 0
+    extra: int = 0
+    changed: int = 0
+    fetched: int = 0  # rows read out of the databases, both sides
+    source_rows: int = 0  # counted by checksums
+    target_rows: int = 0
+    sample: list[RowDifference] = field(default_factory=list)
+    keys: list[tuple[Any, ...]] = field(default_factory=list)  # the sample's keys, as read
+
+    def add(self, other: Found) -> None:
+        self.fetched += other.fetched
+        self.source_rows += other.source_rows
+        self.target_rows += other.target_rows
+        self.missing += other.missing
+        self.extra += other.extra
+        self.changed += other.changed
+        room = SAMPLE - len(self.sample)
+        self.sample.extend(other.sample[:room])
+        self.keys.extend(other.keys[:room])
+
+
+@dataclass(frozen=True)
+class Side:
+    """One table in one database, and how to read it."""
+
+    db: Reader
+    table: str
+    columns: tuple[str, ...]
+    where: str | None
+    types: dict[str, str] = field(default_factory=dict)  # for checksums
+
+    def select(self, extra: str = "") -> str:
+        names = ", ".join(self.db.quote_name(c) for c in self.columns)
+        condition = self.db.condition(self.where, with_params=bool(extra))
+        return f"SELECT {names} FROM {self.db.table(self.table)} WHERE {condition}{extra}"
+
+    async def counts(
+        self, key: str | None, *, timeout: float, rows: bool = True
+    ) -> tuple[Any, ...]:
+        """(rows, lowest key, highest key); rows None when not asked (an index answers the
+        rest at once)."""
+        figures = "count(*)" if rows else "NULL"
+        if key is not None:
+            quoted = self.db.quote_name(key)
+            figures += f", min({quoted}), max({quoted})"
+        condition = self.db.condition(self.where, with_params=False)
+        sql = f"SELECT {figures} FROM {self.db.table(self.table)} WHERE {condition}"
+        return (await self.db.fetch(sql, timeout=timeout)).rows[0]
+
+    async def checksum(self, span: tuple[int, int], *, timeout: float) -> tuple[Any, ...]:
+        key, mark = self.db.quote_name(self.columns[0]), self.db.mark
+        condition = self.db.condition(self.where, with_params=True)
+        condition += f" AND {key} >= {mark} AND {key} < {mark}"
+        sql = checksum.checksum_select(self.db, self.table, self.columns, self.types, condition)
+        return (await self.db.fetch(sql, span, timeout=timeout)).rows[0]
+
+    async def keyed(self, keys: list[tuple[Any, ...]], *, timeout: float) -> list[tuple[Any, ...]]:
+        """The rows with these keys (the key is the first columns)."""
+        width = len(keys[0])
+        one = " AND ".join(
+            f"{self.db.quote_name(c)} = {self.db.mark}" for c in self.columns[:width]
+        )
+        sql = self.select(" AND (" + " OR ".join(f"({one})" for _ in keys) + ")")
+        params = [value for key in keys for value in key]
+        return (await self.db.fetch(sql, params, timeout=timeout)).rows
+
+    async def rows(self, span: tuple[int, int] | None, *, timeout: float) -> list[tuple[Any, ...]]:
+        if span is None:
+            return (await self.db.fetch(self.select(), timeout=timeout)).rows
+        key, mark = self.db.quote_name(self.columns[0]), self.db.mark
+        sql = self.select(f" AND {key} >= {mark} AND {key} < {mark}")
+        return (await self.db.fetch(sql, span, timeout=timeout)).rows
+
+
+async def compare_table(
+    mapping: TableMapping,
+    source: Reader,
+    target: Reader,
+    *,
+    timeout: float,
+    where: str | None = None,
+    segment_rows: int = SEGMENT_ROWS,
+    after_segment: Callable[[], None] | None = None,
+) -> TableReport:
+    """Compare `mapping.source` in `source` with `mapping.target` in `target`."""
+    started = time.monotonic()
+    names = (mapping.source, mapping.target or mapping.source)
+    try:
+        table = _Table(mapping, source, target, where, timeout)
+        await table.prepare()
+        return await table.compare(segment_rows, after_segment, started)
+    except (DatabaseError, MappingError) as exc:
+        return TableReport(*names, error=str(exc), duration=time.monotonic() - started)
+
+
+class _Table:
+    def __init__(
+        self,
+        mapping: TableMapping,
+        source: Reader,
+        target: Reader,
+        where: str | None,
+        timeout: float,
+    ) -> None:
+        self.mapping = mapping
+        self.source_db, self.target_db = source, target
+        self.where = where
+        self.timeout = timeout
+        self.canon = Canon.of(mapping.normalize)
+        self.target_name = mapping.target or mapping.source
+
+    async def prepare(self) -> None:
+        source_columns, target_columns = await _all(
+            _columns_of(self.source_db, self.mapping.source, self.timeout),
+            _columns_of(self.target_db, self.target_name, self.timeout),
+        )
+        self.columns = _resolve(self.mapping, source_columns, target_columns, self.target_name)
+        self.fast = self.columns.keys == 1 and checksum.usable(
+            self.mapping, self.source_db, self.target_db
+        )
+        types: tuple[dict[str, str], dict[str, str]] = ({}, {})
+        if self.fast:
+            types = (
+                await checksum.column_types(
+                    self.source_db, self.mapping.source, timeout=self.timeout
+                ),
+                await checksum.column_types(self.target_db, self.target_name, timeout=self.timeout),
+            )
+        self.source = Side(
+            self.source_db, self.mapping.source, self.columns.source, self.where, types[0]
+        )
+        self.target = Side(
+            self.target_db, self.target_name, self.columns.target, self.where, types[1]
+        )
+
+    async def counts(self, *, rows: bool = True) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        single = self.columns.keys == 1
+        source, target = await _all(
+            self.source.counts(
+                self.columns.source[0] if single else None, timeout=self.timeout, rows=rows
+            ),
+            self.target.counts(
+                self.columns.target[0] if single else None, timeout=self.timeout, rows=rows
+            ),
+        )
+        return source, target
+
+    async def compare(
+        self, segment_rows: int, after: Callable[[], None] | None, started: float
+    ) -> TableReport:
+        # with checksums, their counts are the first counts: no scan just to count
+        first = await self.counts(rows=not self.fast)
+        spans = _spans(first, segment_rows)
+        found = Found()
+        self.gate = asyncio.Semaphore(PARALLEL)
+
+        async def one(span: tuple[int, int] | None) -> Found:
+            segment = await self.settle(span, top=True)
+            if after is not None:
+                after()
+            return segment
+
+        for segment in await _all(*(one(span) for span in spans)):
+            found.add(segment)
+        if self.fast:
+            first = (found.source_rows, *first[0][1:]), (found.target_rows, *first[1][1:])
+        unsettled = await self.recheck(found)
+        last = await self.counts()
+        moved = "; ".join(m for m in (_moved(first, last), unsettled) if m) or None
+        return TableReport(
+            self.mapping.source,
+            self.target_name,
+            source_rows=int(last[0][0]),
+            target_rows=int(last[1][0]),
+            missing=found.missing,
+            extra=found.extra,
+            changed=found.changed,
+            fetched_rows=found.fetched,
+            sample=tuple(found.sample),
+            moved=moved,
+            duration=time.monotonic() - started,
+        )
+
+    async def settle(self, span: tuple[int, int] | None, *, top: bool = False) -> Found:
+        """The differences in `span`: none if the checksums agree; else those of its parts, or
+        of its rows once it is small."""
+        if self.fast and span is not None:
+            async with self.gate:
+                sums = await _all(
+                    self.source.checksum(span, timeout=self.timeout),
+                    self.target.checksum(span, timeout=self.timeout),
+                )
+            found = Found()
+            if not checksum.same(*sums):
+                found = await self.narrow(span, max(int(sums[0][0]), int(sums[1][0])))
+            if top:
+                found.source_rows, found.target_rows = int(sums[0][0]), int(sums[1][0])
+            return found
+        return await self.fetch(span)
+
+    async def narrow(self, span: tuple[int, int], rows: int) -> Found:
+        """The differences in a range whose checksums differ."""
+        if rows <= FETCH_ROWS or span[1] - span[0] <= 1:
+            return await self.fetch(span)
+        found = Found()
+        for part in await _all(*(self.settle(s) for s in _split(span, BISECT))):
+            found.add(part)
+        return found
+
+    async def fetch(self, span: tuple[int, int] | None) -> Found:
+        async with self.gate:
+            source_rows, target_rows = await _all(
+                self.source.rows(span, timeout=self.timeout),
+                self.target.rows(span, timeout=self.timeout),
+            )
+        found = self.diff(source_rows, target_rows)
+        found.fetched = len(source_rows) + len(target_rows)
+        return found
+
+    def diff(self, source_rows: list[tuple[Any, ...]], target_rows: list[tuple[Any, ...]]) -> Found:
+        source = self.index(source_rows, "source", self.mapping.source)
+        target = self.index(target_rows, "target", self.target_name)
+        found = Found()
+        for key in _ordered(source.keys() | target.keys()):
+            here, there = source.get(key), target.get(key)
+            if there is None:
+                found.missing += 1
+                self.note(found, "missing", here)
+            elif here is None:
+                found.extra += 1
+                self.note(found, "extra", there)
+            else:
+                columns = self.changes(here, there)
+                if columns:
+                    found.changed += 1
+                    self.note(found, "changed", here, columns)
+        return found
+
+    def index(
+        self, rows: list[tuple[Any, ...]], side: str, table: str
+    ) -> dict[tuple[Any, ...], tuple[tuple[Any, ...], tuple[Any, ...]]]:
+        """Each row by its canonical key: (canonical row, row as read)."""
+        keys = self.columns.keys
+        indexed: dict[tuple[Any, ...], tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
+        for row in rows:
+            canonical = self.canon.row(row)
+            key = canonical[:keys]
+            if key in indexed:
+                shown_key = ", ".join(
+                    f"{n}={shown(v)!r}" for n, v in zip(self.columns.names, row, strict=False)
+                )
+                raise MappingError(
+                    f"the key ({', '.join(self.columns.names[:keys])}) is not unique in the "
+                    f"{side} table {table}: {shown_key} appears more than once; set key: to "
+                    "columns that identify a row"
+                )
+            indexed[key] = (canonical, row)
+        return indexed
+
+    def changes(
+        self,
+        here: tuple[tuple[Any, ...], tuple[Any, ...]],
+        there: tuple[tuple[Any, ...], tuple[Any, ...]],
+    ) -> dict[str, dict[str, Any]]:
+        if here[0] == there[0]:
+            return {}
+        return {
+            self.columns.names[i]: {"source": shown(here[1][i]), "target": shown(there[1][i])}
+            for i in range(self.columns.keys, len(self.columns.names))
+            if not self.canon.same(here[0][i], there[0][i])
+        }
+
+    def note(
+        self,
+        found: Found,
+        kind: str,
+        row: tuple[tuple[Any, ...], tuple[Any, ...]] | None,
+        columns: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
+        if row is None or len(found.sample) >= SAMPLE:
+            return
+        keys = self.columns.keys
+        key = {n: shown(v) for n, v in zip(self.columns.names[:keys], row[1][:keys], strict=True)}
+        found.sample.append(RowDifference(kind, key, columns or {}))
+        found.keys.append(row[1][:keys])
+
+    async def recheck(self, found: Found) -> str | None:
+        """Read the sampled differing rows again: rows that differ otherwise now moved during
+        the check (a count or a key range that moved says so for inserts and deletes)."""
+        if not found.keys:
+            return None
+        source_rows, target_rows = await _all(
+            self.source.keyed(found.keys, timeout=self.timeout),
+            self.target.keyed(found.keys, timeout=self.timeout),
+        )
+        again = self.diff(source_rows, target_rows)
+        before = {json.dumps(d.json(), sort_keys=True) for d in found.sample}
+        after = {json.dumps(d.json(), sort_keys=True) for d in again.sample}
+        moved = len(before - after)
+        if not moved:
+            return None
+        return f"{moved} of the {len(before)} differing rows shown read otherwise a moment later"
+
+
+async def _columns_of(db: Reader, table: str, timeout: float) -> tuple[str, ...]:
+    return (await db.fetch(f"SELECT * FROM {db.table(table)} WHERE 1 = 0", timeout=timeout)).columns
+
+
+def _resolve(
+    mapping: TableMapping,
+    source_columns: tuple[str, ...],
+    target_columns: tuple[str, ...],
+    target_table: str,
+) -> Columns:
+    """The key and the compared columns in each table, checked against what the tables have."""
+    keys = [mapping.key] if isinstance(mapping.key, str) else list(mapping.key)
+    if isinstance(mapping.columns, dict):
+        pairs = dict(mapping.columns)
+    elif isinstance(mapping.columns, list):
+        pairs = {name: name for name in mapping.columns}
+    else:
+        pairs = {name: name for name in source_columns}
+    renamed = {k.lower(): v for k, v in pairs.items()}
+    compared = [name for name in pairs if name.lower() not in {k.lower() for k in keys}]
+    wanted = [*keys, *compared]
+    source = [_column(n, source_columns, "source", mapping.source, key=n in keys) for n in wanted]
+    target = [
+        _column(renamed.get(n.lower(), n), target_columns, "target", target_table, key=n in keys)
+        for n in wanted
+    ]
+    return Columns(tuple(wanted), tuple(source), tuple(target), len(keys))
+
+
+def _column(name: str, present: tuple[str, ...], side: str, table: str, *, key: bool) -> str:
+    for column in present:
+        if column.lower() == name.lower():
+            return column
+    hint = did_you_mean(name, list(present))
+    what = "key column" if key else "column"
+    fix = (
+        "set key: to the column(s) that identify a row"
+        if key
+        else "map it with columns: {source_name: target_name}, or list the columns to compare"
+    )
+    return _raise(
+        f"the {side} table {table} has no {what} '{name}'"
+        + (f" ({hint})" if hint else f" (its columns: {', '.join(present)})")
+        + f": {fix}"
+    )
+
+
+def _raise(message: str) -> str:
+    raise MappingError(message)
+
+
+def _spans(
+    counts: tuple[tuple[Any, ...], tuple[Any, ...]], segment_rows: int
+) -> list[tuple[int, int] | None]:
+    """Key ranges [low, high) of `segment_rows` key values covering both tables; one
+    whole-table range when the key is not a single integer."""
+    bounds = [v for side in counts for v in side[1:] if v is not None]
+    if len(counts[0]) == 3 and not bounds:
+        return []  # both tables are empty
+    if not bounds or not all(isinstance(v, int) and not isinstance(v, bool) for v in bounds):
+        return [None]
+    low, high = min(bounds), max(bounds) + 1
+    segments = math.ceil((high - low) / max(1, segment_rows))
+    rows = [int(side[0]) for side in counts if side[0] is not None]
+    if rows:  # a sparse key: fewer, wider ranges
+        segments = min(segments, math.ceil(max(rows) / max(1, segment_rows)))
+    spans: list[tuple[int, int] | None] = []
+    spans.extend(_split((low, high), max(1, min(segments, MAX_SEGMENTS))))
+    return spans
+
+
+def _split(span: tuple[int, int], parts: int) -> list[tuple[int, int]]:
+    low, high = span
+    width = max(1, math.ceil((high - low) / parts))
+    return [(start, min(start + width, high)) for start in range(low, high, width)]
+
+
+def _moved(first: tuple[tuple[Any, ...], ...], last: tuple[tuple[Any, ...], ...]) -> str | None:
+    changes = [
+        f"the {side} had {int(a[0])} rows at the start and {int(b[0])} at the end"
+        if a[0] != b[0]
+        else f"the {side}'s key range went from {a[1]}..{a[2]} to {b[1]}..{b[2]}"
+        for side, a, b in zip(("source", "target"), first, last, strict=True)
+        if a != b
+    ]
+    return "; ".join(changes) or None
+
+
+async def _all(*work: Awaitable[T]) -> list[T]:
+    """Every result, or the first error once the rest has stopped: a query still running in a
+    worker thread would otherwise return its connection to a pool already closed."""
+    tasks = [asyncio.ensure_future(w) for w in work]
+    try:
+        return await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait(tasks)
+        raise
+
+
+def _ordered(keys: set[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    try:
+        return sorted(keys)
+    except TypeError:  # NULL in a key, or mixed types: any stable order will do
+        return sorted(keys, key=repr)
