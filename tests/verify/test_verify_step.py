@@ -98,3 +98,6 @@ def test_the_example_verify_step_fails_on_a_lost_row_and_records_the_figures(
     bookings = figures["tables"][1]
     assert (bookings["missing"], bookings["extra"], bookings["changed"]) == (1, 0, 0)
     assert "sample" not in bookings  # figures only: the sample rows are in the output lines
+    with open_store(runner.store_url) as store:
+        [failed] = store.events(state.run_id, types={"StepFailed"})
+    assert failed.data["details"]["tables"][1]["missing"] == 1  # the figures are in the event log

@@ -29,6 +29,7 @@ class Result:
     output: str = ""
     error: str | None = None
     hosts: Mapping[str, Result] = field(default_factory=dict)
+    details: dict[str, Any] | None = None  # figures for the record (JSON), e.g. a verification's
 
     @classmethod
     def failure(cls, error: str, *, duration: float = 0.0, exit_code: int | None = None) -> Result:

@@ -14,7 +14,8 @@ differing rows), and the figures without the sample rows are recorded as one JSO
 from __future__ import annotations
 
 import json
-from typing import ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from golive.actions.base import Result, StepContext
 from golive.plan.models import Step, StepKind
@@ -59,7 +60,19 @@ class VerifyAction:
             duration=ctx.monotonic() - started,
             output="\n".join(lines),
             error=None if report.ok else lines[-1],
+            details=_redacted(report.figures(), ctx.redact),
         )
 
     async def undo(self, ctx: StepContext) -> Result | None:
         return None
+
+
+def _redacted(value: Any, redact: Callable[[str], str]) -> Any:
+    """Every string in the figures masked, keys included: they go into the event log."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {redact(str(k)): _redacted(v, redact) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted(v, redact) for v in value]
+    return value

@@ -99,6 +99,7 @@ class StepSucceeded(Event):
     duration: float
     exit_code: int | None = None
     hosts: dict[str, Any] | None = None  # per host: ok, exit_code, duration, error
+    details: dict[str, Any] | None = None  # the action's figures, e.g. a verify step's counts
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,7 @@ class StepFailed(Event):
     exit_code: int | None = None
     will_retry: bool = False
     hosts: dict[str, Any] | None = None
+    details: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -402,6 +402,7 @@ class Engine:
                     duration=result.duration,
                     exit_code=result.exit_code,
                     hosts=result.host_summary(),
+                    details=result.details,
                 )
             )
             self._after_settled(step_id)
@@ -416,6 +417,7 @@ class Engine:
                 exit_code=result.exit_code,
                 will_retry=retry,
                 hosts=result.host_summary(),
+                details=result.details,
             )
         )
         if retry:
