@@ -216,6 +216,8 @@ class Engine:
         finally:
             for task in self._tasks.values():
                 task.cancel()
+            # wait for the cancelled steps: their processes are killed and reaped, not orphaned
+            await asyncio.gather(*self._tasks.values(), return_exceptions=True)
             self._output.flush_all()
             await self.resources.aclose()
         return self.state
