@@ -36,7 +36,7 @@ from golive.report.history import (
 )
 from golive.report.readiness import Readiness, readiness
 from golive.store import open_store
-from golive.store.url import parse_url
+from golive.store.url import missing_sqlite_file
 
 RunsOption = typer.Option(None, "--runs", "-n", min=1, help="Only the last N runs (default: all).")
 STATUS_STYLE = {
@@ -61,8 +61,7 @@ def plan_runs(
 ) -> list[RunAndState]:
     """The plan's runs, oldest first; none, without creating anything, if its store is absent."""
     url = state_url(state, plan_path)
-    parsed = parse_url(url)
-    if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").exists():
+    if missing_sqlite_file(url):
         return []
     with open_store(url) as store:
         return load_runs(store=store, plan_id=plan.golive, env=env)
@@ -322,9 +321,8 @@ def plan_readiness(plan: Plan, plan_path: Path, *, state: str | None) -> Readine
 def checklist_statuses(plan: Plan, plan_path: Path, *, state: str | None) -> list[ItemStatus]:
     """Each checklist item's state now; without a store (creating nothing) none is done."""
     url = state_url(state, plan_path)
-    parsed = parse_url(url)
     now = dt.datetime.now(dt.UTC)
-    if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").exists():
+    if missing_sqlite_file(url):
         return statuses(plan, [], now=now)
     with open_store(url) as store:
         return statuses(plan, store.checklist_marks(plan.golive), now=now)

@@ -35,7 +35,7 @@ from golive.errors import GoliveError, RunNotFound, UsageError
 from golive.plan import PlanFile, load_plan
 from golive.plan.values import format_duration
 from golive.store import EventStore, RunRecord, default_state_url, open_store
-from golive.store.url import parse_url
+from golive.store.url import missing_sqlite_file
 
 EXIT_CODES = {Outcome.completed: 0, Outcome.failed: 1, Outcome.rolled_back: 3, Outcome.aborted: 4}
 INTERRUPTED = 130
@@ -75,10 +75,9 @@ def state_url(state: str | None, plan: Path | None) -> str:
 def opened(state: str | None, plan: Path | None, *, create: bool = False) -> Iterator[EventStore]:
     """The state store; a missing SQLite file is created only by commands that start things."""
     url = state_url(state, plan)
-    parsed = parse_url(url)
-    database = Path(parsed.database or "")
-    if not create and parsed.get_backend_name() == "sqlite" and not database.exists():
-        raise RunNotFound(f"no runs yet: {database} does not exist; start one with `golive run`")
+    missing = None if create else missing_sqlite_file(url)
+    if missing is not None:
+        raise RunNotFound(f"no runs yet: {missing} does not exist; start one with `golive run`")
     store = open_store(url)
     try:
         yield store

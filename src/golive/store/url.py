@@ -61,3 +61,15 @@ def parse_url(url: str) -> URL:
 def display_url(url: URL) -> str:
     """`url` for messages and logs: the password, wherever it is, shown as `***`."""
     return mask_password(url.render_as_string(hide_password=True))
+
+
+def missing_sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite store that does not exist yet (opening would create it), else None.
+
+    Commands that only read use it so that looking never creates an empty store.
+    """
+    parsed = parse_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = Path(parsed.database or "")
+    return None if database.exists() else database
