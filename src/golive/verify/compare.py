@@ -25,11 +25,13 @@ from golive.verify.report import SAMPLE, RowDifference, TableReport
 from golive.verify.values import Canon, shown
 
 T = TypeVar("T")
-SEGMENT_ROWS = 10_000  # key values per range, at first
-PARALLEL = 4  # ranges read at once, per table
-FETCH_ROWS = 1_000  # a range with unequal checksums and at most this many rows is fetched
+SEGMENT_ROWS = 10_000  # key values per range whose rows are read and compared (no checksums)
+CHECKSUM_ROWS = 1_000_000  # key values per range checksummed by one grouped query per side
+BUCKETS = 1_000  # buckets of keys per checksummed range
+PARALLEL = 4  # queries at once, per table and side
 MAX_SEGMENTS = 256  # ranges at first, at most (a sparse key makes ranges of few rows)
-BISECT = 4  # else it is cut into this many ranges, each checksummed again
+RANGES_PER_QUERY = 100  # bucket ranges whose row hashes one query reads
+KEYS_PER_QUERY = 500  # rows read by key in one query
 
 
 class MappingError(Exception):
@@ -77,7 +79,7 @@ class Side:
     table: str
     columns: tuple[str, ...]
     where: str | None
-    types: dict[str, str] = field(default_factory=dict)  # for checksums
+    hashed: str = ""  # the SQL expression of a row's hash, when checksums are used
 
     def select(self, extra: str = "") -> str:
         names = ", ".join(self.db.quote_name(c) for c in self.columns)
@@ -97,20 +99,42 @@ class Side:
         sql = f"SELECT {figures} FROM {self.db.table(self.table)} WHERE {condition}"
         return (await self.db.fetch(sql, timeout=timeout)).rows[0]
 
-    async def checksum(self, span: tuple[int, int], *, timeout: float) -> tuple[Any, ...]:
-        key, mark = self.db.quote_name(self.columns[0]), self.db.mark
+    async def buckets(
+        self, span: tuple[int, int], width: int, *, timeout: float
+    ) -> dict[int, tuple[Any, ...]]:
+        """(count, sum of hashes) of each bucket of `width` keys in `span`, by bucket number."""
         condition = self.db.condition(self.where, with_params=True)
-        condition += f" AND {key} >= {mark} AND {key} < {mark}"
-        sql = checksum.checksum_select(self.db, self.table, self.columns, self.types, condition)
-        return (await self.db.fetch(sql, span, timeout=timeout)).rows[0]
+        sql = checksum.buckets_select(self.db, self.table, self.columns[0], self.hashed, condition)
+        params = (span[0], width, *span)
+        rows = (await self.db.fetch(sql, params, timeout=timeout)).rows
+        return {int(bucket): (count, total) for bucket, count, total in rows}
+
+    async def hashes(
+        self, spans: list[tuple[int, int]], *, timeout: float
+    ) -> tuple[dict[Any, int], set[Any]]:
+        """Each row's hash by key in these key ranges, and the keys seen more than once."""
+        condition = self.db.condition(self.where, with_params=True)
+        sql = checksum.hashes_select(
+            self.db, self.table, self.columns[0], self.hashed, condition, len(spans)
+        )
+        params = [bound for span in spans for bound in span]
+        found: dict[Any, int] = {}
+        twice: set[Any] = set()
+        for key, hashed in (await self.db.fetch(sql, params, timeout=timeout)).rows:
+            if key in found:
+                twice.add(key)
+            found[key] = int(hashed)
+        return found, twice
 
     async def keyed(self, keys: list[tuple[Any, ...]], *, timeout: float) -> list[tuple[Any, ...]]:
         """The rows with these keys (the key is the first columns)."""
-        width = len(keys[0])
-        one = " AND ".join(
-            f"{self.db.quote_name(c)} = {self.db.mark}" for c in self.columns[:width]
-        )
-        sql = self.select(" AND (" + " OR ".join(f"({one})" for _ in keys) + ")")
+        width, mark = len(keys[0]), self.db.mark
+        if width == 1:
+            marks = ", ".join([mark] * len(keys))
+            sql = self.select(f" AND {self.db.quote_name(self.columns[0])} IN ({marks})")
+        else:
+            one = " AND ".join(f"{self.db.quote_name(c)} = {mark}" for c in self.columns[:width])
+            sql = self.select(" AND (" + " OR ".join(f"({one})" for _ in keys) + ")")
         params = [value for key in keys for value in key]
         return (await self.db.fetch(sql, params, timeout=timeout)).rows
 
@@ -129,7 +153,7 @@ async def compare_table(
     *,
     timeout: float,
     where: str | None = None,
-    segment_rows: int = SEGMENT_ROWS,
+    segment_rows: int | None = None,
     after_segment: Callable[[], None] | None = None,
 ) -> TableReport:
     """Compare `mapping.source` in `source` with `mapping.target` in `target`."""
@@ -168,19 +192,22 @@ class _Table:
         self.fast = self.columns.keys == 1 and checksum.usable(
             self.mapping, self.source_db, self.target_db
         )
-        types: tuple[dict[str, str], dict[str, str]] = ({}, {})
+        hashed = ("", "")
         if self.fast:
-            types = (
-                await checksum.column_types(
-                    self.source_db, self.mapping.source, timeout=self.timeout
-                ),
-                await checksum.column_types(self.target_db, self.target_name, timeout=self.timeout),
+            how = await checksum.hashing(
+                (self.source_db, self.mapping.source, self.columns.source),
+                (self.target_db, self.target_name, self.columns.target),
+                timeout=self.timeout,
+            )
+            hashed = (
+                checksum.row_hash(self.source_db, self.columns.source, how.source, how.mode),
+                checksum.row_hash(self.target_db, self.columns.target, how.target, how.mode),
             )
         self.source = Side(
-            self.source_db, self.mapping.source, self.columns.source, self.where, types[0]
+            self.source_db, self.mapping.source, self.columns.source, self.where, hashed[0]
         )
         self.target = Side(
-            self.target_db, self.target_name, self.columns.target, self.where, types[1]
+            self.target_db, self.target_name, self.columns.target, self.where, hashed[1]
         )
 
     async def counts(self, *, rows: bool = True) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
@@ -196,16 +223,16 @@ class _Table:
         return source, target
 
     async def compare(
-        self, segment_rows: int, after: Callable[[], None] | None, started: float
+        self, segment_rows: int | None, after: Callable[[], None] | None, started: float
     ) -> TableReport:
         # with checksums, their counts are the first counts: no scan just to count
         first = await self.counts(rows=not self.fast)
-        spans = _spans(first, segment_rows)
+        spans = _spans(first, segment_rows or (CHECKSUM_ROWS if self.fast else SEGMENT_ROWS))
         found = Found()
         self.gate = asyncio.Semaphore(PARALLEL)
 
         async def one(span: tuple[int, int] | None) -> Found:
-            segment = await self.settle(span, top=True)
+            segment = await self.settle(span)
             if after is not None:
                 after()
             return segment
@@ -231,30 +258,58 @@ class _Table:
             duration=time.monotonic() - started,
         )
 
-    async def settle(self, span: tuple[int, int] | None, *, top: bool = False) -> Found:
-        """The differences in `span`: none if the checksums agree; else those of its parts, or
-        of its rows once it is small."""
+    async def settle(self, span: tuple[int, int] | None) -> Found:
+        """The differences in `span`: by checksums when they can be used, else row by row."""
         if self.fast and span is not None:
-            async with self.gate:
-                sums = await _all(
-                    self.source.checksum(span, timeout=self.timeout),
-                    self.target.checksum(span, timeout=self.timeout),
-                )
-            found = Found()
-            if not checksum.same(*sums):
-                found = await self.narrow(span, max(int(sums[0][0]), int(sums[1][0])))
-            if top:
-                found.source_rows, found.target_rows = int(sums[0][0]), int(sums[1][0])
-            return found
+            return await self.checksummed(span)
         return await self.fetch(span)
 
-    async def narrow(self, span: tuple[int, int], rows: int) -> Found:
-        """The differences in a range whose checksums differ."""
-        if rows <= FETCH_ROWS or span[1] - span[0] <= 1:
-            return await self.fetch(span)
+    async def checksummed(self, span: tuple[int, int]) -> Found:
+        """The bucket checksums of `span`, one grouped query per side; the rows of the buckets
+        whose checksums differ are then located by their hashes."""
+        width = max(1, math.ceil((span[1] - span[0]) / BUCKETS))
+        async with self.gate:
+            sums = await _all(
+                self.source.buckets(span, width, timeout=self.timeout),
+                self.target.buckets(span, width, timeout=self.timeout),
+            )
+        bad = sorted(b for b in sums[0].keys() | sums[1].keys() if not checksum.same(
+            sums[0].get(b), sums[1].get(b)
+        ))  # fmt: skip
+        bounds = [(span[0] + b * width, min(span[0] + (b + 1) * width, span[1])) for b in bad]
+        found = await self.located(bounds)
+        found.source_rows = sum(int(count) for count, _ in sums[0].values())
+        found.target_rows = sum(int(count) for count, _ in sums[1].values())
+        return found
+
+    async def located(self, spans: list[tuple[int, int]]) -> Found:
+        """The differences in key ranges whose checksums differ: each row's hash is read, and
+        the rows whose hashes differ (or that one side lacks) are read whole and compared."""
         found = Found()
-        for part in await _all(*(self.settle(s) for s in _split(span, BISECT))):
-            found.add(part)
+        for start in range(0, len(spans), RANGES_PER_QUERY):
+            part = spans[start : start + RANGES_PER_QUERY]
+            async with self.gate:
+                (here, twice), (there, again) = await _all(
+                    self.source.hashes(part, timeout=self.timeout),
+                    self.target.hashes(part, timeout=self.timeout),
+                )
+            keys = {k for k in here.keys() | there.keys() if here.get(k) != there.get(k)}
+            found.add(await self.keyed(_ordered({(k,) for k in keys | twice | again})))
+        return found
+
+    async def keyed(self, keys: list[tuple[Any, ...]]) -> Found:
+        """The differences among the rows with these keys, read whole."""
+        found = Found()
+        for start in range(0, len(keys), KEYS_PER_QUERY):
+            part = keys[start : start + KEYS_PER_QUERY]
+            async with self.gate:
+                source_rows, target_rows = await _all(
+                    self.source.keyed(part, timeout=self.timeout),
+                    self.target.keyed(part, timeout=self.timeout),
+                )
+            one = self.diff(source_rows, target_rows)
+            one.fetched = len(source_rows) + len(target_rows)
+            found.add(one)
         return found
 
     async def fetch(self, span: tuple[int, int] | None) -> Found:

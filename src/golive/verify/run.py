@@ -10,7 +10,7 @@ from pathlib import Path
 from golive.checks.database import DatabaseError, mask
 from golive.checks.outcome import Resources
 from golive.plan.models import SqlCheck, TableMapping, VerifySpec
-from golive.verify.compare import SEGMENT_ROWS, compare_table
+from golive.verify.compare import compare_table
 from golive.verify.reader import reader
 from golive.verify.report import AssertionReport, TableReport, VerifyReport
 
@@ -23,7 +23,7 @@ async def verify(
     resources: Resources,
     timeout: float,
     workdir: Path | None = None,
-    segment_rows: int = SEGMENT_ROWS,
+    segment_rows: int | None = None,
     after_segment: Callable[[], None] | None = None,
 ) -> VerifyReport:
     """Compare every table of `spec` and run its assertions; never writes to either database."""
