@@ -4,9 +4,10 @@ from collections.abc import Callable
 
 import pytest
 
+from golive.engine.events import StepFailed, StepSucceeded, encode
 from golive.engine.state import StepStatus
 from golive.plan import Plan
-from golive.report.history import RunAndState, history, load_runs, short_id
+from golive.report.history import RunAndState, history, load_runs, load_verified, short_id
 from golive.store import EventStore, RunRecord
 
 Parse = Callable[[str], Plan]
@@ -107,3 +108,36 @@ def test_load_runs_keeps_the_plans_runs_of_one_environment_oldest_first(
 )
 def test_a_generated_run_id_is_shown_by_its_random_part(run_id: str, short: str) -> None:
     assert short_id(run_id) == short
+
+
+def figures(missing: int, *, table: str = "bookings") -> dict[str, object]:
+    rows = 300 - missing
+    return {
+        "tables": [
+            {"source": "reservations", "target": table, "ok": missing == 0, "source_rows": 300,
+             "target_rows": rows, "missing": missing, "extra": 0, "changed": 0,
+             "changed_during_check": None, "error": None},
+        ]
+    }  # fmt: skip
+
+
+def test_history_holds_the_figures_of_each_verify_steps_last_attempt_run_by_run(
+    parse: Parse, record: Record, runs_of: RunsOf, store: EventStore
+) -> None:
+    plan = parse(THREE_STEPS)
+    first, second = record(plan, {"deploy": 60}), record(plan, {"deploy": 50})
+    for run, attempts in ((first, [3, 1]), (second, [0])):
+        for attempt, missing in enumerate(attempts, start=1):
+            event = StepSucceeded if missing == 0 else StepFailed
+            extra = {"exit_code": 0} if missing == 0 else {"error": "verification failed"}
+            _, step, data = encode(event(
+                step="verify", attempt=attempt, duration=1, details=figures(missing), **extra
+            ))  # fmt: skip
+            store.append(run.id, event.type, step=step, data=data)
+
+    verified = {r.id: load_verified(store=store, run_id=r.id) for r in (first, second)}
+    table = history(plan, runs_of(plan), verified)
+
+    assert table.verified == [("verify", "reservations -> bookings")]
+    found = [run.verified[("verify", "reservations -> bookings")] for run in table.runs]
+    assert [(f.ok, f.missing, f.target_rows) for f in found] == [(False, 1, 299), (True, 0, 300)]

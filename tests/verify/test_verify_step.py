@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from ruamel.yaml import YAML
+from tests.conftest import Golive
 from tests.verify.conftest import Db
 
 from golive.engine.events import Outcome
@@ -101,3 +102,27 @@ def test_the_example_verify_step_fails_on_a_lost_row_and_records_the_figures(
     with open_store(runner.store_url) as store:
         [failed] = store.events(state.run_id, types={"StepFailed"})
     assert failed.data["details"]["tables"][1]["missing"] == 1  # the figures are in the event log
+
+
+def test_history_compares_what_rehearsal_n_and_n_plus_1_verified(
+    tmp_path: Path, mariadb_url: str, postgres_url: str, golive: Golive
+) -> None:
+    legacy, new = Db(mariadb_url), Db(postgres_url)
+    migrate(legacy, new, lose_a_booking=True)
+    runner = example_verify_step(tmp_path, mariadb_url, postgres_url)
+    first = runner.run(env="staging")
+    new.insert("bookings", ["id", "client_id", "class"], [(1, 2, "class 1")])  # the fix
+    second = runner.run(env="staging")
+
+    shown = golive("history", runner.plan_path, "--state", runner.store_url, "--format", "json")
+    assert shown.returncode == 0, shown.stderr
+    runs = json.loads(shown.stdout)["runs"]
+    assert [r["id"] for r in runs] == [first.run_id, second.run_id]
+    bookings = [r["verified"]["verify-data"]["reservations -> bookings"] for r in runs]
+    assert [(b["ok"], b["missing"], b["source_rows"], b["target_rows"]) for b in bookings] == [
+        (False, 1, 300, 299),
+        (True, 0, 300, 300),
+    ]
+    text = golive("history", runner.plan_path, "--state", runner.store_url).stdout
+    assert "verify-data: reservations -> bookings" in text
+    assert "was 1 / 0 / 0" in text  # rehearsal N+1 beside what rehearsal N found

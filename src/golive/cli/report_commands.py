@@ -29,8 +29,11 @@ from golive.report.history import (
     History,
     RunAndState,
     RunColumn,
+    TableFigures,
+    Verified,
     history,
     load_runs,
+    load_verified,
     rehearsals,
     short_id,
 )
@@ -85,7 +88,8 @@ def history_command(
     """The plan's runs side by side: each step's duration in each run, and each rollback."""
     plan_model = load_plan(plan).plan
     runs = plan_runs(plan_model, plan, state=state, env=env)
-    table = history(plan_model, runs[-last:] if last else runs)
+    runs = runs[-last:] if last else runs
+    table = history(plan_model, runs, _verified(plan, runs, state=state))
     if output is OutputFormat.json:
         typer.echo(json.dumps(history_json(table), indent=2))
     elif not table.runs:
@@ -97,6 +101,18 @@ def history_command(
         )
     else:
         console.print(_history_table(table, plan_model))
+        if table.verified:
+            console.print(_verified_table(table))
+
+
+def _verified(
+    plan_path: Path, runs: list[RunAndState], *, state: str | None
+) -> dict[str, Verified]:
+    """What each run's verify steps found, by run id."""
+    if not runs:
+        return {}
+    with open_store(state_url(state, plan_path)) as store:
+        return {record.id: load_verified(store=store, run_id=record.id) for record, _ in runs}
 
 
 def history_json(table: History) -> dict[str, Any]:
@@ -119,6 +135,10 @@ def history_json(table: History) -> dict[str, Any]:
                         "duration": cell.duration,
                     }
                     for step, cell in run.cells.items()
+                },
+                "verified": {
+                    step: {t: run.verified[(step, t)].json() for s, t in run.verified if s == step}
+                    for step in dict.fromkeys(s for s, _ in run.verified)
                 },
                 "rollback": None
                 if run.state.rollback_started_at is None
@@ -156,6 +176,47 @@ def _history_table(table: History, plan: Plan) -> Table:
     if table.has_rollback:
         grid.add_row("rollback", *(_rollback_cell(run) for run in table.runs))
     return grid
+
+
+def _verified_table(table: History) -> Table:
+    """What the verify steps found in each table, run by run; a change from the run before is
+    shown beside the figures (`was ...`)."""
+    grid = Table(
+        title="verified data (differences: missing / extra / changed)",
+        title_justify="left",
+        title_style="bold",
+        box=box.SIMPLE,
+        pad_edge=False,
+    )
+    grid.add_column("step: table")
+    for run in table.runs:
+        grid.add_column(escape(short_id(run.record.id)), justify="right")
+    for key in table.verified:
+        cells, before = [], None
+        for run in table.runs:
+            figures = run.verified.get(key)
+            cells.append(_figures_cell(figures, before))
+            before = figures or before
+        grid.add_row(escape(f"{key[0]}: {key[1]}"), *cells)
+    return grid
+
+
+def _figures_cell(figures: TableFigures | None, before: TableFigures | None) -> str:
+    if figures is None:
+        return "[dim]n/a[/]"
+    if figures.error is not None:
+        return "[bold red]error[/]"
+    rows = f"{figures.source_rows:,} -> {figures.target_rows:,} rows"
+    if figures.differences:
+        found = f"[red]{figures.missing} / {figures.extra} / {figures.changed}[/]"
+    else:
+        found = "[green]identical[/]"
+    lines = [found, rows]
+    if figures.moved is not None:
+        lines.append("[yellow]data moved during the check[/]")
+    if before is not None and before.error is None and before.differences != figures.differences:
+        lines.append(f"[dim]was {before.missing} / {before.extra} / {before.changed}[/]")
+    return "\n".join(lines)
 
 
 def _run_header(run: RunColumn, plan: Plan) -> str:

@@ -1,4 +1,5 @@
-"""A plan's runs side by side: how long each step took in each run, and each rollback.
+"""A plan's runs side by side: how long each step took in each run, each rollback, and what
+each verify step found in each table, so that rehearsal N and N+1 can be compared.
 
 Everything here is read from the event log and folded with `RunState`; nothing is stored.
 A rehearsal whose forward run completed and which was then rolled back on purpose (the usual
@@ -9,10 +10,19 @@ step had finished before the rollback began.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
-from golive.engine.events import EVENT_TYPES, Outcome, Recorded, StepOutput, decode
+from golive.engine.events import (
+    EVENT_TYPES,
+    Outcome,
+    Recorded,
+    StepFailed,
+    StepOutput,
+    StepSucceeded,
+    decode,
+)
 from golive.engine.state import RunState, StepState, StepStatus
 from golive.plan.graph import StepGraph
 from golive.plan.models import Plan
@@ -42,6 +52,80 @@ def read_run(*, store: EventStore, run_id: str) -> RunState:
         for e in store.events(run_id, types=FOLDED_TYPES)
     )
     return RunState.fold(run_id, events)
+
+
+@dataclass(frozen=True)
+class TableFigures:
+    """What one verify step found in one table, as its last attempt recorded it."""
+
+    step: str
+    table: str  # `source -> target`, or the one name both databases use
+    ok: bool
+    source_rows: int
+    target_rows: int
+    missing: int
+    extra: int
+    changed: int
+    moved: str | None = None
+    error: str | None = None
+
+    @property
+    def differences(self) -> int:
+        return self.missing + self.extra + self.changed
+
+    @classmethod
+    def of(cls, step: str, figures: Mapping[str, Any]) -> TableFigures:
+        source, target = str(figures.get("source")), str(figures.get("target"))
+        moved, error = figures.get("changed_during_check"), figures.get("error")
+        return cls(
+            step,
+            source if source == target else f"{source} -> {target}",
+            bool(figures.get("ok")),
+            source_rows=_count(figures, "source_rows"),
+            target_rows=_count(figures, "target_rows"),
+            missing=_count(figures, "missing"),
+            extra=_count(figures, "extra"),
+            changed=_count(figures, "changed"),
+            moved=None if moved is None else str(moved),
+            error=None if error is None else str(error),
+        )
+
+    def json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "source_rows": self.source_rows,
+            "target_rows": self.target_rows,
+            "missing": self.missing,
+            "extra": self.extra,
+            "changed": self.changed,
+            "changed_during_check": self.moved,
+            "error": self.error,
+        }
+
+
+def _count(figures: Mapping[str, Any], name: str) -> int:
+    value = figures.get(name)
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+Verified = dict[tuple[str, str], TableFigures]  # by (step, table)
+
+
+def load_verified(*, store: EventStore, run_id: str) -> Verified:
+    """The tables each verify step of the run compared, with the figures of its last attempt
+    (recorded in the `details` of StepSucceeded and StepFailed)."""
+    last: dict[str, list[Any]] = {}
+    for event in store.events(run_id, types=(StepSucceeded.type, StepFailed.type)):
+        details = event.data.get("details")
+        if event.step and isinstance(details, dict) and isinstance(details.get("tables"), list):
+            last[event.step] = details["tables"]
+    found: Verified = {}
+    for step, tables in last.items():
+        for figures in tables:
+            if isinstance(figures, dict):
+                table = TableFigures.of(step, figures)
+                found[(step, table.table)] = table
+    return found
 
 
 def rehearsals(runs: Sequence[RunAndState]) -> list[RunAndState]:
@@ -117,6 +201,7 @@ class RunColumn:
     record: RunRecord
     state: RunState
     cells: dict[str, Cell]
+    verified: Verified = field(default_factory=dict)
 
     @property
     def total(self) -> float | None:
@@ -134,17 +219,32 @@ class History:
     plan_id: str
     steps: list[str]
     runs: list[RunColumn]
+    verified: list[tuple[str, str]] = field(default_factory=list)  # (step, table), in order
 
     @property
     def has_rollback(self) -> bool:
         return any(run.state.rollback_started_at is not None for run in self.runs)
 
 
-def history(plan: Plan, runs: Sequence[RunAndState]) -> History:
-    """The history table of `plan` from its runs (see `load_runs`)."""
+def history(
+    plan: Plan, runs: Sequence[RunAndState], verified: Mapping[str, Verified] | None = None
+) -> History:
+    """The history table of `plan` from its runs (see `load_runs`) and, by run id, what their
+    verify steps found (see `load_verified`)."""
     rows = step_rows(plan, runs)
+    found = verified or {}
     columns = [
-        RunColumn(record, state, {step: Cell.of(state.steps.get(step)) for step in rows})
+        RunColumn(
+            record,
+            state,
+            {step: Cell.of(state.steps.get(step)) for step in rows},
+            found.get(record.id, {}),
+        )
         for record, state in runs
     ]
-    return History(plan.golive, rows, columns)
+    order = {step: index for index, step in enumerate(rows)}
+    tables: dict[tuple[str, str], None] = {}
+    for column in columns:
+        tables.update(dict.fromkeys(column.verified))
+    ordered = sorted(tables, key=lambda t: order.get(t[0], len(order)))  # stable: table order
+    return History(plan.golive, rows, columns, ordered)
