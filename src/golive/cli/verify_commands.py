@@ -25,7 +25,9 @@ def verify_command(
     tables: list[str] = typer.Option(
         ..., "--table", "-t", help="SOURCE[:TARGET] table to compare; repeat for several."
     ),
-    key: str = typer.Option(..., "--key", "-k", help="Key column(s), comma-separated."),
+    key: str | None = typer.Option(
+        None, "--key", "-k", help="Key column(s), comma-separated; none: compare whole rows."
+    ),
     columns: str | None = typer.Option(
         None, "--columns", "-c", help="Columns to compare: name or source:target, comma-separated."
     ),
@@ -61,12 +63,12 @@ def _spec(
     source: str,
     target: str,
     tables: list[str],
-    key: str,
+    key: str | None,
     columns: str | None,
     where: str | None,
     normalize: dict[str, Any],
 ) -> VerifySpec:
-    keys = [k.strip() for k in key.split(",") if k.strip()]
+    keys = [k.strip() for k in (key or "").split(",") if k.strip()]
     mapped: dict[str, str] | None = None
     if columns is not None:
         pairs = [c.strip().partition(":") for c in columns.split(",") if c.strip()]
@@ -79,7 +81,7 @@ def _spec(
                 TableMapping(
                     source=name,
                     target=other or None,
-                    key=keys[0] if len(keys) == 1 else keys,
+                    key=(keys[0] if len(keys) == 1 else keys) or None,
                     columns=mapped,
                     where=where,
                     normalize=Normalization.model_validate(normalize),

@@ -369,7 +369,7 @@ class Normalization(Model):
 class TableMapping(Model):
     source: Text
     target: Text | None = None
-    key: Id | list[Id]
+    key: Id | list[Id] | None = None  # none: rows are compared whole, as multisets
     columns: dict[str, str] | list[str] | None = None
     where: str | None = None
     normalize: Normalization = Field(default_factory=Normalization)

@@ -18,8 +18,9 @@ A checksum is only a shortcut: two equal values spelled differently (`1.5` again
 trimmed name) make the checksums differ, and the exact comparison then finds the rows equal. It
 must never make different rows look equal, so it is used only when equal hashes mean equal
 values as golive compares them: not for SQLite (no hash function), not with normalizations,
-not for text under a non-deterministic collation, and only for keys that are one integer column
-(the buckets are ranges of integers).
+not for text under a non-deterministic collation. The buckets are ranges of keys for a key that
+is one integer column, and ranges of the hashes themselves for a table without a key; other
+keys are read and compared row by row.
 """
 
 from __future__ import annotations
@@ -181,6 +182,16 @@ def hashes_select(db: Reader, table: str, key: str, hashed: str, condition: str,
     one = f"({quoted} >= {mark} AND {quoted} < {mark})"
     ranges = " OR ".join([one] * spans)
     return f"SELECT {quoted}, {hashed} FROM {db.table(table)} WHERE {condition} AND ({ranges})"
+
+
+def hash_buckets_select(db: Reader, table: str, hashed: str, condition: str) -> str:
+    """Per bucket of rows by their hash modulo a number (the parameter): its number, count(*)
+    and the sum of its hashes."""
+    return (
+        f"SELECT MOD(h, {db.mark}), count(*), sum(h) "
+        f"FROM (SELECT {hashed} AS h FROM {db.table(table)} WHERE {condition}) AS hashed "
+        "GROUP BY 1"
+    )
 
 
 def same(a: tuple[Any, ...] | None, b: tuple[Any, ...] | None) -> bool:

@@ -1,9 +1,16 @@
 """Comparing one table of the source with its counterpart in the target.
 
 The key range is cut into segments (for a single integer key; otherwise the table is one
-segment); each segment is read from both databases at once, in read-only transactions, and
-compared row by row after normalization. Segments run in parallel. The row counts are taken
-again at the end: data that moved meanwhile is reported as such, not as a clean result.
+segment). Where both databases can hash rows (see `checksum`), each segment is checksummed by
+buckets of keys and only the rows whose hashes differ are read; otherwise each segment is read
+from both databases at once and compared row by row after normalization. Every query is in a
+read-only transaction; segments run in parallel. The row counts are taken again at the end:
+data that moved meanwhile is reported as such, not as a clean result.
+
+A table without a key is compared whole, as two multisets of rows: a row is missing when the
+source has it more often than the target, extra the other way round (a changed row is one of
+each). With checksums, rows are bucketed by their own hash, so only the buckets that differ are
+read.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ import asyncio
 import json
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -31,6 +38,7 @@ BUCKETS = 1_000  # buckets of keys per checksummed range
 PARALLEL = 4  # queries at once, per table and side
 MAX_SEGMENTS = 256  # ranges at first, at most (a sparse key makes ranges of few rows)
 RANGES_PER_QUERY = 100  # bucket ranges whose row hashes one query reads
+HASH_BUCKETS = 1_000  # buckets of rows by their hash, for a table without a key
 KEYS_PER_QUERY = 500  # rows read by key in one query
 
 
@@ -126,6 +134,22 @@ class Side:
             found[key] = int(hashed)
         return found, twice
 
+    async def hash_buckets(self, buckets: int, *, timeout: float) -> dict[int, tuple[Any, ...]]:
+        """(count, sum of hashes) of the rows by their hash modulo `buckets` (no key needed)."""
+        condition = self.db.condition(self.where, with_params=True)
+        sql = checksum.hash_buckets_select(self.db, self.table, self.hashed, condition)
+        rows = (await self.db.fetch(sql, (buckets,), timeout=timeout)).rows
+        return {int(bucket): (count, total) for bucket, count, total in rows}
+
+    async def in_hash_buckets(
+        self, chosen: Sequence[int], buckets: int, *, timeout: float
+    ) -> list[tuple[Any, ...]]:
+        """The rows whose hash modulo `buckets` is one of `chosen`."""
+        mark = self.db.mark
+        marks = ", ".join([mark] * len(chosen))
+        sql = self.select(f" AND MOD({self.hashed}, {mark}) IN ({marks})")
+        return (await self.db.fetch(sql, (buckets, *chosen), timeout=timeout)).rows
+
     async def keyed(self, keys: list[tuple[Any, ...]], *, timeout: float) -> list[tuple[Any, ...]]:
         """The rows with these keys (the key is the first columns)."""
         width, mark = len(keys[0]), self.db.mark
@@ -189,11 +213,12 @@ class _Table:
             _columns_of(self.target_db, self.target_name, self.timeout),
         )
         self.columns = _resolve(self.mapping, source_columns, target_columns, self.target_name)
-        self.fast = self.columns.keys == 1 and checksum.usable(
+        self.checksums = self.columns.keys <= 1 and checksum.usable(
             self.mapping, self.source_db, self.target_db
         )
+        self.fast = self.checksums and self.columns.keys == 1  # by buckets of keys
         hashed = ("", "")
-        if self.fast:
+        if self.checksums:
             how = await checksum.hashing(
                 (self.source_db, self.mapping.source, self.columns.source),
                 (self.target_db, self.target_name, self.columns.target),
@@ -226,7 +251,7 @@ class _Table:
         self, segment_rows: int | None, after: Callable[[], None] | None, started: float
     ) -> TableReport:
         # with checksums, their counts are the first counts: no scan just to count
-        first = await self.counts(rows=not self.fast)
+        first = await self.counts(rows=not self.checksums)
         spans = _spans(first, segment_rows or (CHECKSUM_ROWS if self.fast else SEGMENT_ROWS))
         found = Found()
         self.gate = asyncio.Semaphore(PARALLEL)
@@ -239,7 +264,7 @@ class _Table:
 
         for segment in await _all(*(one(span) for span in spans)):
             found.add(segment)
-        if self.fast:
+        if self.checksums:
             first = (found.source_rows, *first[0][1:]), (found.target_rows, *first[1][1:])
         unsettled = await self.recheck(found)
         last = await self.counts()
@@ -262,7 +287,35 @@ class _Table:
         """The differences in `span`: by checksums when they can be used, else row by row."""
         if self.fast and span is not None:
             return await self.checksummed(span)
+        if self.checksums and span is None:
+            return await self.hash_bucketed()
         return await self.fetch(span)
+
+    async def hash_bucketed(self) -> Found:
+        """A table without a key: its rows bucketed by their hash, one grouped query per side;
+        the rows of the buckets whose checksums differ are read and compared as multisets."""
+        async with self.gate:
+            sums = await _all(
+                self.source.hash_buckets(HASH_BUCKETS, timeout=self.timeout),
+                self.target.hash_buckets(HASH_BUCKETS, timeout=self.timeout),
+            )
+        bad = sorted(b for b in sums[0].keys() | sums[1].keys() if not checksum.same(
+            sums[0].get(b), sums[1].get(b)
+        ))  # fmt: skip
+        found = Found()
+        for start in range(0, len(bad), RANGES_PER_QUERY):
+            part = bad[start : start + RANGES_PER_QUERY]
+            async with self.gate:
+                source_rows, target_rows = await _all(
+                    self.source.in_hash_buckets(part, HASH_BUCKETS, timeout=self.timeout),
+                    self.target.in_hash_buckets(part, HASH_BUCKETS, timeout=self.timeout),
+                )
+            one = self.diff(source_rows, target_rows)
+            one.fetched = len(source_rows) + len(target_rows)
+            found.add(one)
+        found.source_rows = sum(int(count) for count, _ in sums[0].values())
+        found.target_rows = sum(int(count) for count, _ in sums[1].values())
+        return found
 
     async def checksummed(self, span: tuple[int, int]) -> Found:
         """The bucket checksums of `span`, one grouped query per side; the rows of the buckets
@@ -323,6 +376,8 @@ class _Table:
         return found
 
     def diff(self, source_rows: list[tuple[Any, ...]], target_rows: list[tuple[Any, ...]]) -> Found:
+        if self.columns.keys == 0:
+            return self.multiset(source_rows, target_rows)
         source = self.index(source_rows, "source", self.mapping.source)
         target = self.index(target_rows, "target", self.target_name)
         found = Found()
@@ -340,6 +395,43 @@ class _Table:
                     found.changed += 1
                     self.note(found, "changed", here, columns)
         return found
+
+    def multiset(
+        self, source_rows: list[tuple[Any, ...]], target_rows: list[tuple[Any, ...]]
+    ) -> Found:
+        """Rows compared whole: those one side has more often than the other."""
+        here, there = self.tally(source_rows, target_rows), self.tally(target_rows, source_rows)
+        found = Found()
+        for kind, one, other in (("missing", here, there), ("extra", there, here)):
+            for canonical, (count, row) in one.items():
+                surplus = count - other.get(canonical, (0, row))[0]
+                if surplus > 0:
+                    setattr(found, kind, getattr(found, kind) + surplus)
+                    self.note(found, kind, (canonical, row))
+        return found
+
+    def tally(
+        self, rows: list[tuple[Any, ...]], others: list[tuple[Any, ...]]
+    ) -> dict[tuple[Any, ...], tuple[int, tuple[Any, ...]]]:
+        """Each distinct canonical row: how many times it is there, and its first reading. Text
+        is read as the other side's kind of value where it has one (SQLite keeps numbers and
+        timestamps as text)."""
+        likes: list[Any] = [None] * len(self.columns.names)
+        for other in others:
+            for i, value in enumerate(self.canon.row(other)):
+                if likes[i] is None and value is not None and not isinstance(value, str):
+                    likes[i] = value
+            if all(like is not None for like in likes):
+                break
+        counted: dict[tuple[Any, ...], tuple[int, tuple[Any, ...]]] = {}
+        for row in rows:
+            canonical = tuple(
+                self.canon.parsed(v, like) if isinstance(v, str) and like is not None else v
+                for v, like in zip(self.canon.row(row), likes, strict=True)
+            )
+            count, first = counted.get(canonical, (0, row))
+            counted[canonical] = (count + 1, first)
+        return counted
 
     def index(
         self, rows: list[tuple[Any, ...]], side: str, table: str
@@ -384,7 +476,7 @@ class _Table:
     ) -> None:
         if row is None or len(found.sample) >= SAMPLE:
             return
-        keys = self.columns.keys
+        keys = self.columns.keys or len(self.columns.names)  # no key: the whole row shows it
         key = {n: shown(v) for n, v in zip(self.columns.names[:keys], row[1][:keys], strict=True)}
         found.sample.append(RowDifference(kind, key, columns or {}))
         found.keys.append(row[1][:keys])
@@ -392,8 +484,8 @@ class _Table:
     async def recheck(self, found: Found) -> str | None:
         """Read the sampled differing rows again: rows that differ otherwise now moved during
         the check (a count or a key range that moved says so for inserts and deletes)."""
-        if not found.keys:
-            return None
+        if not found.keys or self.columns.keys == 0:
+            return None  # rows without a key cannot be read again one by one
         source_rows, target_rows = await _all(
             self.source.keyed(found.keys, timeout=self.timeout),
             self.target.keyed(found.keys, timeout=self.timeout),
@@ -418,7 +510,7 @@ def _resolve(
     target_table: str,
 ) -> Columns:
     """The key and the compared columns in each table, checked against what the tables have."""
-    keys = [mapping.key] if isinstance(mapping.key, str) else list(mapping.key)
+    keys = [mapping.key] if isinstance(mapping.key, str) else list(mapping.key or [])
     if isinstance(mapping.columns, dict):
         pairs = dict(mapping.columns)
     elif isinstance(mapping.columns, list):
