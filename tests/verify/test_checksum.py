@@ -1,0 +1,106 @@
+"""Checksums: the hash each pair of databases shares, and small differences they must not hide."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from tests.verify.conftest import PAIRS, Db, Pair
+
+from golive.actions.base import RunResources
+from golive.verify import checksum
+from golive.verify.reader import reader
+
+UTC = dt.UTC
+COLUMNS = {"id": "int", "name": "text", "amount": "numeric", "at": "timestamptz"}
+AT = dt.datetime(2026, 12, 6, 20, 0, 0, 123456, tzinfo=UTC)
+
+
+def mode_of(db: Db, source: str, target: str, columns: tuple[str, ...]) -> str:
+    async def main() -> str:
+        resources = RunResources()
+        try:
+            one = reader(resources, db.url)
+            found = await checksum.hashing(
+                (one, source, columns), (one, target, columns), timeout=10
+            )
+            return found.mode
+        finally:
+            await resources.aclose()
+
+    return asyncio.run(main())
+
+
+@pytest.mark.postgres
+def test_two_postgresql_tables_with_columns_of_one_kind_are_hashed_by_postgresql_itself(
+    postgres_url: str,
+) -> None:
+    db = Db(postgres_url)
+    db.execute(
+        "CREATE TABLE a (id integer, name text, amount numeric(14,4), at timestamptz)",
+        "CREATE TABLE b (id bigint, name varchar(20), amount numeric, at timestamptz)",
+        "CREATE TABLE c (id integer, name text, amount double precision, at timestamptz)",
+    )
+    assert mode_of(db, "a", "b", ("id", "name", "amount", "at")) == "record"
+    assert mode_of(db, "a", "c", ("id", "name", "amount", "at")) == "md5"  # numeric vs float
+    assert mode_of(db, "a", "c", ("id", "name")) == "record"  # the columns compared decide
+
+
+@pytest.mark.postgres
+def test_text_under_a_collation_that_ignores_case_is_not_hashed_by_value(
+    postgres_url: str,
+) -> None:
+    db = Db(postgres_url)
+    db.execute(
+        "CREATE COLLATION any_case (provider = icu, locale = 'und-u-ks-level2', "
+        "deterministic = false)",
+        "CREATE TABLE a (id integer, name text COLLATE any_case)",
+        "CREATE TABLE b (id integer, name text)",
+        "INSERT INTO a VALUES (1, 'Ann')",
+        "INSERT INTO b VALUES (1, 'ANN')",
+    )
+    assert mode_of(db, "a", "b", ("id", "name")) == "md5"
+    report = Pair(db, db).verify("tables: [{source: a, target: b, key: id}]")
+    assert report.tables[0].changed == 1  # 'Ann' = 'ANN' to that collation, not to golive
+
+
+@pytest.mark.postgres
+def test_columns_of_different_kinds_are_compared_through_the_md5_text_and_the_rows(
+    postgres_url: str,
+) -> None:
+    db = Db(postgres_url)
+    rows = [(i, f"n{i}", Decimal(i) / 4) for i in range(1, 201)]
+    db.create("legacy_t", {"id": "int", "name": "text", "amount": "numeric"}, rows, key=["id"])
+    db.create("new_t", {"id": "int", "name": "text", "amount": "float"}, rows, key=["id"])
+    report = Pair(db, db).verify("tables: [{source: legacy_t, target: new_t, key: id}]")
+    assert report.ok, report.lines()  # 0.2500 and 0.25 spell differently, and are equal
+
+
+@pytest.mark.parametrize("pair", [p for p in PAIRS if "sqlite" not in str(p.id)], indirect=True)
+def test_the_smallest_differences_are_found_through_the_checksums(pair: Pair) -> None:
+    rows = [
+        (i, f"näme {i} 🏋" if i % 5 else None, Decimal(i) / 8, AT + dt.timedelta(minutes=i))
+        for i in range(1, 5001)
+    ]
+    pair.source.create("legacy_t", COLUMNS, rows, key=["id"])
+    changes = {
+        101: (101, rows[100][1], Decimal("12.6251"), rows[100][3]),  # numeric precision
+        202: (202, "name 202 🏋", rows[201][2], rows[201][3]),  # one accent lost
+        300: (300, "", rows[299][2], rows[299][3]),  # NULL became empty
+        404: (404, rows[403][1], rows[403][2], rows[403][3] + dt.timedelta(microseconds=1)),
+    }
+    target = [changes.get(r[0], r) for r in rows if r[0] != 4321]
+    pair.target.create("new_t", COLUMNS, target, key=["id"])
+    report = pair.verify("tables: [{source: legacy_t, target: new_t, key: id}]")
+    table = report.tables[0]
+    assert (table.missing, table.extra, table.changed) == (1, 0, 4), report.lines()
+    assert {(d.kind, d.key["id"], *d.columns) for d in table.sample} == {
+        ("missing", 4321),
+        ("changed", 101, "amount"),
+        ("changed", 202, "name"),
+        ("changed", 300, "name"),
+        ("changed", 404, "at"),
+    }
+    assert table.fetched_rows <= 20  # the rows whose hashes differ, read whole; no more
