@@ -19,16 +19,17 @@ import asyncio
 import json
 import math
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from golive.checks.database import DatabaseError
-from golive.plan.diagnostics import did_you_mean
 from golive.plan.models import TableMapping
-from golive.verify import checksum
+from golive.verify.checksum import hashing, row_hash, same, usable
+from golive.verify.columns import MappingError, columns_of, resolve
 from golive.verify.reader import Reader
 from golive.verify.report import SAMPLE, RowDifference, TableReport
+from golive.verify.side import Side
 from golive.verify.values import Canon, shown
 
 T = TypeVar("T")
@@ -40,20 +41,6 @@ MAX_SEGMENTS = 256  # ranges at first, at most (a sparse key makes ranges of few
 RANGES_PER_QUERY = 100  # bucket ranges whose row hashes one query reads
 HASH_BUCKETS = 1_000  # buckets of rows by their hash, for a table without a key
 KEYS_PER_QUERY = 500  # rows read by key in one query
-
-
-class MappingError(Exception):
-    """The table mapping does not fit the tables (unknown column, key not unique)."""
-
-
-@dataclass(frozen=True)
-class Columns:
-    """The key and compared columns, as each database names them."""
-
-    names: tuple[str, ...]  # as the report shows them (the source's names)
-    source: tuple[str, ...]
-    target: tuple[str, ...]
-    keys: int  # the first `keys` columns are the key
 
 
 @dataclass
@@ -77,97 +64,6 @@ class Found:
         room = SAMPLE - len(self.sample)
         self.sample.extend(other.sample[:room])
         self.keys.extend(other.keys[:room])
-
-
-@dataclass(frozen=True)
-class Side:
-    """One table in one database, and how to read it."""
-
-    db: Reader
-    table: str
-    columns: tuple[str, ...]
-    where: str | None
-    hashed: str = ""  # the SQL expression of a row's hash, when checksums are used
-
-    def select(self, extra: str = "") -> str:
-        names = ", ".join(self.db.quote_name(c) for c in self.columns)
-        condition = self.db.condition(self.where, with_params=bool(extra))
-        return f"SELECT {names} FROM {self.db.table(self.table)} WHERE {condition}{extra}"
-
-    async def counts(
-        self, key: str | None, *, timeout: float, rows: bool = True
-    ) -> tuple[Any, ...]:
-        """(rows, lowest key, highest key); rows None when not asked (an index answers the
-        rest at once)."""
-        figures = "count(*)" if rows else "NULL"
-        if key is not None:
-            quoted = self.db.quote_name(key)
-            figures += f", min({quoted}), max({quoted})"
-        condition = self.db.condition(self.where, with_params=False)
-        sql = f"SELECT {figures} FROM {self.db.table(self.table)} WHERE {condition}"
-        return (await self.db.fetch(sql, timeout=timeout)).rows[0]
-
-    async def buckets(
-        self, span: tuple[int, int], width: int, *, timeout: float
-    ) -> dict[int, tuple[Any, ...]]:
-        """(count, sum of hashes) of each bucket of `width` keys in `span`, by bucket number."""
-        condition = self.db.condition(self.where, with_params=True)
-        sql = checksum.buckets_select(self.db, self.table, self.columns[0], self.hashed, condition)
-        params = (span[0], width, *span)
-        rows = (await self.db.fetch(sql, params, timeout=timeout)).rows
-        return {int(bucket): (count, total) for bucket, count, total in rows}
-
-    async def hashes(
-        self, spans: list[tuple[int, int]], *, timeout: float
-    ) -> tuple[dict[Any, int], set[Any]]:
-        """Each row's hash by key in these key ranges, and the keys seen more than once."""
-        condition = self.db.condition(self.where, with_params=True)
-        sql = checksum.hashes_select(
-            self.db, self.table, self.columns[0], self.hashed, condition, len(spans)
-        )
-        params = [bound for span in spans for bound in span]
-        found: dict[Any, int] = {}
-        twice: set[Any] = set()
-        for key, hashed in (await self.db.fetch(sql, params, timeout=timeout)).rows:
-            if key in found:
-                twice.add(key)
-            found[key] = int(hashed)
-        return found, twice
-
-    async def hash_buckets(self, buckets: int, *, timeout: float) -> dict[int, tuple[Any, ...]]:
-        """(count, sum of hashes) of the rows by their hash modulo `buckets` (no key needed)."""
-        condition = self.db.condition(self.where, with_params=True)
-        sql = checksum.hash_buckets_select(self.db, self.table, self.hashed, condition)
-        rows = (await self.db.fetch(sql, (buckets,), timeout=timeout)).rows
-        return {int(bucket): (count, total) for bucket, count, total in rows}
-
-    async def in_hash_buckets(
-        self, chosen: Sequence[int], buckets: int, *, timeout: float
-    ) -> list[tuple[Any, ...]]:
-        """The rows whose hash modulo `buckets` is one of `chosen`."""
-        mark = self.db.mark
-        marks = ", ".join([mark] * len(chosen))
-        sql = self.select(f" AND MOD({self.hashed}, {mark}) IN ({marks})")
-        return (await self.db.fetch(sql, (buckets, *chosen), timeout=timeout)).rows
-
-    async def keyed(self, keys: list[tuple[Any, ...]], *, timeout: float) -> list[tuple[Any, ...]]:
-        """The rows with these keys (the key is the first columns)."""
-        width, mark = len(keys[0]), self.db.mark
-        if width == 1:
-            marks = ", ".join([mark] * len(keys))
-            sql = self.select(f" AND {self.db.quote_name(self.columns[0])} IN ({marks})")
-        else:
-            one = " AND ".join(f"{self.db.quote_name(c)} = {mark}" for c in self.columns[:width])
-            sql = self.select(" AND (" + " OR ".join(f"({one})" for _ in keys) + ")")
-        params = [value for key in keys for value in key]
-        return (await self.db.fetch(sql, params, timeout=timeout)).rows
-
-    async def rows(self, span: tuple[int, int] | None, *, timeout: float) -> list[tuple[Any, ...]]:
-        if span is None:
-            return (await self.db.fetch(self.select(), timeout=timeout)).rows
-        key, mark = self.db.quote_name(self.columns[0]), self.db.mark
-        sql = self.select(f" AND {key} >= {mark} AND {key} < {mark}")
-        return (await self.db.fetch(sql, span, timeout=timeout)).rows
 
 
 async def compare_table(
@@ -209,24 +105,24 @@ class _Table:
 
     async def prepare(self) -> None:
         source_columns, target_columns = await _all(
-            _columns_of(self.source_db, self.mapping.source, self.timeout),
-            _columns_of(self.target_db, self.target_name, self.timeout),
+            columns_of(self.source_db, self.mapping.source, self.timeout),
+            columns_of(self.target_db, self.target_name, self.timeout),
         )
-        self.columns = _resolve(self.mapping, source_columns, target_columns, self.target_name)
-        self.checksums = self.columns.keys <= 1 and checksum.usable(
+        self.columns = resolve(self.mapping, source_columns, target_columns, self.target_name)
+        self.checksums = self.columns.keys <= 1 and usable(
             self.mapping, self.source_db, self.target_db
         )
         self.fast = self.checksums and self.columns.keys == 1  # by buckets of keys
         hashed = ("", "")
         if self.checksums:
-            how = await checksum.hashing(
+            how = await hashing(
                 (self.source_db, self.mapping.source, self.columns.source),
                 (self.target_db, self.target_name, self.columns.target),
                 timeout=self.timeout,
             )
             hashed = (
-                checksum.row_hash(self.source_db, self.columns.source, how.source, how.mode),
-                checksum.row_hash(self.target_db, self.columns.target, how.target, how.mode),
+                row_hash(self.source_db, self.columns.source, how.source, how.mode),
+                row_hash(self.target_db, self.columns.target, how.target, how.mode),
             )
         self.source = Side(
             self.source_db, self.mapping.source, self.columns.source, self.where, hashed[0]
@@ -299,9 +195,7 @@ class _Table:
                 self.source.hash_buckets(HASH_BUCKETS, timeout=self.timeout),
                 self.target.hash_buckets(HASH_BUCKETS, timeout=self.timeout),
             )
-        bad = sorted(b for b in sums[0].keys() | sums[1].keys() if not checksum.same(
-            sums[0].get(b), sums[1].get(b)
-        ))  # fmt: skip
+        bad = _differing(*sums)
         found = Found()
         for start in range(0, len(bad), RANGES_PER_QUERY):
             part = bad[start : start + RANGES_PER_QUERY]
@@ -313,8 +207,9 @@ class _Table:
             one = self.diff(source_rows, target_rows)
             one.fetched = len(source_rows) + len(target_rows)
             found.add(one)
-        found.source_rows = sum(int(count) for count, _ in sums[0].values())
-        found.target_rows = sum(int(count) for count, _ in sums[1].values())
+        found.source_rows, found.target_rows = (
+            sum(int(c) for c, _ in side.values()) for side in sums
+        )
         return found
 
     async def checksummed(self, span: tuple[int, int]) -> Found:
@@ -326,13 +221,12 @@ class _Table:
                 self.source.buckets(span, width, timeout=self.timeout),
                 self.target.buckets(span, width, timeout=self.timeout),
             )
-        bad = sorted(b for b in sums[0].keys() | sums[1].keys() if not checksum.same(
-            sums[0].get(b), sums[1].get(b)
-        ))  # fmt: skip
+        bad = _differing(*sums)
         bounds = [(span[0] + b * width, min(span[0] + (b + 1) * width, span[1])) for b in bad]
         found = await self.located(bounds)
-        found.source_rows = sum(int(count) for count, _ in sums[0].values())
-        found.target_rows = sum(int(count) for count, _ in sums[1].values())
+        found.source_rows, found.target_rows = (
+            sum(int(c) for c, _ in side.values()) for side in sums
+        )
         return found
 
     async def located(self, spans: list[tuple[int, int]]) -> Found:
@@ -499,55 +393,11 @@ class _Table:
         return f"{moved} of the {len(before)} differing rows shown read otherwise a moment later"
 
 
-async def _columns_of(db: Reader, table: str, timeout: float) -> tuple[str, ...]:
-    return (await db.fetch(f"SELECT * FROM {db.table(table)} WHERE 1 = 0", timeout=timeout)).columns
-
-
-def _resolve(
-    mapping: TableMapping,
-    source_columns: tuple[str, ...],
-    target_columns: tuple[str, ...],
-    target_table: str,
-) -> Columns:
-    """The key and the compared columns in each table, checked against what the tables have."""
-    keys = [mapping.key] if isinstance(mapping.key, str) else list(mapping.key or [])
-    if isinstance(mapping.columns, dict):
-        pairs = dict(mapping.columns)
-    elif isinstance(mapping.columns, list):
-        pairs = {name: name for name in mapping.columns}
-    else:
-        pairs = {name: name for name in source_columns}
-    renamed = {k.lower(): v for k, v in pairs.items()}
-    compared = [name for name in pairs if name.lower() not in {k.lower() for k in keys}]
-    wanted = [*keys, *compared]
-    source = [_column(n, source_columns, "source", mapping.source, key=n in keys) for n in wanted]
-    target = [
-        _column(renamed.get(n.lower(), n), target_columns, "target", target_table, key=n in keys)
-        for n in wanted
-    ]
-    return Columns(tuple(wanted), tuple(source), tuple(target), len(keys))
-
-
-def _column(name: str, present: tuple[str, ...], side: str, table: str, *, key: bool) -> str:
-    for column in present:
-        if column.lower() == name.lower():
-            return column
-    hint = did_you_mean(name, list(present))
-    what = "key column" if key else "column"
-    fix = (
-        "set key: to the column(s) that identify a row"
-        if key
-        else "map it with columns: {source_name: target_name}, or list the columns to compare"
+def _differing(source: dict[int, tuple[Any, ...]], target: dict[int, tuple[Any, ...]]) -> list[int]:
+    """The buckets whose (count, sum) checksums differ, or that one side lacks."""
+    return sorted(
+        b for b in source.keys() | target.keys() if not same(source.get(b), target.get(b))
     )
-    return _raise(
-        f"the {side} table {table} has no {what} '{name}'"
-        + (f" ({hint})" if hint else f" (its columns: {', '.join(present)})")
-        + f": {fix}"
-    )
-
-
-def _raise(message: str) -> str:
-    raise MappingError(message)
 
 
 def _spans(
