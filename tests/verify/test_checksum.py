@@ -104,3 +104,21 @@ def test_the_smallest_differences_are_found_through_the_checksums(pair: Pair) ->
         ("changed", 404, "at"),
     }
     assert table.fetched_rows <= 20  # the rows whose hashes differ, read whole; no more
+
+
+@pytest.mark.mariadb
+@pytest.mark.postgres
+def test_latin1_text_in_mariadb_is_hashed_as_utf8_like_postgresql_text(
+    mariadb_url: str, postgres_url: str
+) -> None:
+    legacy, new = Db(mariadb_url), Db(postgres_url)
+    rows = [(i, f"Zoë Ñandú {i}", f"{i}@example.org") for i in range(1, 301)]
+    legacy.execute(
+        "CREATE TABLE customers (id int PRIMARY KEY, name varchar(50) CHARACTER SET latin1, "
+        "email varchar(50)) DEFAULT CHARSET=utf8mb4"
+    )
+    legacy.insert("customers", ["id", "name", "email"], rows)
+    new.create("customers", {"id": "int", "name": "text", "email": "text"}, rows, key=["id"])
+    report = Pair(legacy, new).verify("tables: [{source: customers, key: id}]")
+    assert report.ok, report.lines()
+    assert report.tables[0].fetched_rows == 0  # the checksums agree: no row read

@@ -53,6 +53,9 @@ FAMILIES = {
     "bytea": "bytea",
 }
 
+MYSQL_NUMBERS = ("tinyint", "smallint", "mediumint", "int", "bigint", "decimal")
+MYSQL_TEXTS = ("char", "varchar", "tinytext", "text", "mediumtext", "longtext")
+
 
 @dataclass(frozen=True)
 class Column:
@@ -60,6 +63,7 @@ class Column:
 
     kind: str  # the SQL type, lower case, without length or precision
     deterministic: bool = True  # its collation compares text byte by byte
+    charset: str | None = None  # MariaDB/MySQL text: the column's character set
 
 
 @dataclass(frozen=True)
@@ -122,19 +126,22 @@ async def _columns(db: Reader, table: str, *, timeout: float) -> dict[str, Colum
         return {str(n).lower(): Column(str(k).lower(), bool(d)) for n, k, d in rows}
     schema, _, name = table.rpartition(".")
     sql = (
-        "SELECT column_name, data_type FROM information_schema.columns "
+        "SELECT column_name, data_type, character_set_name FROM information_schema.columns "
         f"WHERE table_name = {db.mark} AND table_schema = {db.mark if schema else 'database()'}"
     )
     params = (name, schema) if schema else (name,)
     rows = (await db.fetch(sql, params, timeout=timeout)).rows
-    return {str(n).lower(): Column(str(k).lower()) for n, k in rows}
+    return {
+        str(n).lower(): Column(str(k).lower(), charset=None if c is None else str(c).lower())
+        for n, k, c in rows
+    }
 
 
 def row_hash(db: Reader, columns: tuple[str, ...], kinds: dict[str, Column], mode: str) -> str:
     """The SQL expression of one row's hash, an integer."""
     if mode == "record":
         return f"hash_record_extended(ROW({', '.join(map(db.quote_name, columns))}), 0)"
-    parts = [_text_of(db, c, kinds.get(c.lower(), Column("")).kind) for c in columns]
+    parts = [_text_of(db, c, kinds.get(c.lower(), Column(""))) for c in columns]
     if db.backend == "postgresql":
         row = f"concat_ws(chr(31), {', '.join(parts)})"
         return f"('x' || substr(md5({row}), 1, 15))::bit(60)::bigint"
@@ -142,9 +149,9 @@ def row_hash(db: Reader, columns: tuple[str, ...], kinds: dict[str, Column], mod
     return f"CAST(CONV(SUBSTRING(MD5({row}), 1, 15), 16, 10) AS UNSIGNED)"
 
 
-def _text_of(db: Reader, column: str, kind: str) -> str:
+def _text_of(db: Reader, column: str, of: Column) -> str:
     """The SQL expression spelling one column's value as the checksum's text."""
-    quoted = db.quote_name(column)
+    quoted, kind = db.quote_name(column), of.kind
     if db.backend == "postgresql":
         if kind == "timestamp with time zone":
             value = f"to_char({quoted} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
@@ -158,6 +165,8 @@ def _text_of(db: Reader, column: str, kind: str) -> str:
     if kind in ("datetime", "timestamp"):
         # %% because the query has parameters: pymysql formats it with %
         value = f"DATE_FORMAT({quoted}, '%%Y-%%m-%%d %%H:%%i:%%s.%%f')"
+    elif kind in MYSQL_NUMBERS or (kind in MYSQL_TEXTS and of.charset == "utf8mb4"):
+        value = quoted  # already the text (digits, or UTF-8): a conversion costs a third more
     else:
         value = f"CONVERT(CAST({quoted} AS CHAR) USING utf8mb4)"
     return f"coalesce(concat('v', {value}), 'n')"
