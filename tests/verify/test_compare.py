@@ -124,6 +124,29 @@ def test_timestamps_compare_as_instants_with_the_zone_of_naive_ones(
     assert in_brussels.ok, in_brussels.lines()
 
 
+def test_timestamps_with_and_without_a_zone_differ_by_a_microsecond_in_every_pair(
+    pair: Pair,
+) -> None:
+    at = dt.datetime(2026, 3, 29, 1, 59, 59, 999999, tzinfo=UTC)
+    columns = {"id": "int", "local_time": "timestamp", "at": "timestamptz"}
+    rows = [(i, at.replace(tzinfo=None) + dt.timedelta(hours=i), at + dt.timedelta(hours=i))
+            for i in range(1, 4)]  # fmt: skip
+    pair.source.create("legacy_t", columns, rows, key=["id"])
+    moved = [
+        rows[0],
+        (2, rows[1][1] + dt.timedelta(microseconds=1), rows[1][2]),
+        (3, rows[2][1], rows[2][2] - dt.timedelta(microseconds=1)),
+    ]
+    pair.target.create("new_t", columns, moved, key=["id"])
+    report = pair.verify("tables: [{source: legacy_t, target: new_t, key: id}]")
+    table = report.tables[0]
+    assert {(d.key["id"], *d.columns) for d in table.sample} == {
+        (2, "local_time"),
+        (3, "at"),
+    }, report.lines()
+    assert table.changed == 2
+
+
 def test_a_composite_key_identifies_rows(pair: Pair) -> None:
     columns = {"gym": "text", "day": "int", "slot": "int", "booked": "int"}
     rows = [("north", d, s, d * s) for d in range(3) for s in range(4)]
