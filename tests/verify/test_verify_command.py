@@ -79,3 +79,16 @@ def test_a_missing_table_is_an_error_in_the_report(tmp_path: Path, golive: Goliv
     assert result.returncode == 1
     assert result.stdout.startswith("nosuch: error: sqlite:///")
     assert "no such table: nosuch" in result.stdout
+
+
+def test_without_a_key_whole_rows_are_compared(tmp_path: Path, golive: Golive) -> None:
+    legacy, new = databases(tmp_path)
+    result = golive(
+        "verify", legacy.url, new.url, "-t", "customers:clients", "-c", "full_name:name", "--trim"
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.splitlines() == [
+        "customers -> clients: 1 missing, 0 extra, 0 changed (3 rows in the source, 2 in the target)",
+        "  missing full_name='Cy'",
+        "verification failed: 1 of 1 tables and assertions",
+    ]
