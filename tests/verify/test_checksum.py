@@ -104,6 +104,10 @@ def test_the_smallest_differences_are_found_through_the_checksums(pair: Pair) ->
         ("changed", 404, "at"),
     }
     assert table.fetched_rows <= 20  # the rows whose hashes differ, read whole; no more
+    both_postgres = pair.source.backend == pair.target.backend == "postgresql"
+    assert table.checksums is not None
+    assert table.checksums["hash"] == ("record" if both_postgres else "md5")
+    assert table.checksums["source"] != table.checksums["target"]
 
 
 @pytest.mark.mariadb

@@ -123,6 +123,11 @@ def test_history_compares_what_rehearsal_n_and_n_plus_1_verified(
         (False, 1, 300, 299),
         (True, 0, 300, 300),
     ]
+    sums = [b["checksums"] for b in bookings]  # MariaDB to PostgreSQL: MD5 of each row's text
+    assert [s["hash"] for s in sums] == ["md5", "md5"]
+    assert sums[0]["source"] == sums[1]["source"] == sums[1]["target"] != sums[0]["target"]
     text = golive("history", runner.plan_path, "--state", runner.store_url).stdout
     assert "verify-data: reservations -> bookings" in text
     assert "was 1 / 0 / 0" in text  # rehearsal N+1 beside what rehearsal N found
+    assert "target data changed" in text
+    assert "source data changed" not in text

@@ -216,6 +216,8 @@ def _figures_cell(figures: TableFigures | None, before: TableFigures | None) -> 
         lines.append("[yellow]data moved during the check[/]")
     if before is not None and before.error is None and before.differences != figures.differences:
         lines.append(f"[dim]was {before.missing} / {before.extra} / {before.changed}[/]")
+    if before is not None:
+        lines.extend(f"[dim]{side} data changed[/]" for side in figures.changed_since(before))
     return "\n".join(lines)
 
 

@@ -68,6 +68,7 @@ class TableFigures:
     changed: int
     moved: str | None = None
     error: str | None = None
+    checksums: dict[str, str] | None = None  # hash, and each side's sum of hashes
 
     @property
     def differences(self) -> int:
@@ -77,6 +78,7 @@ class TableFigures:
     def of(cls, step: str, figures: Mapping[str, Any]) -> TableFigures:
         source, target = str(figures.get("source")), str(figures.get("target"))
         moved, error = figures.get("changed_during_check"), figures.get("error")
+        sums = figures.get("checksums")
         return cls(
             step,
             source if source == target else f"{source} -> {target}",
@@ -88,7 +90,16 @@ class TableFigures:
             changed=_count(figures, "changed"),
             moved=None if moved is None else str(moved),
             error=None if error is None else str(error),
+            checksums={str(k): str(v) for k, v in sums.items()} if isinstance(sums, dict) else None,
         )
+
+    def changed_since(self, before: TableFigures) -> list[str]:
+        """The sides whose data is not what it was in `before`, by their checksums (when both
+        runs hashed rows alike)."""
+        mine, theirs = self.checksums, before.checksums
+        if mine is None or theirs is None or mine.get("hash") != theirs.get("hash"):
+            return []
+        return [side for side in ("source", "target") if mine.get(side) != theirs.get(side)]
 
     def json(self) -> dict[str, Any]:
         return {
@@ -99,6 +110,7 @@ class TableFigures:
             "extra": self.extra,
             "changed": self.changed,
             "changed_during_check": self.moved,
+            "checksums": self.checksums,
             "error": self.error,
         }
 

@@ -51,6 +51,8 @@ class Found:
     fetched: int = 0  # rows read out of the databases, both sides
     source_rows: int = 0  # counted by checksums
     target_rows: int = 0
+    source_sum: int = 0  # the sum of every row's hash, with checksums
+    target_sum: int = 0
     sample: list[RowDifference] = field(default_factory=list)
     keys: list[tuple[Any, ...]] = field(default_factory=list)  # the sample's keys, as read
 
@@ -58,6 +60,8 @@ class Found:
         self.fetched += other.fetched
         self.source_rows += other.source_rows
         self.target_rows += other.target_rows
+        self.source_sum += other.source_sum
+        self.target_sum += other.target_sum
         self.missing += other.missing
         self.extra += other.extra
         self.changed += other.changed
@@ -113,13 +117,15 @@ class _Table:
             self.mapping, self.source_db, self.target_db
         )
         self.fast = self.checksums and self.columns.keys == 1  # by buckets of keys
-        hashed = ("", "")
+        hashed: tuple[str, str] = ("", "")
+        self.hash: str | None = None
         if self.checksums:
             how = await hashing(
                 (self.source_db, self.mapping.source, self.columns.source),
                 (self.target_db, self.target_name, self.columns.target),
                 timeout=self.timeout,
             )
+            self.hash = how.mode
             hashed = (
                 row_hash(self.source_db, self.columns.source, how.source, how.mode),
                 row_hash(self.target_db, self.columns.target, how.target, how.mode),
@@ -174,6 +180,13 @@ class _Table:
             extra=found.extra,
             changed=found.changed,
             fetched_rows=found.fetched,
+            checksums=None
+            if self.hash is None
+            else {
+                "hash": self.hash,
+                "source": str(found.source_sum),
+                "target": str(found.target_sum),
+            },
             sample=tuple(found.sample),
             moved=moved,
             duration=time.monotonic() - started,
@@ -207,9 +220,7 @@ class _Table:
             one = self.diff(source_rows, target_rows)
             one.fetched = len(source_rows) + len(target_rows)
             found.add(one)
-        found.source_rows, found.target_rows = (
-            sum(int(c) for c, _ in side.values()) for side in sums
-        )
+        _count(found, *sums)
         return found
 
     async def checksummed(self, span: tuple[int, int]) -> Found:
@@ -224,9 +235,7 @@ class _Table:
         bad = _differing(*sums)
         bounds = [(span[0] + b * width, min(span[0] + (b + 1) * width, span[1])) for b in bad]
         found = await self.located(bounds)
-        found.source_rows, found.target_rows = (
-            sum(int(c) for c, _ in side.values()) for side in sums
-        )
+        _count(found, *sums)
         return found
 
     async def located(self, spans: list[tuple[int, int]]) -> Found:
@@ -391,6 +400,18 @@ class _Table:
         if not moved:
             return None
         return f"{moved} of the {len(before)} differing rows shown read otherwise a moment later"
+
+
+def _count(
+    found: Found, source: dict[int, tuple[Any, ...]], target: dict[int, tuple[Any, ...]]
+) -> None:
+    """The rows and the sum of their hashes on each side, from the buckets' checksums."""
+    found.source_rows, found.target_rows = (
+        sum(int(c) for c, _ in s.values()) for s in (source, target)
+    )
+    found.source_sum, found.target_sum = (
+        sum(int(t or 0) for _, t in s.values()) for s in (source, target)
+    )
 
 
 def _differing(source: dict[int, tuple[Any, ...]], target: dict[int, tuple[Any, ...]]) -> list[int]:

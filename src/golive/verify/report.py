@@ -44,6 +44,7 @@ class TableReport:
     extra: int = 0
     changed: int = 0
     fetched_rows: int = 0  # rows read out of both databases (checksums spare the rest)
+    checksums: dict[str, str] | None = None  # hash: record or md5; each side's sum of hashes
     sample: tuple[RowDifference, ...] = ()
     moved: str | None = None  # how the data changed while it was being compared
     error: str | None = None
@@ -73,6 +74,7 @@ class TableReport:
             "changed": self.changed,
             "changed_during_check": self.moved,
             "fetched_rows": self.fetched_rows,
+            "checksums": self.checksums,
             "error": self.error,
             "duration": round(self.duration, 3),
             "sample": [d.json() for d in self.sample],
