@@ -19,8 +19,8 @@ trimmed name) make the checksums differ, and the exact comparison then finds the
 must never make different rows look equal, so it is used only when equal hashes mean equal
 values as golive compares them: not for SQLite (no hash function), not with normalizations,
 not for text under a non-deterministic collation. The buckets are ranges of keys for a key that
-is one integer column, and ranges of the hashes themselves for a table without a key; other
-keys are read and compared row by row.
+is one integer column, and ranges of the hashes themselves for a table without a key or with a
+key of one other column; composite keys are read and compared row by row.
 """
 
 from __future__ import annotations

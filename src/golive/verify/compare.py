@@ -10,7 +10,7 @@ data that moved meanwhile is reported as such, not as a clean result.
 A table without a key is compared whole, as two multisets of rows: a row is missing when the
 source has it more often than the target, extra the other way round (a changed row is one of
 each). With checksums, rows are bucketed by their own hash, so only the buckets that differ are
-read.
+read; so are the rows of a table whose key is one column that is not an integer.
 """
 
 from __future__ import annotations
