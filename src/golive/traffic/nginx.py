@@ -122,14 +122,14 @@ class Nginx:
             await self._run(self.command("-s", "reload"), what="nginx -s reload")
 
     async def _confirm(self, before: set[int] | None) -> None:
-        """Wait until a worker started after the reload runs: from then on, new connections
-        are served with the new config."""
+        """Wait until workers started after the reload run and the old ones are shutting down
+        (they stop accepting then): from then on, new connections get the new config."""
         if before is None:
             return  # no readable pid file: the reload command's success is all we know
         deadline = time.monotonic() + CONFIRM_TIMEOUT
         while time.monotonic() < deadline:
             now = self.workers()
-            if now and now - before:
+            if now and now - before and not now & before:
                 return
             await asyncio.sleep(CONFIRM_POLL)
         raise TrafficError(
