@@ -67,6 +67,7 @@ def free_port() -> int:
 
 class _UpstreamHandler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as nginx's upstream `keepalive` expects
+    disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK wait
     server: _UpstreamHTTPServer
 
     def do_GET(self) -> None:
