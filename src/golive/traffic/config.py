@@ -34,7 +34,9 @@ class Routing:
 
     def __str__(self) -> str:
         shown = f"{format_share(self.share)} to {self.to_group}"
-        if self.group is not None and self.share < 1:
+        if self.share >= 1 or (self.share <= 0 and self.group is None):
+            shown = f"every request to {self.to_group if self.share >= 1 else self.from_group}"
+        elif self.group is not None:
             shown = f"{self.group} to {self.to_group}, " + (
                 f"{format_share(self.share)} of the others" if self.share else "others stay"
             )
