@@ -192,15 +192,22 @@ class NginxServer:
         settings = NginxSettings.model_validate(server.settings())
         server.include.parent.mkdir(exist_ok=True)
         server.include.write_text(render(settings, Routing(first, other, 0.0), note="test setup"))
-        server.config.write_text(server._main_config(), encoding="utf-8")
-        subprocess.run(
-            [server.binary, "-p", f"{directory}/", "-c", str(server.config)],
-            check=True,
-            capture_output=True,
-            timeout=START_TIMEOUT,
-        )
-        server._wait_listening()
-        return server
+        for _ in range(3):
+            server.config.write_text(server._main_config(), encoding="utf-8")
+            started = subprocess.run(
+                [server.binary, "-p", f"{directory}/", "-c", str(server.config)],
+                capture_output=True,
+                text=True,
+                timeout=START_TIMEOUT,
+                check=False,
+            )
+            if started.returncode == 0:
+                server._wait_listening()
+                return server
+            if "Address already in use" not in started.stderr:
+                raise RuntimeError(f"nginx did not start: {started.stderr.strip()}")
+            server.port = free_port()  # taken between free_port() and nginx's bind: another
+        raise RuntimeError(f"nginx did not start: no free port in 3 tries ({started.stderr})")
 
     def _main_config(self) -> str:
         user = "user root root;\n" if os.geteuid() == 0 else ""

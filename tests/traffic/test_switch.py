@@ -221,3 +221,27 @@ def _stream(runner: PlanRunner, stream: str) -> list[str]:
             if isinstance(recorded.event, StepOutput) and recorded.event.stream == stream
             for line in recorded.event.text.splitlines()
         ]
+
+
+def test_a_step_that_runs_out_of_time_moves_the_traffic_back(
+    tmp_path: Path, nginx: NginxServer
+) -> None:
+    runner = traffic_plan(
+        tmp_path,
+        nginx,
+        {
+            "strategy": "canary",
+            "from": "blue",
+            "to": "green",
+            "steps": ["50%", "100%"],
+            "pause": "30s",
+        },
+    )
+    runner.plan_path.write_text(
+        runner.plan_path.read_text().replace(
+            "    failure: continue\n", "    failure: continue\n    timeout: 2s\n"
+        )
+    )
+    state = runner.run(env="staging")
+    assert state.step("switch").error == "timed out after 2s; traffic moved back to blue"
+    assert bodies(nginx, 10) == {"v1"}

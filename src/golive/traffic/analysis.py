@@ -82,10 +82,15 @@ def summary(sample: Sample) -> dict[str, Any]:
     return {
         "requests": sample.requests,
         "errors": sample.error_count,
-        "error_rate": rate,
-        "p50": _quantile(sample.latencies, 0.5),
-        "p95": _quantile(sample.latencies, 0.95),
+        "error_rate": _rounded(rate),
+        "p50": _rounded(_quantile(sample.latencies, 0.5)),
+        "p95": _rounded(_quantile(sample.latencies, 0.95)),
     }
+
+
+def _rounded(value: float | None) -> float | None:
+    """Four significant digits: figures for people and the record, not for more arithmetic."""
+    return None if value is None else float(f"{value:.4g}")
 
 
 def _errors(
@@ -93,7 +98,7 @@ def _errors(
 ) -> tuple[Verdict, str]:
     rate = canary.error_count / canary.requests
     worse = _more_errors(baseline, canary)
-    figures["error_p_value"] = worse
+    figures["error_p_value"] = _rounded(worse)
     bound = rules.error_rate_below
     if bound is None:
         base_rate = baseline.error_count / baseline.requests
@@ -103,7 +108,7 @@ def _errors(
     if rate < bound:
         return Verdict.passed, ""
     over = binomtest(canary.error_count, canary.requests, bound, alternative="greater").pvalue
-    figures["error_bound_p_value"] = float(over)
+    figures["error_bound_p_value"] = _rounded(float(over))
     shown = f"error rate {rate:.2%} at or above {bound:.2%}"
     if over < ALPHA or worse < ALPHA:
         return Verdict.failed, f"{shown} (p={min(over, worse):.2g})"
@@ -114,7 +119,7 @@ def _latency(
     baseline: Sample, canary: Sample, rules: CanaryAnalysis, figures: dict[str, Any]
 ) -> tuple[Verdict, str]:
     worse = _worse(baseline.latencies, canary.latencies)
-    figures["latency_p_value"] = worse
+    figures["latency_p_value"] = _rounded(worse)
     bound = rules.p95_latency_below
     p95 = _quantile(canary.latencies, 0.95) or 0.0
     if bound is None:
@@ -129,7 +134,7 @@ def _latency(
         return Verdict.passed, ""
     slow = sum(1 for latency in canary.latencies if latency >= limit)
     over = binomtest(slow, canary.requests, P95_SHARE, alternative="greater").pvalue
-    figures["latency_bound_p_value"] = float(over)
+    figures["latency_bound_p_value"] = _rounded(float(over))
     shown = f"p95 {p95 * 1000:.0f} ms at or above {limit * 1000:.0f} ms"
     if over < ALPHA or worse < ALPHA:
         return Verdict.failed, f"{shown} (p={min(over, worse):.2g})"
