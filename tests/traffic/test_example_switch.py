@@ -3,7 +3,8 @@ real nginx, under load, analysed from nginx's JSON access log.
 
 What changes from examples/gym-booking.golive.yaml: staging's nginx settings point at the test
 nginx (its upstream groups `legacy` and `green` are the local servers v1 and v2); `pause` is 1s
-instead of 5m, so that the test takes seconds; the other steps are left out (the example's own
+instead of 5m, so that the test takes seconds, and `max_wait` 60s, so that a slow machine has
+the time to send the 100 canary requests the analysis needs; the other steps are left out (the example's own
 test runs them), and so are `needs` and the objective that names one of them. The analysis is the example's, with its default
 min_requests (100).
 """
@@ -36,6 +37,7 @@ def example_switch(nginx: NginxServer, workdir: Path) -> str:
     switch = next(step for step in plan["steps"] if step["id"] == "switch")
     assert switch["traffic"]["strategy"] == "canary"
     switch["traffic"]["pause"] = "1s"
+    switch["traffic"]["analysis"]["max_wait"] = "60s"  # a slow CI machine sends fewer requests
     del switch["needs"]
     plan["steps"] = [switch]
     plan["objectives"] = [o for o in plan["objectives"] if o["id"] == "errors-low"]
