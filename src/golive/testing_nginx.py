@@ -141,6 +141,7 @@ class NginxServer:
     port: int
     upstreams: dict[str, list[str]]
     binary: str
+    extra: str = ""  # more directives for the http {} block, as a user's config has
 
     @property
     def url(self) -> str:
@@ -176,15 +177,21 @@ class NginxServer:
 
     @classmethod
     def start(
-        cls, directory: Path, *, upstreams: dict[str, list[str]], serving: str | None = None
+        cls,
+        directory: Path,
+        *,
+        upstreams: dict[str, list[str]],
+        serving: str | None = None,
+        extra: str = "",
     ) -> NginxServer:
         """Start nginx with golive's include file sending every request to `serving` (default:
-        the first group), as a user's nginx would be before a switch."""
+        the first group), as a user's nginx would be before a switch; `extra` goes in its
+        http {} block."""
         from golive.plan.models import NginxSettings
         from golive.traffic.config import Routing, render
 
         directory.mkdir(parents=True, exist_ok=True)
-        server = cls(directory, free_port(), upstreams, nginx_binary())
+        server = cls(directory, free_port(), upstreams, nginx_binary(), extra)
         (directory / "logs").mkdir(exist_ok=True)
         groups = list(upstreams)
         first = serving or groups[0]
@@ -219,6 +226,7 @@ http {{
     access_log off;
     {LOG_FORMAT}
     include {self.include};
+    {self.extra}
 
     server {{
         listen 127.0.0.1:{self.port};

@@ -245,3 +245,44 @@ def test_a_step_that_runs_out_of_time_moves_the_traffic_back(
     state = runner.run(env="staging")
     assert state.step("switch").error == "timed out after 2s; traffic moved back to blue"
     assert bodies(nginx, 10) == {"v1"}
+
+
+def test_a_file_nginx_accepts_alone_but_not_in_its_whole_config_is_put_back_unread(
+    tmp_path: Path, v1: Upstream, v2: Upstream
+) -> None:
+    groups = {"blue": [v1.server], "green": [v2.server], "red": [v2.server]}
+    clash = "upstream golive_red { server 127.0.0.1:9; }  # the user's own, with golive's name"
+    with NginxServer.start(tmp_path / "nginx", upstreams=groups, extra=clash) as nginx:
+        runner = traffic_plan(
+            tmp_path, nginx, {"strategy": "blue_green", "from": "blue", "to": "red"}
+        )
+        before = nginx.include.read_bytes()
+        with Load.start(nginx.url, rate=100) as load:
+            state = runner.run(env="staging")
+        error = state.step("switch").error or ""
+        assert error.startswith('nginx -t failed: nginx: [emerg] duplicate upstream "golive_red"')
+        assert error.endswith("; the previous include file is back in place")
+        assert nginx.include.read_bytes() == before
+        assert bodies(nginx, 10) == {"v1"}
+        assert load.failed == []
+
+
+def test_an_undo_without_a_copy_of_the_include_file_sends_everyone_back_to_from(
+    tmp_path: Path, nginx: NginxServer
+) -> None:
+    runner = traffic_plan(
+        tmp_path, nginx, {"strategy": "blue_green", "from": "blue", "to": "green"}, after=CONFIRM
+    )
+
+    async def operator(store: EventStore, run_id: str) -> None:
+        await until(lambda: read_state(store, run_id).step("confirm").status is StepStatus.waiting)
+        for copy in nginx.include.parent.glob("*.before"):
+            copy.unlink()  # as if the include file had not existed before the step
+        decide(
+            store, store.get_run(run_id), decision=Decision.rollback, by="ann", step=None, why=None
+        )
+
+    state = runner.run(env="staging", operator=operator)
+    assert state.step("switch").undo is UndoStatus.succeeded
+    assert "sends every request to blue" in "\n".join(state.step("switch").output)
+    assert bodies(nginx, 10) == {"v1"}

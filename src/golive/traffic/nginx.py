@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import shlex
 import tempfile
 import time
@@ -184,8 +185,14 @@ class Nginx:
             raise TrafficError(f"{what} failed: {_last_error(out.decode(errors='replace'))}")
 
 
+LOG_PREFIX = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d (\[\w+\]) \d+#\d+: ")
+
+
 def _last_error(output: str) -> str:
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    """nginx's first error line, in its stderr form (`nginx: [emerg] ...`) even when it came
+    through the error log's (`2026/12/06 20:15:02 [emerg] 2651#2651: ...`)."""
+    lines = [LOG_PREFIX.sub(r"nginx: \1 ", line.strip()) for line in output.splitlines()]
+    lines = [line for line in lines if line]
     errors = [line for line in lines if "[emerg]" in line or "[error]" in line]
     return (errors or lines or ["no output"])[0]
 
