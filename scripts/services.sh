@@ -51,8 +51,17 @@ install_nginx() {
   if [ -f /run/nginx.pid ]; then nginx -s quit 2>/dev/null || true; fi
 }
 
+# --- Prometheus for the traffic action's optional Prometheus source (issue 7): installed only;
+# the test starts its own (golive.testing_nginx.PrometheusServer) on a free loopback port.
+install_prometheus() {
+  if command -v prometheus >/dev/null || [ -x /usr/bin/prometheus ]; then return 0; fi
+  log "installing prometheus (the traffic tests start their own)"
+  apt_install --no-install-recommends prometheus
+}
+
 start_postgres
 start_mariadb
 install_sshd
 install_nginx
+install_prometheus
 log "ready"

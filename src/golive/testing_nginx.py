@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import http.server
+import json
 import os
 import shutil
 import socket
@@ -72,10 +73,15 @@ class _UpstreamHandler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         upstream = self.server.upstream
-        status = upstream.next_status()
-        if upstream.delay:
-            time.sleep(upstream.delay)
-        body = f"{upstream.name}\n".encode()
+        if self.path == "/metrics":
+            status, body = 200, upstream.metrics().encode()
+        else:
+            started = time.monotonic()
+            status = upstream.next_status()
+            if upstream.delay:
+                time.sleep(upstream.delay)
+            body = f"{upstream.name}\n".encode()
+            upstream.count(status, time.monotonic() - started)
         self.send_response(status)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(body)))
@@ -92,13 +98,24 @@ class _UpstreamHTTPServer(http.server.ThreadingHTTPServer):
     upstream: Upstream
 
 
+BUCKETS = (0.005, 0.01, 0.05, 0.1, 0.5, 1.0)
+
+
 class Upstream:
     """A local HTTP/1.1 server whose answer body is its name: `v1` or `v2`. Every
-    `error_every`-th request answers 500; each answer waits `delay` seconds."""
+    `error_every`-th request answers 500; each answer waits `delay` seconds. `/metrics` has
+    Prometheus's text format: `upstream_requests_total{group, code}` and the histogram
+    `upstream_request_seconds{group}`, labelled with `group` (default: the name)."""
 
-    def __init__(self, name: str, *, error_every: int = 0, delay: float = 0.0) -> None:
+    def __init__(
+        self, name: str, *, error_every: int = 0, delay: float = 0.0, group: str | None = None
+    ) -> None:
         self.name, self.error_every, self.delay = name, error_every, delay
+        self.group = group or name
         self.requests = 0
+        self._codes: dict[int, int] = {}
+        self._buckets = [0] * (len(BUCKETS) + 1)
+        self._seconds = 0.0
         self._lock = threading.Lock()
         self._server = _UpstreamHTTPServer(("127.0.0.1", 0), _UpstreamHandler)
         self._server.upstream = self
@@ -107,10 +124,34 @@ class Upstream:
         self._thread.daemon = True
 
     @classmethod
-    def start(cls, name: str, *, error_every: int = 0, delay: float = 0.0) -> Upstream:
-        upstream = cls(name, error_every=error_every, delay=delay)
+    def start(
+        cls, name: str, *, error_every: int = 0, delay: float = 0.0, group: str | None = None
+    ) -> Upstream:
+        upstream = cls(name, error_every=error_every, delay=delay, group=group)
         upstream._thread.start()
         return upstream
+
+    def count(self, status: int, seconds: float) -> None:
+        with self._lock:
+            self._codes[status] = self._codes.get(status, 0) + 1
+            index = next((i for i, le in enumerate(BUCKETS) if seconds <= le), len(BUCKETS))
+            self._buckets[index] += 1
+            self._seconds += seconds
+
+    def metrics(self) -> str:
+        label = f'group="{self.group}"'
+        with self._lock:
+            lines = [
+                f'upstream_requests_total{{{label},code="{code}"}} {n}'
+                for code, n in sorted(self._codes.items())
+            ]
+            total = 0
+            for le, n in zip((*map(str, BUCKETS), "+Inf"), self._buckets, strict=True):
+                total += n
+                lines.append(f'upstream_request_seconds_bucket{{{label},le="{le}"}} {total}')
+            lines.append(f"upstream_request_seconds_count{{{label}}} {total}")
+            lines.append(f"upstream_request_seconds_sum{{{label}}} {self._seconds}")
+        return "\n".join(lines) + "\n"
 
     def next_status(self) -> int:
         with self._lock:
@@ -280,6 +321,85 @@ http {{
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self.stop()
+
+
+# --- Prometheus ---------------------------------------------------------------------------------
+
+
+@dataclass
+class PrometheusServer:
+    """The machine's Prometheus (Debian: `apt-get install prometheus`) on a free loopback port,
+    scraping `targets` (host:port) every second, its data in `directory`."""
+
+    directory: Path
+    port: int
+    process: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @classmethod
+    def start(cls, directory: Path, *, targets: list[str]) -> PrometheusServer:
+        binary = shutil.which("prometheus") or "/usr/bin/prometheus"
+        if not Path(binary).exists():
+            raise NginxUnavailable("prometheus is missing: run scripts/services.sh")
+        directory.mkdir(parents=True, exist_ok=True)
+        config = directory / "prometheus.yml"
+        config.write_text(
+            "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+            "scrape_configs:\n"
+            f"  - {{job_name: upstreams, static_configs: [{{targets: {targets!r}}}]}}\n"
+        )
+        port = free_port()
+        with (directory / "prometheus.log").open("wb") as log:  # the child keeps its own copy
+            process = subprocess.Popen(
+                [
+                    binary,
+                    f"--config.file={config}",
+                    f"--storage.tsdb.path={directory / 'data'}",
+                    f"--web.listen-address=127.0.0.1:{port}",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        server = cls(directory, port, process)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            # ready, and every target scraped once (the first scrape can take seconds)
+            if server._scraped() >= len(targets):
+                return server
+            if process.poll() is not None:
+                break
+            time.sleep(0.1)
+        server.stop()
+        raise RuntimeError(f"prometheus did not start: see {directory / 'prometheus.log'}")
+
+    def _scraped(self) -> int:
+        """How many targets are up, as Prometheus itself reports (0 while it starts)."""
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+        try:
+            connection.request("GET", "/api/v1/query?query=count(up%3D%3D1)")
+            body = json.loads(connection.getresponse().read())
+            return int(body["data"]["result"][0]["value"][1])
+        except (OSError, http.client.HTTPException, ValueError, KeyError, IndexError):
+            return 0
+        finally:
+            connection.close()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def __enter__(self) -> PrometheusServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
 

@@ -48,6 +48,7 @@ class TrafficAction:
             note=f"run {ctx.run_id}, step {ctx.step.id}",
             say=lambda line: ctx.output("stdout", ctx.redact(line)),
             record=lambda figures: ctx.output(STREAM, ctx.redact(json.dumps(figures))),
+            render=ctx.render,
         )
         try:
             _keep_before(nginx, ctx)

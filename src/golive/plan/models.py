@@ -441,10 +441,23 @@ class VerifySpec(Model):
     assertions: list[SqlAssertion] = Field(default_factory=list, alias="assert")
 
 
+class PrometheusQueries(Model):
+    """Figures of each group from Prometheus, judged against the analysis's bounds."""
+
+    url: Text = Field(description="The Prometheus server: http://prometheus:9090 (templated)")
+    error_rate: Text | None = Field(
+        default=None, description="PromQL giving a group's share of errors (0 to 1); $group"
+    )
+    p95_latency: Text | None = Field(
+        default=None, description="PromQL giving a group's p95 latency in seconds; $group"
+    )
+
+
 class CanaryAnalysis(Model):
     error_rate_below: Percent | None = None
     p95_latency_below: Duration | None = None
     min_requests: int = Field(default=100, ge=1)
+    prometheus: PrometheusQueries | None = None
     max_wait: Duration | None = Field(
         default=None,
         description="How long an inconclusive analysis may wait for more requests (default: "

@@ -22,7 +22,7 @@ from typing import Any
 from golive.plan.models import CanaryAnalysis, TrafficSpec
 from golive.plan.routing import user_group
 from golive.plan.values import format_duration
-from golive.traffic import access_log
+from golive.traffic import access_log, prometheus
 from golive.traffic.analysis import Judgement, Verdict, judge
 from golive.traffic.config import Routing, format_share, render
 from golive.traffic.nginx import Nginx, TrafficError
@@ -67,6 +67,7 @@ class Rollout:
     say: Callable[[str], None]  # a line for people
     record: Callable[[dict[str, Any]], None]  # the figures of a move or an analysis
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    render: Callable[[str], str] = str  # templates in the Prometheus url
     outcome: Outcome = field(default_factory=lambda: Outcome(ok=True))
 
     async def carry_out(self) -> Outcome:
@@ -119,14 +120,14 @@ class Rollout:
         recheck = min(max(pause or DEFAULT_RECHECK, MIN_RECHECK), MAX_RECHECK)
         waited, limit = 0.0, self._max_wait()
         while True:
-            judgement = self._analyse(start, rules)
+            judgement = await self._analyse(start, rules)
             if judgement.verdict is not Verdict.inconclusive or waited >= limit:
                 return judgement
             self.say(f"waiting {format_duration(recheck)} longer for more requests")
             await self.sleep(recheck)
             waited += recheck
 
-    def _analyse(self, start: access_log.Position, rules: CanaryAnalysis) -> Judgement:
+    async def _analyse(self, start: access_log.Position, rules: CanaryAnalysis) -> Judgement:
         log = self.nginx.access_log
         assert log is not None, "checked before the first move"
         groups = (self.spec.from_, self.spec.to)
@@ -142,6 +143,17 @@ class Rollout:
             samples = reading.samples
             judgement = judge(samples[self.spec.from_], samples[self.spec.to], rules)
             judgement.figures["unreadable_lines"] = reading.unreadable
+        if rules.prometheus is not None:
+            judgement = _worst(
+                judgement,
+                await prometheus.judge(
+                    rules.prometheus,
+                    rules,
+                    canary=self.spec.to,
+                    baseline=self.spec.from_,
+                    render=self.render,
+                ),
+            )
         decision = {
             Verdict.passed: "promote",
             Verdict.failed: "roll back",
@@ -173,3 +185,11 @@ class Rollout:
     def _failed(self, error: str) -> Outcome:
         self.outcome.ok, self.outcome.error = False, error
         return self.outcome
+
+
+def _worst(log: Judgement, other: Judgement) -> Judgement:
+    """The access log's verdict and Prometheus's together: fail, else inconclusive, else pass."""
+    order = (Verdict.failed, Verdict.inconclusive, Verdict.passed)
+    verdict = min(log.verdict, other.verdict, key=order.index)
+    reason = f"{other.reason}; {log.reason}" if other.reason else log.reason
+    return Judgement(verdict, reason, {**log.figures, "prometheus": other.figures})
