@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from pathlib import Path
@@ -88,3 +89,24 @@ def test_the_access_log_is_read_from_where_it_stood_at_the_move(tmp_path: Path) 
     assert reading.samples["green"].errors == [0]
     assert reading.samples["blue"].errors == [1, 0]
     assert reading.unreadable == 1
+
+
+def test_a_prometheus_that_cannot_be_asked_is_inconclusive_not_a_failure() -> None:
+    from golive.testing_nginx import free_port
+    from golive.traffic import prometheus
+
+    rules = CanaryAnalysis.model_validate(
+        {
+            "error_rate_below": "1%",
+            "prometheus": {
+                "url": f"http://127.0.0.1:{free_port()}",
+                "error_rate": "up{group='$group'}",
+            },
+        }
+    )
+    assert rules.prometheus is not None
+    found = asyncio.run(
+        prometheus.judge(rules.prometheus, rules, canary="green", baseline="blue", render=str)
+    )
+    assert found.verdict is Verdict.inconclusive
+    assert found.reason.startswith("prometheus: error_rate: cannot query http://127.0.0.1:")
