@@ -52,7 +52,7 @@ install_nginx() {
 }
 
 # --- Prometheus for the traffic action's optional Prometheus source (issue 7): installed only;
-# the test starts its own (golive.testing_nginx.PrometheusServer) on a free loopback port.
+# the test starts its own (golive.testing_prometheus.PrometheusServer) on a free loopback port.
 install_prometheus() {
   if command -v prometheus >/dev/null || [ -x /usr/bin/prometheus ]; then return 0; fi
   log "installing prometheus (the traffic tests start their own)"

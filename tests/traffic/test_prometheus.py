@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from golive.engine.state import StepStatus
-from golive.testing_nginx import Load, NginxServer, NginxUnavailable, PrometheusServer, Upstream
+from golive.testing_nginx import Load, NginxServer, Upstream
+from golive.testing_prometheus import PrometheusServer, PrometheusUnavailable
 
 from .conftest import bodies, traffic_plan
 
@@ -30,7 +31,7 @@ def groups(tmp_path: Path) -> Iterator[tuple[Upstream, Upstream, PrometheusServe
             prometheus = PrometheusServer.start(
                 tmp_path / "prometheus", targets=[v1.server, v2.server]
             )
-        except NginxUnavailable as exc:
+        except PrometheusUnavailable as exc:
             pytest.fail(str(exc), pytrace=False)
         with prometheus:
             yield v1, v2, prometheus
