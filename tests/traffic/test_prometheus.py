@@ -4,6 +4,7 @@ upstream servers' own metrics every second."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -86,7 +87,11 @@ def test_a_canary_prometheus_sees_failing_is_moved_back(
         with Load.start(nginx.url, rate=150):
             state = runner.run(env="staging")
         error = state.step("switch").error or ""
-        assert error.startswith("canary failed at 30%: prometheus: error_rate 10.")
-        assert "at or above 1.00%" in error
+        # rate() extrapolates over its window: about 10%, not exactly
+        found = re.match(
+            r"canary failed at 30%: prometheus: error_rate (\d+\.\d+)% at or above 1\.00%", error
+        )
+        assert found is not None, error
+        assert 5 < float(found.group(1)) < 15
         assert error.endswith("traffic moved back to blue")
         assert bodies(nginx, 5) == {"v1"}
