@@ -41,7 +41,27 @@ install_sshd() {
   apt_install openssh-server
 }
 
+# --- nginx for the traffic action's tests (issue 7): installed only; each test starts its own
+# nginx (tests/traffic/conftest.py) with `-p PREFIX -c CONF` on free loopback ports. The system
+# nginx service is not started: Debian's package starts it on port 80, so stop it if it did.
+install_nginx() {
+  if command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; then return 0; fi
+  log "installing nginx (the traffic tests start their own nginx)"
+  apt_install nginx
+  if [ -f /run/nginx.pid ]; then nginx -s quit 2>/dev/null || true; fi
+}
+
+# --- Prometheus for the traffic action's optional Prometheus source (issue 7): installed only;
+# the test starts its own (golive.testing_prometheus.PrometheusServer) on a free loopback port.
+install_prometheus() {
+  if command -v prometheus >/dev/null || [ -x /usr/bin/prometheus ]; then return 0; fi
+  log "installing prometheus (the traffic tests start their own)"
+  apt_install --no-install-recommends prometheus
+}
+
 start_postgres
 start_mariadb
 install_sshd
+install_nginx
+install_prometheus
 log "ready"

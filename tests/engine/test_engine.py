@@ -314,10 +314,15 @@ def test_steps_this_golive_cannot_run_are_named_before_anything_runs(tmp_path: P
         tmp_path,
         """
   - {id: d, owner: ann, run: "touch {{ vars.dir }}/ran"}
-  - {id: switch, owner: ann, needs: [d], traffic: {strategy: blue_green, from: blue, to: green}}
+  - {id: switch, owner: ann, needs: [d], on: app,
+     traffic: {strategy: blue_green, from: blue, to: green}}
 """,
     )
-    with pytest.raises(UsageError, match="switch: 'traffic' steps are not supported"):
+    text = runner.plan_path.read_text().replace(
+        "vars: {dir:", "hosts: {app: [h1]}\n    vars: {dir:"
+    )
+    runner.plan_path.write_text(text)
+    with pytest.raises(UsageError, match="switch: runs on host group 'app': traffic steps drive"):
         runner.run(env="staging")
     assert not (tmp_path / "ran").exists()
 

@@ -216,6 +216,8 @@ class PlainPrinter:
             case StepFailed():
                 retry = ", will retry" if e.will_retry else ""
                 return f"✗ {step} failed (attempt {e.attempt}{retry}): {e.error}"
+            case StepOutput() if e.stream == "traffic":
+                return None  # a traffic step's figures: its stdout says the same for people
             case StepOutput():
                 where = f"{step} [{e.host}]" if e.host else f"{step}"
                 return "\n".join(f"  {where} │ {line}" for line in e.text.splitlines())

@@ -171,6 +171,38 @@ def host_groups(ctx: Context) -> Iterator[Diagnostic]:
             )
 
 
+def upstream_groups(ctx: Context) -> Iterator[Diagnostic]:
+    """A traffic step's groups must be upstreams of each environment's nginx settings (an
+    environment without them fails the step when it runs, saying so)."""
+    for i, step in enumerate(ctx.plan.steps):
+        if step.traffic is None:
+            continue
+        settings = {
+            env: nginx for env in ctx.environments if (nginx := ctx.plan.environments[env].nginx)
+        }
+        for key, group in (("from", step.traffic.from_), ("to", step.traffic.to)):
+            lacking = [env for env, nginx in settings.items() if group not in nginx.upstreams]
+            if lacking:
+                known = settings[lacking[0]].upstreams
+                hint = did_you_mean(group, known) or (
+                    f"add it under environments.{lacking[0]}.nginx.upstreams"
+                )
+                yield ctx.error(
+                    ("steps", i, "traffic", key),
+                    f"unknown upstream group '{group}' in {_envs(lacking)}",
+                    hint,
+                    rule="unknown-upstream-group",
+                )
+        blind = [env for env, nginx in settings.items() if nginx.access_log is None]
+        if step.traffic.analysis is not None and blind:
+            yield ctx.error(
+                ("steps", i, "traffic", "analysis"),
+                f"canary analysis reads nginx's access log: {_envs(blind)} set none",
+                f"add access_log under environments.{blind[0]}.nginx",
+                rule="analysis-without-access-log",
+            )
+
+
 def _envs(names: list[str]) -> str:
     quoted = ", ".join(f"'{n}'" for n in names)
     return f"environment{'s' if len(names) > 1 else ''} {quoted}"
@@ -326,6 +358,7 @@ RULES: tuple[Rule, ...] = (
     cycles,
     owners,
     host_groups,
+    upstream_groups,
     templates,
     due_dates,
     schedule,

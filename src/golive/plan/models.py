@@ -326,6 +326,42 @@ def _scalar_to_text(value: Any) -> Any:
 VarValue = Annotated[str, BeforeValidator(_scalar_to_text)]
 
 
+UpstreamServer = Annotated[
+    str,
+    Field(
+        pattern=r"^(unix:/[A-Za-z0-9._/-]+|\[[0-9A-Fa-f:.]+\]:\d{1,5}|[A-Za-z0-9][A-Za-z0-9.-]*:\d{1,5})$",
+        description="host:port, [ipv6]:port or unix:/path",
+    ),
+]
+
+
+class NginxSettings(Model):
+    """The nginx that `traffic` steps drive in an environment, and its upstream groups."""
+
+    include: Text = Field(
+        description="The file golive owns, included in nginx's http {} block (templated)"
+    )
+    upstreams: dict[Id, Annotated[list[UpstreamServer], Field(min_length=1)]] = Field(
+        min_length=1, description="Upstream groups: name -> servers (host:port)"
+    )
+    binary: Text = Field(default="nginx", description="The nginx command (templated)")
+    config: Text | None = Field(default=None, description="nginx's main config file, for -c")
+    prefix: Text | None = Field(default=None, description="nginx's prefix path, for -p")
+    reload: Command | None = Field(
+        default=None, description="The reload command (default: nginx [-p] [-c] -s reload)"
+    )
+    pid: Text = Field(default="/run/nginx.pid", description="nginx's pid file, to confirm a reload")
+    access_log: Text | None = Field(
+        default=None, description="The JSON access log canary analysis reads (templated)"
+    )
+    name: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,31}$")] = Field(
+        default="golive", description="Prefix of the variables and upstream names golive defines"
+    )
+    keepalive: int = Field(
+        default=16, ge=0, le=10000, description="Idle connections kept to each group (0: none)"
+    )
+
+
 class Environment(Model):
     hosts: dict[Id, list[Annotated[str, Field(min_length=1, max_length=253)]]] = Field(
         default_factory=dict, description="Host groups: name -> hosts (ssh aliases or addresses)"
@@ -337,6 +373,9 @@ class Environment(Model):
     production: bool | None = Field(
         default=None,
         description="Runs here are the real go-live (default: the one named production)",
+    )
+    nginx: NginxSettings | None = Field(
+        default=None, description="The nginx that traffic steps drive here"
     )
 
 
@@ -402,10 +441,31 @@ class VerifySpec(Model):
     assertions: list[SqlAssertion] = Field(default_factory=list, alias="assert")
 
 
+class PrometheusQueries(Model):
+    """Figures of each group from Prometheus, judged against the analysis's bounds."""
+
+    url: Text = Field(description="The Prometheus server: http://prometheus:9090 (templated)")
+    error_rate: Text | None = Field(
+        default=None, description="PromQL giving a group's share of errors (0 to 1); $group"
+    )
+    p95_latency: Text | None = Field(
+        default=None, description="PromQL giving a group's p95 latency in seconds; $group"
+    )
+
+
 class CanaryAnalysis(Model):
     error_rate_below: Percent | None = None
     p95_latency_below: Duration | None = None
     min_requests: int = Field(default=100, ge=1)
+    prometheus: PrometheusQueries | None = None
+    max_wait: Duration | None = Field(
+        default=None,
+        description="How long an inconclusive analysis may wait for more requests (default: "
+        "3 x pause, at least 30s) before the traffic moves back",
+    )
+
+
+DEFAULT_CANARY_STEPS = (0.1, 0.5, 1.0)
 
 
 class TrafficSpec(Model):
@@ -417,6 +477,20 @@ class TrafficSpec(Model):
     pause: Duration | None = None
     analysis: CanaryAnalysis | None = None
     group: dict[Literal["header", "cookie", "network"], str] | None = None
+
+    @model_validator(mode="after")
+    def _coherent(self) -> TrafficSpec:
+        from golive.plan.routing import check_traffic  # the nginx-facing rules live together
+
+        check_traffic(self)
+        return self
+
+    @property
+    def shares(self) -> tuple[float, ...]:
+        """The shares of traffic `to` receives, in order (after the group, for `phased`)."""
+        if self.steps:
+            return tuple(self.steps)
+        return DEFAULT_CANARY_STEPS if self.strategy == "canary" else (1.0,)
 
 
 class Step(Model):
