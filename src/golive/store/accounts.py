@@ -15,6 +15,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -75,7 +76,7 @@ def check_name(name: str) -> str:
     return name
 
 
-def _user(row: sa.Row[tuple[str, str | None, bool]] | None) -> User | None:
+def _user(row: Any) -> User | None:
     return None if row is None else User(row[0], row[1], bool(row[2]))
 
 
@@ -158,7 +159,11 @@ class Accounts:
         """A new API token for the user; the only copy of it is what this returns."""
         self.require_user(name)
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        values = {"token_hash": secret_hash(token), "user_name": name, "created_at": self.store.now()}
+        values = {
+            "token_hash": secret_hash(token),
+            "user_name": name,
+            "created_at": self.store.now(),
+        }
         with self.store.transaction(f"create a token for {name} in", write=True) as connection:
             connection.execute(schema.api_tokens.insert().values(values))
         return token
