@@ -1,0 +1,343 @@
+"""The JSON API behind the pages (documented at /openapi.json), and the live stream.
+
+Every action writes the same event as the CLI, through `golive.engine.commands` and
+`golive.engine.call`, then folds it at once so that every watcher sees it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from golive.engine import call
+from golive.engine.checklist import MarkState
+from golive.engine.commands import decide, mark_done, vote
+from golive.engine.events import Decision, Severity, Vote
+from golive.store import EventRecord
+from golive.web.app import Mission, mission
+from golive.web.broker import Watcher, event_message
+from golive.web.roles import Access
+from golive.web.runs import RunEntry, event_json
+from golive.web.views import run_summary, run_view
+
+router = APIRouter(prefix="/api")
+HEARTBEAT = 15.0
+RunPath = str
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class UpdateIn(Body):
+    text: str = Field(min_length=1, max_length=call.MAX_TEXT)
+    severity: Severity = Severity.info
+
+
+class VoteIn(Body):
+    vote: Vote
+    reason: str | None = Field(default=None, max_length=call.MAX_TEXT)
+
+
+class DoneIn(Body):
+    note: str | None = Field(default=None, max_length=call.MAX_TEXT)
+
+
+class DecisionIn(Body):
+    decision: Decision
+    why: str | None = Field(default=None, max_length=call.MAX_TEXT)
+
+
+class IssueIn(Body):
+    title: str = Field(min_length=1, max_length=call.MAX_TITLE)
+    severity: Severity = Severity.warning
+    owner: str | None = Field(default=None, max_length=64)
+    step: str | None = Field(default=None, max_length=64)
+
+
+class CommentIn(Body):
+    text: str = Field(min_length=1, max_length=call.MAX_TEXT)
+
+
+class ResolveIn(Body):
+    resolution: str = Field(min_length=1, max_length=call.MAX_TEXT)
+
+
+class Done(BaseModel):
+    """What an action recorded: the event's seq (an issue's id, for a raised issue)."""
+
+    seq: int | None
+    message: str
+
+
+def _forbidden(message: str) -> HTTPException:
+    return HTTPException(403, message)
+
+
+def _person(access: Access) -> str:
+    if access.person is None:
+        raise _forbidden(
+            f"{access.user.name} is not linked to a person of go-live {access.plan.golive}: "
+            "add the user with `golive user add NAME --person PERSON_ID`"
+        )
+    return access.person
+
+
+def _recorded(m: Mission, entry: RunEntry, record: EventRecord | None, message: str) -> Done:
+    m.runs.sync(entry.record.id)  # fold it now: the watchers see it without waiting for a tail
+    return Done(seq=record.seq if record is not None else None, message=message)
+
+
+def _last_seq(m: Mission, entry: RunEntry) -> int:
+    m.runs.sync(entry.record.id)
+    return entry.state.last_seq
+
+
+@router.get("/health")
+def health() -> dict[str, bool]:
+    """Readiness: 200 once the server answers; no authentication."""
+    return {"ok": True}
+
+
+@router.get("/runs")
+def list_runs(request: Request, m: Mission = Depends(mission)) -> list[dict[str, Any]]:
+    """The runs this user has a role in, newest first."""
+    principal = m.principal(request)
+    shown = []
+    for record in reversed(m.store.runs()):
+        entry = m.runs.entry(record.id)
+        if entry.state.plan_text and m.access_to(entry, principal).can_view:
+            shown.append(run_summary(entry.record, entry.state))
+    return shown
+
+
+@router.get("/runs/{run_id}")
+def get_run(run_id: RunPath, request: Request, m: Mission = Depends(mission)) -> dict[str, Any]:
+    """The run view: steps, gates, progress, participants, updates, issues, checklist."""
+    entry, access = m.access(request, run_id)
+    checklist = m.checklist(entry)
+    with entry.lock:
+        return run_view(
+            entry.record,
+            entry.state,
+            m.runs.plan(entry),
+            access=access,
+            watchers=m.broker.watchers(run_id),
+            checklist=checklist,
+            now=dt.datetime.now(dt.UTC),
+        )
+
+
+@router.get("/runs/{run_id}/events")
+def list_events(
+    run_id: RunPath,
+    request: Request,
+    after: int = Query(0, ge=0, description="Only events with a greater seq"),
+    m: Mission = Depends(mission),
+) -> list[dict[str, Any]]:
+    """The run's events after `after`, in order (the shape of `golive log --format json`)."""
+    m.access(request, run_id)
+    return [event_json(r) for r in m.store.events(run_id, after=after)]
+
+
+@router.post("/runs/{run_id}/updates")
+def post_update(
+    run_id: RunPath, body: UpdateIn, request: Request, m: Mission = Depends(mission)
+) -> Done:
+    """Post an update to everyone on the call."""
+    entry, access = m.access(request, run_id, write=True)
+    if not access.can_post:
+        raise _forbidden("observers read the call; they do not post to it")
+    record = call.post_update(
+        m.store, entry.record, text=body.text, severity=body.severity, by=access.by
+    )
+    return _recorded(m, entry, record, "update posted")
+
+
+@router.post("/runs/{run_id}/gates/{step_id}/votes")
+def post_vote(
+    run_id: RunPath, step_id: str, body: VoteIn, request: Request, m: Mission = Depends(mission)
+) -> Done:
+    """Vote go or no-go at an open gate (its approvers only)."""
+    entry, access = m.access(request, run_id, write=True)
+    if not access.can_vote(step_id):
+        raise _forbidden(f"only the approvers of gate {step_id} vote at it")
+    outcome = vote(
+        m.store,
+        entry.record,
+        gate=step_id,
+        ballot=body.vote,
+        by=_person(access),
+        comment=body.reason,
+    )
+    return _recorded(m, entry, None, outcome.reason)
+
+
+@router.post("/runs/{run_id}/steps/{step_id}/done")
+def post_done(
+    run_id: RunPath,
+    step_id: str,
+    request: Request,
+    body: DoneIn | None = None,
+    m: Mission = Depends(mission),
+) -> Done:
+    """Confirm a manual step (or a paused one finished by hand) is done."""
+    entry, access = m.access(request, run_id, write=True)
+    if not access.can_mark_done(step_id):
+        raise _forbidden(f"only the owner of {step_id} or a manager confirms it")
+    note = body.note if body is not None else None
+    mark_done(m.store, entry.record, step=step_id, by=_person(access), note=note)
+    return _recorded(m, entry, None, f"{step_id} marked done")
+
+
+@router.post("/runs/{run_id}/steps/{step_id}/decision")
+def post_decision(
+    run_id: RunPath, step_id: str, body: DecisionIn, request: Request, m: Mission = Depends(mission)
+) -> Done:
+    """Decide a paused step: retry or skip (its owner or a manager), rollback or abort (a
+    manager)."""
+    entry, access = m.access(request, run_id, write=True)
+    if not access.can_decide(body.decision, step_id):
+        who = (
+            "a manager"
+            if body.decision in (Decision.rollback, Decision.abort)
+            else (f"the owner of {step_id} or a manager")
+        )
+        raise _forbidden(f"only {who} decides {body.decision}")
+    decide(
+        m.store,
+        entry.record,
+        decision=body.decision,
+        by=_person(access),
+        step=step_id,
+        why=body.why,
+    )
+    return _recorded(m, entry, None, f"{body.decision} recorded")
+
+
+@router.post("/runs/{run_id}/issues")
+def post_issue(
+    run_id: RunPath, body: IssueIn, request: Request, m: Mission = Depends(mission)
+) -> Done:
+    """Raise an issue; the seq returned is its id."""
+    entry, access = m.access(request, run_id, write=True)
+    if not access.can_post:
+        raise _forbidden("observers read the issues log; they do not raise issues")
+    record = call.raise_issue(
+        m.store,
+        entry.record,
+        title=body.title,
+        severity=body.severity,
+        by=access.by,
+        owner=body.owner or None,
+        step=body.step or None,
+    )
+    return _recorded(m, entry, record, f"issue {record.seq} raised")
+
+
+@router.post("/runs/{run_id}/issues/{issue_id}/comments")
+def post_comment(
+    run_id: RunPath, issue_id: int, body: CommentIn, request: Request, m: Mission = Depends(mission)
+) -> Done:
+    """Comment on an open issue."""
+    entry, access = m.access(request, run_id, write=True)
+    if not access.can_post:
+        raise _forbidden("observers read the issues log; they do not comment")
+    record = call.comment_issue(m.store, entry.record, issue=issue_id, text=body.text, by=access.by)
+    return _recorded(m, entry, record, f"comment on issue {issue_id} added")
+
+
+@router.post("/runs/{run_id}/issues/{issue_id}/resolve")
+def post_resolve(
+    run_id: RunPath, issue_id: int, body: ResolveIn, request: Request, m: Mission = Depends(mission)
+) -> Done:
+    """Resolve an issue (its owner, who raised it, or a manager)."""
+    entry, access = m.access(request, run_id, write=True)
+    issue = entry.state.issues.get(issue_id)
+    if issue is not None and not access.can_resolve(issue.owner, issue.by):
+        raise _forbidden(
+            f"only the owner of issue {issue_id}, who raised it, or a manager resolves it"
+        )
+    record = call.resolve_issue(
+        m.store, entry.record, issue=issue_id, resolution=body.resolution, by=access.by
+    )
+    return _recorded(m, entry, record, f"issue {issue_id} resolved")
+
+
+@router.post("/runs/{run_id}/checklist/{item_id}/done")
+def post_checklist_done(
+    run_id: RunPath,
+    item_id: str,
+    request: Request,
+    body: DoneIn | None = None,
+    m: Mission = Depends(mission),
+) -> Done:
+    """Mark a checklist item of the run's go-live done (its owner or a manager)."""
+    _, access = m.access(request, run_id, write=True)
+    if not access.can_mark_item(item_id):
+        raise _forbidden(f"only the owner of checklist item {item_id} or a manager marks it")
+    if item_id not in {item.id for item in access.plan.checklist}:
+        raise HTTPException(404, f"no checklist item '{item_id}' in go-live {access.plan.golive}")
+    by = _person(access)
+    note = body.note if body is not None else None
+    m.store.mark_checklist(
+        access.plan.golive, item_id, state=MarkState.done.value, by=by, note=note
+    )
+    m.broker.notify_plan(access.plan.golive, item_id)
+    return Done(seq=None, message=f"{item_id} marked done")
+
+
+@router.get(
+    "/runs/{run_id}/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"}},
+)
+async def stream(
+    run_id: RunPath,
+    request: Request,
+    after: int | None = Query(None, ge=0, description="Send the events after this seq first"),
+    last_event_id: int | None = Header(None, ge=0),
+    m: Mission = Depends(mission),
+) -> StreamingResponse:
+    """Every event of the run as it happens (`id: seq`, `event: type`), and `presence`."""
+    _, access = await asyncio.to_thread(m.access, request, run_id)
+    start = last_event_id if last_event_id is not None else after
+    user = access.user
+    name = access.plan.people[access.person].name if access.person else user.name
+    subscription = await m.broker.subscribe(
+        run_id, Watcher(user.name, access.person, name), after=start
+    )
+
+    async def messages() -> AsyncIterator[bytes]:
+        sent = subscription.floor
+        try:
+            if start is not None:
+                backlog = await asyncio.to_thread(m.store.events, run_id, after=start)
+                for record in backlog:
+                    yield event_message(record)
+                    sent = record.seq
+            yield m.broker.presence_message(run_id)
+            while True:
+                try:
+                    item = await asyncio.wait_for(subscription.queue.get(), HEARTBEAT)
+                except TimeoutError:
+                    yield b": keep-alive\n\n"
+                    continue
+                if item is None:
+                    return
+                seq, message = item
+                if seq and seq <= sent:
+                    continue
+                sent = max(sent, seq)
+                yield message
+        finally:
+            m.broker.unsubscribe(subscription)
+
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(messages(), media_type="text/event-stream", headers=headers)
