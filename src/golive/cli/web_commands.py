@@ -31,7 +31,10 @@ def _password_from_stdin() -> str:
     line = sys.stdin.readline()
     password = line.rstrip("\r\n")
     if not password:
-        raise UsageError("no password on standard input: pipe it in, e.g. `echo ... | golive user add`")
+        raise UsageError(
+            "no password on standard input: pipe it in, e.g. `... | golive user add NAME "
+            "--password-stdin`"
+        )
     return password
 
 

@@ -326,7 +326,9 @@ class EventStore:
             for r in rows
         ]
 
-    def transaction(self, action: str, *, write: bool = False) -> AbstractContextManager[Connection]:
+    def transaction(
+        self, action: str, *, write: bool = False
+    ) -> AbstractContextManager[Connection]:
         """A connection in a transaction for the store's other tables (accounts); a database
         error becomes a StoreError saying it could not `action` the store."""
         return self._writing(action) if write else self._reading(action)

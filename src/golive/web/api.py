@@ -21,7 +21,7 @@ from golive.engine.commands import decide, mark_done, vote
 from golive.engine.events import Decision, Severity, Vote
 from golive.store import EventRecord
 from golive.web.app import Mission, mission
-from golive.web.broker import Watcher, event_message
+from golive.web.broker import Subscription, Watcher, event_message
 from golive.web.roles import Access
 from golive.web.runs import RunEntry, event_json
 from golive.web.views import run_summary, run_view
@@ -293,6 +293,28 @@ def post_checklist_done(
     return Done(seq=None, message=f"{item_id} marked done")
 
 
+async def _next_batch(subscription: Subscription) -> list[tuple[int, bytes]] | None:
+    """What the subscriber's queue holds now, waiting for one message if it is empty; a
+    keep-alive comment after HEARTBEAT seconds of silence; None when the stream must end."""
+    queue = subscription.queue
+    if queue.empty():
+        try:
+            async with asyncio.timeout(HEARTBEAT):
+                first = await queue.get()
+        except TimeoutError:
+            return [(0, b": keep-alive\n\n")]
+    else:
+        first = queue.get_nowait()
+    batch = []
+    item = first
+    while item is not None:
+        batch.append(item)
+        if queue.empty():
+            return batch
+        item = queue.get_nowait()
+    return None
+
+
 @router.get(
     "/runs/{run_id}/stream",
     response_class=StreamingResponse,
@@ -319,23 +341,22 @@ async def stream(
         try:
             if start is not None:
                 backlog = await asyncio.to_thread(m.store.events, run_id, after=start)
-                for record in backlog:
-                    yield event_message(record)
-                    sent = record.seq
+                if backlog:
+                    yield b"".join(event_message(record) for record in backlog)
+                    sent = backlog[-1].seq
             yield m.broker.presence_message(run_id)
             while True:
-                try:
-                    item = await asyncio.wait_for(subscription.queue.get(), HEARTBEAT)
-                except TimeoutError:
-                    yield b": keep-alive\n\n"
-                    continue
-                if item is None:
+                batch = await _next_batch(subscription)
+                if batch is None:
                     return
-                seq, message = item
-                if seq and seq <= sent:
-                    continue
-                sent = max(sent, seq)
-                yield message
+                chunk = []
+                for seq, message in batch:
+                    if seq and seq <= sent:
+                        continue
+                    sent = max(sent, seq)
+                    chunk.append(message)
+                if chunk:
+                    yield b"".join(chunk)
         finally:
             m.broker.unsubscribe(subscription)
 

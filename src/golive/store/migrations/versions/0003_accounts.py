@@ -34,7 +34,9 @@ def upgrade() -> None:
         sa.Column("user_name", sa.String(64), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("token_hash", name="pk_api_tokens"),
-        sa.ForeignKeyConstraint(["user_name"], ["users.name"], name="fk_api_tokens_user_name_users"),
+        sa.ForeignKeyConstraint(
+            ["user_name"], ["users.name"], name="fk_api_tokens_user_name_users"
+        ),
     )
     op.create_table(
         "web_sessions",
