@@ -259,6 +259,8 @@ def post_resolve(
 ) -> Done:
     """Resolve an issue (its owner, who raised it, or a manager)."""
     entry, access = m.access(request, run_id, write=True)
+    if not access.can_post:
+        raise _forbidden("observers read the issues log; they do not resolve issues")
     issue = entry.state.issues.get(issue_id)
     if issue is not None and not access.can_resolve(issue.owner, issue.by):
         raise _forbidden(
