@@ -2,7 +2,8 @@
 Debian's Chromium driven by Playwright (scripts/browser.sh installs it; never `playwright install`).
 
     server     `golive serve` on a free port against a fresh SQLite store, with three users made
-               by the CLI (ann: manager, bob: approver, olga: observer), ready on /api/health
+               by the CLI (ann: manager, bob: approver, olga: observer: she owns nothing in PLAN, so
+               observer is all she is), ready on /api/health
     live_run   `golive run` of PLAN in the background on the same store, waiting at its gate
     browser    headless /usr/bin/chromium, one per test session
     login      a logged-in page (own browser context, so own cookies) for one of the users
@@ -45,7 +46,7 @@ people:
   olga: {name: Olga Smet, role: support lead, contact: olga@shop.example}
 checklist:
   - {id: backup, title: Full backup of the legacy database taken and restore tested, owner: bob}
-  - {id: comms, title: Customers told about the maintenance window, owner: olga}
+  - {id: comms, title: Customers told about the maintenance window, owner: ann}
 environments:
   staging: {}
 steps:
