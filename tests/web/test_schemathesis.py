@@ -30,7 +30,6 @@ from schemathesis.checks import CheckFunction, not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
-    status_code_conformance,
 )
 
 from golive.store import open_store

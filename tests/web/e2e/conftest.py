@@ -299,9 +299,9 @@ def login(browser: Browser, server: Server) -> Iterator[Login]:
         context.close()
 
 
-def screenshot(page: Page, name: str) -> Path:
-    """A full-page PNG under SCREENSHOTS, for a person to look at."""
+def screenshot(page: Page, name: str, *, full_page: bool = True) -> Path:
+    """A PNG of the page under SCREENSHOTS, for a person to look at."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     return path

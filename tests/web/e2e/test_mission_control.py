@@ -85,6 +85,8 @@ def test_two_people_on_the_call_see_an_update_and_a_vote_within_a_second(
     expect(update).to_have_class(re.compile(r"\bsev-warning\b"))
     expect(ann.get_by_test_id(f"step-{GATE}")).to_have_attribute("data-state", "waiting")
     screenshot(bob, "run-page-gate-open")
+    bob.set_viewport_size({"width": 1920, "height": 1080})  # the big screen on the call
+    screenshot(bob, "run-page-big-screen", full_page=False)
 
     bob.get_by_test_id(f"gate-{GATE}").get_by_test_id("vote-go").click()
     for page in (ann, bob):  # the gate opens, the switch runs, the run waits on the announcement
