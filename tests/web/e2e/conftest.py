@@ -226,13 +226,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 @contextlib.contextmanager
-def running_plan(server: Server, plan_text: str = PLAN) -> Iterator[LiveRun]:
-    """`golive run PLAN --env staging` in the background on the server's store, until its gate
-    waits for votes; stopped (SIGTERM, then SIGKILL) when the block ends."""
+def running_plan(
+    server: Server, plan_text: str = PLAN, *, step: str = GATE, status: str = "waiting"
+) -> Iterator[LiveRun]:
+    """`golive run PLAN --env staging --as ann` in the background on the server's store, until
+    `step` has `status` (by default: the gate waits for votes); stopped (SIGTERM, then SIGKILL)
+    when the block ends. DIR in the plan's text is replaced with the run's own folder."""
     folder = server.directory / f"run-{time.monotonic_ns()}"
     folder.mkdir()
     plan = folder / "shop.golive.yaml"
-    plan.write_text(plan_text, encoding="utf-8")
+    plan.write_text(plan_text.replace("DIR", str(folder)), encoding="utf-8")
     process = subprocess.Popen(
         [sys.executable, "-m", "golive", "run", str(plan), "--env", "staging", "--release",
          "2.0", "--plain", "--as", "ann", "--state", server.state_url],
@@ -247,7 +250,7 @@ def running_plan(server: Server, plan_text: str = PLAN) -> Iterator[LiveRun]:
         first = process.stdout.readline()  # "run <id>  (e2e-shop, staging, rehearsal)"
         assert first.startswith("run "), f"golive run printed {first!r}"
         live = LiveRun(first.split()[1], plan, server.state_url, process)
-        wait_until(lambda: live.step(GATE)["status"] == "waiting", timeout=60, what="the gate")
+        wait_until(lambda: live.step(step)["status"] == status, timeout=60, what=f"{step} {status}")
         yield live
     finally:
         stop(process)

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
-from tests.web.e2e.conftest import GATE, LiveRun, Login, Server, screenshot
+from tests.web.e2e.conftest import GATE, LiveRun, Login, Server, running_plan, screenshot
 
 pytestmark = pytest.mark.slow
 
@@ -174,3 +174,42 @@ def test_login_logout_and_a_wrong_password(
         context.close()
     anonymous = httpx.get(f"{server.url}/api/runs/{live_run.id}", timeout=10)
     assert anonymous.status_code == 401
+
+
+STEER = """\
+golive: e2e-steer
+title: Payment switch go-live
+people:
+  ann: {name: Ann Lambert, role: release manager}
+checklist:
+  - {id: rollback-plan, title: Rollback plan read by everyone on the call, owner: ann}
+environments:
+  staging: {}
+steps:
+  - {id: warm, owner: ann, run: "echo warming caches; sleep 4; echo caches warm; sleep 2"}
+  - {id: flaky, owner: ann, needs: [warm], run: "test -f DIR/ready", undo: "true"}
+  - {id: finish, owner: ann, needs: [flaky], run: "echo finished", undo: "true"}
+"""
+
+
+def test_a_failure_is_decided_and_the_checklist_ticked_from_the_browser(
+    server: Server, login: Login
+) -> None:
+    with running_plan(server, STEER, step="warm", status="running") as run:
+        ann = login("ann")
+        ann.goto(f"/runs/{run.id}")
+        output = ann.get_by_test_id("output-warm")  # a running step's output, live
+        expect(output).to_contain_text("warming caches")
+        expect(output).to_contain_text("caches warm", timeout=15_000)
+        expect(ann.get_by_test_id("step-flaky")).to_have_attribute("data-state", "failed")
+        expect(ann.get_by_test_id("run-status")).to_have_text(re.compile("paused"))
+        screenshot(ann, "run-page-paused-on-a-failure")
+        (run.plan.parent / "ready").touch()
+        ann.get_by_test_id("retry-flaky").click()
+        expect(ann.get_by_test_id("step-flaky")).to_have_attribute("data-state", "succeeded")
+        expect(ann.get_by_test_id("step-finish")).to_have_attribute("data-state", "succeeded")
+        expect(ann.get_by_test_id("run-status")).to_have_text(re.compile("completed"))
+        ann.get_by_test_id("check-rollback-plan").click()
+        expect(ann.get_by_test_id("item-rollback-plan")).to_have_attribute("data-state", "done")
+        assert run.process.wait(30) == 0
+        assert run.step("flaky")["attempt"] == 2
