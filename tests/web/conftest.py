@@ -145,8 +145,10 @@ def engine(
 ) -> Iterator[Engine]:
     """The run of PLAN, driven by a real engine process, waiting for olly to confirm."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "golive", "run", str(plan_path), "--env", "staging"]
-        + ["--as", "mia", "--state", store_url, "--plain"],
+        [
+            *(sys.executable, "-m", "golive", "run", str(plan_path), "--env", "staging"),
+            *("--as", "mia", "--state", store_url, "--plain"),
+        ],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

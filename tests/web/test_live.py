@@ -19,7 +19,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from tests.web.conftest import Engine, Person, bearer, golive_command
 
 
@@ -145,7 +144,9 @@ def test_a_go_live_is_followed_and_steered_through_the_api_alone(
         assert done.status_code == 200, done.text
         watchers[0].next("StepWaiting")  # the gate opens, for alba
         voted = api.post(
-            "/gates/go/votes", json={"vote": "go", "reason": "all green"}, headers=bearer(people["alba"])
+            "/gates/go/votes",
+            json={"vote": "go", "reason": "all green"},
+            headers=bearer(people["alba"]),
         )
         assert voted.status_code == 200, voted.text
         for watch in watchers:
@@ -158,7 +159,9 @@ def test_a_go_live_is_followed_and_steered_through_the_api_alone(
     engine.process.wait(timeout=30)
     assert engine.process.returncode == 0
     log = golive_command("log", engine.run_id, "--state", engine.store_url, cwd=plan_path.parent)
-    assert "warning update from olly: prepared; confirming" in log.stdout.replace("WARNING", "warning")
+    assert "warning update from olly: prepared; confirming" in log.stdout.replace(
+        "WARNING", "warning"
+    )
     assert "confirm marked done by olly" in log.stdout
     assert "alba voted go at go: all green" in log.stdout
 
@@ -182,7 +185,9 @@ def test_a_watcher_that_reconnects_gets_what_it_missed_and_presence_shows_who_wa
         first.close()
     for text in ("one", "two"):
         api = f"{server}/api/runs/{engine.run_id}/updates"
-        assert httpx.post(api, json={"text": text}, headers=bearer(people["mia"])).status_code == 200
+        assert (
+            httpx.post(api, json={"text": text}, headers=bearer(people["mia"])).status_code == 200
+        )
     events = httpx.get(
         f"{server}/api/runs/{engine.run_id}/events", headers=bearer(people["obi"])
     ).json()
@@ -205,8 +210,17 @@ def test_the_cli_and_the_api_see_the_same_run(
     assert done.returncode == 0, done.stderr
     engine.wait_for(lambda s: s["steps"]["go"] == "waiting")
     vote = golive_command(
-        "gate", engine.run_id, "go", "no-go", "--as", "alba", "-m", "smoke red", "--state",
-        engine.store_url, cwd=cwd,
+        "gate",
+        engine.run_id,
+        "go",
+        "no-go",
+        "--as",
+        "alba",
+        "-m",
+        "smoke red",
+        "--state",
+        engine.store_url,
+        cwd=cwd,
     )
     assert vote.returncode == 0, vote.stderr
     view = httpx.get(f"{server}/api/runs/{engine.run_id}", headers=bearer(people["obi"])).json()

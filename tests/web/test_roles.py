@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-
 from tests.web.conftest import Engine, Person, bearer, login
 
 ANON, BAD_CSRF = "anonymous", "wrong-csrf"
@@ -23,55 +22,127 @@ MATRIX: list[tuple[str, str, dict[str, Any] | None, dict[str, int | None]]] = [
         "updates",
         "/updates",
         {"text": "all good", "severity": "info"},
-        {"mia": 200, "alba": 200, "olly": 200, "obi": 403, "stranger": 403, "boss": 200, "viewer": 403},
+        {
+            "mia": 200,
+            "alba": 200,
+            "olly": 200,
+            "obi": 403,
+            "stranger": 403,
+            "boss": 200,
+            "viewer": 403,
+        },
     ),
     (
         "vote",
         "/gates/go/votes",
         {"vote": "go"},
-        {"mia": 403, "alba": 409, "olly": 403, "obi": 403, "stranger": 403, "boss": 403, "viewer": 403},
+        {
+            "mia": 403,
+            "alba": 409,
+            "olly": 403,
+            "obi": 403,
+            "stranger": 403,
+            "boss": 403,
+            "viewer": 403,
+        },
     ),
     (
         "step done",
         "/steps/finish/done",
         None,
-        {"mia": 409, "alba": 403, "olly": 409, "obi": 403, "stranger": 403, "boss": 403, "viewer": 403},
+        {
+            "mia": 409,
+            "alba": 403,
+            "olly": 409,
+            "obi": 403,
+            "stranger": 403,
+            "boss": 403,
+            "viewer": 403,
+        },
     ),
     (
         "retry",
         "/steps/prepare/decision",
         {"decision": "retry"},
-        {"mia": 409, "alba": 403, "olly": 409, "obi": 403, "stranger": 403, "boss": 403, "viewer": 403},
+        {
+            "mia": 409,
+            "alba": 403,
+            "olly": 409,
+            "obi": 403,
+            "stranger": 403,
+            "boss": 403,
+            "viewer": 403,
+        },
     ),
     (
         "abort",
         "/steps/prepare/decision",
         {"decision": "abort"},
-        {"mia": SKIP, "alba": 403, "olly": 403, "obi": 403, "stranger": 403, "boss": 403, "viewer": 403},
+        {
+            "mia": SKIP,
+            "alba": 403,
+            "olly": 403,
+            "obi": 403,
+            "stranger": 403,
+            "boss": 403,
+            "viewer": 403,
+        },
     ),
     (
         "issue",
         "/issues",
         {"title": "disk filling up", "severity": "warning"},
-        {"mia": 200, "alba": 200, "olly": 200, "obi": 403, "stranger": 403, "boss": 200, "viewer": 403},
+        {
+            "mia": 200,
+            "alba": 200,
+            "olly": 200,
+            "obi": 403,
+            "stranger": 403,
+            "boss": 200,
+            "viewer": 403,
+        },
     ),
     (
         "comment",
         "/issues/ISSUE/comments",
         {"text": "looking"},
-        {"mia": 200, "alba": 200, "olly": 200, "obi": 403, "stranger": 403, "boss": 200, "viewer": 403},
+        {
+            "mia": 200,
+            "alba": 200,
+            "olly": 200,
+            "obi": 403,
+            "stranger": 403,
+            "boss": 200,
+            "viewer": 403,
+        },
     ),
     (
         "resolve",
         "/issues/ISSUE/resolve",
         {"resolution": "cleaned up"},
-        {"mia": SKIP, "alba": 403, "olly": SKIP, "obi": 403, "stranger": 403, "boss": SKIP, "viewer": 403},
+        {
+            "mia": SKIP,
+            "alba": 403,
+            "olly": SKIP,
+            "obi": 403,
+            "stranger": 403,
+            "boss": SKIP,
+            "viewer": 403,
+        },
     ),
     (
         "checklist",
         "/checklist/backup/done",
         None,
-        {"mia": 200, "alba": 403, "olly": 200, "obi": 403, "stranger": 403, "boss": 403, "viewer": 403},
+        {
+            "mia": 200,
+            "alba": 403,
+            "olly": 200,
+            "obi": 403,
+            "stranger": 403,
+            "boss": 403,
+            "viewer": 403,
+        },
     ),
 ]
 
@@ -176,9 +247,13 @@ def test_a_manager_aborts_and_an_issue_is_resolved_once(
     )
     issue = raised.json()["seq"]
     resolve = {"resolution": "drained"}
-    first = app_client.post(f"{run}/issues/{issue}/resolve", json=resolve, headers=bearer(people["olly"]))
+    first = app_client.post(
+        f"{run}/issues/{issue}/resolve", json=resolve, headers=bearer(people["olly"])
+    )
     assert first.status_code == 200, first.text
-    again = app_client.post(f"{run}/issues/{issue}/resolve", json=resolve, headers=bearer(people["mia"]))
+    again = app_client.post(
+        f"{run}/issues/{issue}/resolve", json=resolve, headers=bearer(people["mia"])
+    )
     assert again.status_code == 409
     assert "resolved already" in again.json()["error"]
     aborted = app_client.post(
