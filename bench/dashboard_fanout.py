@@ -1,6 +1,7 @@
 """Mission control's live fan-out: 1,000 watchers of one run, 100 events, delivery latency.
 
     python bench/dashboard_fanout.py [--watchers 1000 --events 100 --interval 0.1 --repeat 1]
+                                     [--via api|store] [--only golive|baseline]
 
 (a) golive: a fresh SQLite store, a user made by the CLI (`golive user add`, `grant manager`,
 `token create`), a real `golive run` of a one-step plan waiting on a manual step (so the run is
@@ -18,7 +19,10 @@ baseline: POST /publish). Each update's text carries `fanout#I@T`, T = time.time
 before the POST is sent; a watcher's latency for it is time.time() when the bytes holding it are
 read, minus T. So a latency covers the whole path: the HTTP request, authentication and
 permission check, the append (committed to SQLite), the fan-out, and the client's own wake-up;
-all processes read the same system clock. p50 and p99 are over every (watcher, event) delivery.
+all processes read the same system clock. With --via store, the driver appends the updates to
+the store itself (`golive.engine.call.post_update`), as the engine process appends its events:
+the server then finds them on its tail of the store (polled every 0.1 s), which the latency
+includes; the baseline is unchanged. p50 and p99 are over every (watcher, event) delivery.
 The server's memory is the RSS of its process (VmRSS) idle, with the watchers connected after the
 events, and its peak (VmHWM); its CPU seconds are counted over the event phase.
 Target: golive p99 < 250 ms; the ratio golive/baseline is printed beside it.
@@ -40,7 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -282,6 +286,8 @@ class Target:
     stream_path: str
     publish_path: str
     token: str
+    state: str | None = None  # the golive store's URL
+    run_id: str = ""
 
 
 @dataclass
@@ -383,7 +389,7 @@ def golive_target(directory: Path) -> Iterator[Target]:
         try:
             yield Target(
                 "golive", process, url, f"/api/runs/{run_id}/stream",
-                f"/api/runs/{run_id}/updates", token,
+                f"/api/runs/{run_id}/updates", token, state, run_id,
             )  # fmt: skip
         finally:
             stop(process)
@@ -416,6 +422,34 @@ def cpu_seconds(pid: int) -> float:
     return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
 
 
+@contextlib.contextmanager
+def publisher(target: Target, via: str) -> Iterator[Callable[[str], None]]:
+    """Posts one update: through the API, or (--via store, golive only) appended to the store by
+    this process, as the engine appends its events, so the server sees it on its store tail."""
+    if via == "store" and target.state is not None:
+        from golive.engine.call import post_update
+        from golive.engine.events import Severity
+        from golive.store import open_store
+
+        with open_store(target.state) as store:
+            run = store.get_run(target.run_id)
+
+            def append(text: str) -> None:
+                post_update(store, run, text=text, severity=Severity.info, by="ops")
+
+            yield append
+        return
+    headers = {"Authorization": f"Bearer {target.token}"}
+    with httpx.Client(base_url=target.url, headers=headers, timeout=30) as client:
+
+        def post(text: str) -> None:
+            answer = client.post(target.publish_path, json={"text": text, "severity": "info"})
+            if answer.status_code >= 300:
+                raise SystemExit(f"{target.name}: POST {answer.status_code} {answer.text}")
+
+        yield post
+
+
 def measure(target: Target, args: argparse.Namespace) -> Outcome:
     port = int(target.url.rsplit(":", 1)[1])
     rss_idle, _ = memory(target.process.pid)
@@ -431,14 +465,10 @@ def measure(target: Target, args: argparse.Namespace) -> Outcome:
         if "ready" not in ready:
             raise SystemExit(f"{target.name}: {ready['error']}")
         cpu = cpu_seconds(target.process.pid)
-        headers = {"Authorization": f"Bearer {target.token}"}
-        with httpx.Client(base_url=target.url, headers=headers, timeout=30) as poster:
+        with publisher(target, args.via) as publish:
             begin = time.monotonic()
             for index in range(args.events):
-                text = f"Bench update {index} fanout#{index}@{time.time():.6f}"
-                answer = poster.post(target.publish_path, json={"text": text, "severity": "info"})
-                if answer.status_code >= 300:
-                    raise SystemExit(f"{target.name}: POST {answer.status_code} {answer.text}")
+                publish(f"Bench update {index} fanout#{index}@{time.time():.6f}")
                 time.sleep(max(0.0, begin + (index + 1) * args.interval - time.monotonic()))
         report = json.loads(watchers.stdout.readline() or b'{"error": "the clients died"}')
         cpu = cpu_seconds(target.process.pid) - cpu
@@ -520,6 +550,12 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100)
     parser.add_argument("--interval", type=float, default=0.1, help="seconds between events")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument(
+        "--via",
+        choices=["api", "store"],
+        default="api",
+        help="how golive's events are appended: POST /updates, or by another process (the store)",
+    )
     parser.add_argument("--only", choices=["golive", "baseline"], help="measure one side only")
     parser.add_argument("--role", choices=["driver", "clients", "baseline"], default="driver")
     parser.add_argument("--host", default="127.0.0.1", help=argparse.SUPPRESS)
