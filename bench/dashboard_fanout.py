@@ -10,21 +10,22 @@ the same job, a bare Starlette SSE endpoint on uvicorn fed by one in-process asy
 watcher (`--role baseline`, a subprocess too). Same clients, same events, same pacing for both.
 
 The watchers run in a third process (`--role clients`), so the server under test has a core to
-itself on a 2-core machine as far as the machine allows: raw asyncio streams (no HTTP library), one
-connection each to GET /api/runs/RUN/stream (the baseline: /stream) with the user's bearer token,
-chunked transfer decoded, SSE messages split on blank lines. When all are connected and the
-streams have been quiet for 0.5 s (presence messages settle), this process posts --events
-updates, one every --interval seconds, through the API (POST /api/runs/RUN/updates; the
-baseline: POST /publish). Each update's text carries `fanout#I@T`, T = time.time() read just
-before the POST is sent; a watcher's latency for it is time.time() when the bytes holding it are
-read, minus T. So a latency covers the whole path: the HTTP request, authentication and
-permission check, the append (committed to SQLite), the fan-out, and the client's own wake-up;
-all processes read the same system clock. With --via store, the driver appends the updates to
-the store itself (`golive.engine.call.post_update`), as the engine process appends its events:
-the server then finds them on its tail of the store (polled every 0.1 s), which the latency
-includes; the baseline is unchanged. p50 and p99 are over every (watcher, event) delivery.
-The server's memory is the RSS of its process (VmRSS) idle, with the watchers connected after the
-events, and its peak (VmHWM); its CPU seconds are counted over the event phase.
+itself on a 2-core machine as far as the machine allows: one asyncio.Protocol per watcher on a raw
+socket (no HTTP library; bytes are timed as they arrive in data_received), each a GET of
+/api/runs/RUN/stream (the baseline: /stream) with the user's bearer token, chunked transfer
+decoded, SSE messages split on blank lines. When all are connected and the streams have been quiet
+for 0.5 s (presence messages settle), this process posts --events updates, one every --interval
+seconds, through the API (POST /api/runs/RUN/updates; the baseline: POST /publish). Each update's
+text carries `fanout#I@T`, T = time.time() read just before the POST is sent; a watcher's latency
+for it is time.time() when the bytes holding it are read, minus T. So a latency covers the whole
+path: the HTTP request, authentication and permission check, the append (committed to SQLite), the
+fan-out, and the client's own wake-up; all processes read the same system clock. With --via store,
+the driver appends the updates to the store itself (`golive.engine.call.post_update`), as the
+engine process appends its events: the server then finds them on its tail of the store (polled
+every 0.1 s), which the latency includes; the baseline is unchanged. p50 and p99 are over every
+(watcher, event) delivery. The server's memory is the RSS of its process (VmRSS) idle, with the
+watchers connected after the events, and its peak (VmHWM); its CPU seconds are counted over the
+event phase.
 Target: golive p99 < 250 ms; the ratio golive/baseline is printed beside it.
 """
 
