@@ -5,7 +5,7 @@ Debian's Chromium driven by Playwright (scripts/browser.sh installs it; never `p
                by the CLI (ann: manager, bob: approver, olga: observer: she owns nothing in PLAN, so
                observer is all she is), ready on /api/health
     live_run   `golive run` of PLAN in the background on the same store, waiting at its gate
-    browser    headless /usr/bin/chromium, one per test session
+    browser    headless /usr/bin/chromium, one per test module
     login      a logged-in page (own browser context, so own cookies) for one of the users
 
 Screenshots go to test-artifacts/screenshots/ (git-ignored; GOLIVE_SCREENSHOTS moves them).
@@ -265,8 +265,9 @@ def live_run(server: Server) -> Iterator[LiveRun]:
         yield live
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Playwright and Chromium for one test module: its event loop is gone before other tests."""
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"{CHROMIUM} is missing: run scripts/browser.sh", pytrace=False)
     with sync_playwright() as playwright:
