@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,13 +20,17 @@ from golive.engine.checklist import MarkState
 from golive.engine.commands import decide, mark_done, vote
 from golive.engine.events import Decision, Severity, Vote
 from golive.store import EventRecord
-from golive.web.app import Mission, mission
+from golive.web.app import Mission, mission, reader, writer
+from golive.web.auth import Principal
 from golive.web.broker import Subscription, Watcher, event_message
 from golive.web.roles import Access
 from golive.web.runs import RunEntry, event_json
 from golive.web.views import run_summary, run_view
 
 router = APIRouter(prefix="/api")
+Reader = Annotated[Principal, Depends(reader)]
+Writer = Annotated[Principal, Depends(writer)]
+Missions = Annotated[Mission, Depends(mission)]
 HEARTBEAT = 15.0
 RunPath = str
 
@@ -106,21 +110,20 @@ def health() -> dict[str, bool]:
 
 
 @router.get("/runs")
-def list_runs(request: Request, m: Mission = Depends(mission)) -> list[dict[str, Any]]:
+def list_runs(who: Reader, m: Missions) -> list[dict[str, Any]]:
     """The runs this user has a role in, newest first."""
-    principal = m.principal(request)
     shown = []
     for record in reversed(m.store.runs()):
         entry = m.runs.entry(record.id)
-        if entry.state.plan_text and m.access_to(entry, principal).can_view:
+        if entry.state.plan_text and m.access_to(entry, who).can_view:
             shown.append(run_summary(entry.record, entry.state))
     return shown
 
 
 @router.get("/runs/{run_id}")
-def get_run(run_id: RunPath, request: Request, m: Mission = Depends(mission)) -> dict[str, Any]:
+def get_run(run_id: RunPath, who: Reader, m: Missions) -> dict[str, Any]:
     """The run view: steps, gates, progress, participants, updates, issues, checklist."""
-    entry, access = m.access(request, run_id)
+    entry, access = m.access(who, run_id)
     checklist = m.checklist(entry)
     with entry.lock:
         return run_view(
@@ -137,21 +140,19 @@ def get_run(run_id: RunPath, request: Request, m: Mission = Depends(mission)) ->
 @router.get("/runs/{run_id}/events")
 def list_events(
     run_id: RunPath,
-    request: Request,
+    who: Reader,
+    m: Missions,
     after: int = Query(0, ge=0, description="Only events with a greater seq"),
-    m: Mission = Depends(mission),
 ) -> list[dict[str, Any]]:
     """The run's events after `after`, in order (the shape of `golive log --format json`)."""
-    m.access(request, run_id)
+    m.access(who, run_id)
     return [event_json(r) for r in m.store.events(run_id, after=after)]
 
 
 @router.post("/runs/{run_id}/updates")
-def post_update(
-    run_id: RunPath, body: UpdateIn, request: Request, m: Mission = Depends(mission)
-) -> Done:
+def post_update(run_id: RunPath, body: UpdateIn, who: Writer, m: Missions) -> Done:
     """Post an update to everyone on the call."""
-    entry, access = m.access(request, run_id, write=True)
+    entry, access = m.access(who, run_id)
     if not access.can_post:
         raise _forbidden("observers read the call; they do not post to it")
     record = call.post_update(
@@ -162,10 +163,14 @@ def post_update(
 
 @router.post("/runs/{run_id}/gates/{step_id}/votes")
 def post_vote(
-    run_id: RunPath, step_id: str, body: VoteIn, request: Request, m: Mission = Depends(mission)
+    run_id: RunPath,
+    step_id: str,
+    body: VoteIn,
+    who: Writer,
+    m: Missions,
 ) -> Done:
     """Vote go or no-go at an open gate (its approvers only)."""
-    entry, access = m.access(request, run_id, write=True)
+    entry, access = m.access(who, run_id)
     if not access.can_vote(step_id):
         raise _forbidden(f"only the approvers of gate {step_id} vote at it")
     outcome = vote(
@@ -183,12 +188,12 @@ def post_vote(
 def post_done(
     run_id: RunPath,
     step_id: str,
-    request: Request,
+    who: Writer,
+    m: Missions,
     body: DoneIn | None = None,
-    m: Mission = Depends(mission),
 ) -> Done:
     """Confirm a manual step (or a paused one finished by hand) is done."""
-    entry, access = m.access(request, run_id, write=True)
+    entry, access = m.access(who, run_id)
     if not access.can_mark_done(step_id):
         raise _forbidden(f"only the owner of {step_id} or a manager confirms it")
     note = body.note if body is not None else None
@@ -198,18 +203,22 @@ def post_done(
 
 @router.post("/runs/{run_id}/steps/{step_id}/decision")
 def post_decision(
-    run_id: RunPath, step_id: str, body: DecisionIn, request: Request, m: Mission = Depends(mission)
+    run_id: RunPath,
+    step_id: str,
+    body: DecisionIn,
+    who: Writer,
+    m: Missions,
 ) -> Done:
     """Decide a paused step: retry or skip (its owner or a manager), rollback or abort (a
     manager)."""
-    entry, access = m.access(request, run_id, write=True)
+    entry, access = m.access(who, run_id)
     if not access.can_decide(body.decision, step_id):
-        who = (
+        needed = (
             "a manager"
             if body.decision in (Decision.rollback, Decision.abort)
-            else (f"the owner of {step_id} or a manager")
+            else f"the owner of {step_id} or a manager"
         )
-        raise _forbidden(f"only {who} decides {body.decision}")
+        raise _forbidden(f"only {needed} decides {body.decision}")
     decide(
         m.store,
         entry.record,
@@ -222,11 +231,9 @@ def post_decision(
 
 
 @router.post("/runs/{run_id}/issues")
-def post_issue(
-    run_id: RunPath, body: IssueIn, request: Request, m: Mission = Depends(mission)
-) -> Done:
+def post_issue(run_id: RunPath, body: IssueIn, who: Writer, m: Missions) -> Done:
     """Raise an issue; the seq returned is its id."""
-    entry, access = m.access(request, run_id, write=True)
+    entry, access = m.access(who, run_id)
     if not access.can_post:
         raise _forbidden("observers read the issues log; they do not raise issues")
     record = call.raise_issue(
@@ -243,10 +250,14 @@ def post_issue(
 
 @router.post("/runs/{run_id}/issues/{issue_id}/comments")
 def post_comment(
-    run_id: RunPath, issue_id: int, body: CommentIn, request: Request, m: Mission = Depends(mission)
+    run_id: RunPath,
+    issue_id: int,
+    body: CommentIn,
+    who: Writer,
+    m: Missions,
 ) -> Done:
     """Comment on an open issue."""
-    entry, access = m.access(request, run_id, write=True)
+    entry, access = m.access(who, run_id)
     if not access.can_post:
         raise _forbidden("observers read the issues log; they do not comment")
     record = call.comment_issue(m.store, entry.record, issue=issue_id, text=body.text, by=access.by)
@@ -255,10 +266,14 @@ def post_comment(
 
 @router.post("/runs/{run_id}/issues/{issue_id}/resolve")
 def post_resolve(
-    run_id: RunPath, issue_id: int, body: ResolveIn, request: Request, m: Mission = Depends(mission)
+    run_id: RunPath,
+    issue_id: int,
+    body: ResolveIn,
+    who: Writer,
+    m: Missions,
 ) -> Done:
     """Resolve an issue (its owner, who raised it, or a manager)."""
-    entry, access = m.access(request, run_id, write=True)
+    entry, access = m.access(who, run_id)
     if not access.can_post:
         raise _forbidden("observers read the issues log; they do not resolve issues")
     issue = entry.state.issues.get(issue_id)
@@ -276,12 +291,12 @@ def post_resolve(
 def post_checklist_done(
     run_id: RunPath,
     item_id: str,
-    request: Request,
+    who: Writer,
+    m: Missions,
     body: DoneIn | None = None,
-    m: Mission = Depends(mission),
 ) -> Done:
     """Mark a checklist item of the run's go-live done (its owner or a manager)."""
-    _, access = m.access(request, run_id, write=True)
+    _, access = m.access(who, run_id)
     if not access.can_mark_item(item_id):
         raise _forbidden(f"only the owner of checklist item {item_id} or a manager marks it")
     if item_id not in {item.id for item in access.plan.checklist}:
@@ -324,13 +339,13 @@ async def _next_batch(subscription: Subscription) -> list[tuple[int, bytes]] | N
 )
 async def stream(
     run_id: RunPath,
-    request: Request,
+    who: Reader,
+    m: Missions,
     after: int | None = Query(None, ge=0, description="Send the events after this seq first"),
     last_event_id: int | None = Header(None, ge=0),
-    m: Mission = Depends(mission),
 ) -> StreamingResponse:
     """Every event of the run as it happens (`id: seq`, `event: type`), and `presence`."""
-    _, access = await asyncio.to_thread(m.access, request, run_id)
+    _, access = await asyncio.to_thread(m.access, who, run_id)
     start = last_event_id if last_event_id is not None else after
     user = access.user
     name = access.plan.people[access.person].name if access.person else user.name

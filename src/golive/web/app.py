@@ -52,13 +52,8 @@ class Mission:
             raise unauthorized()
         return principal
 
-    def access(
-        self, request: Request, run_id: str, *, write: bool = False
-    ) -> tuple[RunEntry, Access]:
-        """The run and the user's rights in it: 401 anonymous, 403 (CSRF, or no role in it)."""
-        principal = self.principal(request)
-        if write:
-            check_csrf(request, principal)
+    def access(self, principal: Principal, run_id: str) -> tuple[RunEntry, Access]:
+        """The run and the user's rights in it; 403 if they have no role in it."""
         entry = self.runs.entry(run_id)
         access = self.access_to(entry, principal)
         if not access.can_view:
@@ -84,6 +79,19 @@ class Mission:
 def mission(request: Request) -> Mission:
     found: Mission = request.app.state.mission
     return found
+
+
+def reader(request: Request) -> Principal:
+    """Dependency: the authenticated user (401 if anonymous), before the body is read."""
+    return mission(request).principal(request)
+
+
+def writer(request: Request) -> Principal:
+    """Dependency: the user of a state-changing request: 401 anonymous, 403 without the
+    session's CSRF token."""
+    principal = mission(request).principal(request)
+    check_csrf(request, principal)
+    return principal
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:

@@ -15,6 +15,7 @@ from golive.errors import RunNotFound
 from golive.web.app import Mission, mission
 from golive.web.auth import (
     SESSION_COOKIE,
+    Principal,
     check_same_origin,
     clear_session_cookie,
     csrf_token,
@@ -114,8 +115,8 @@ def runs_page(request: Request, m: Mission = Depends(mission)) -> Response:
     return _page(m, request, "runs.html", {"runs": shown})
 
 
-def _view(m: Mission, request: Request, run_id: str) -> dict[str, Any]:
-    entry, access = m.access(request, run_id)
+def _view(m: Mission, principal: Principal, run_id: str) -> dict[str, Any]:
+    entry, access = m.access(principal, run_id)
     checklist = m.checklist(entry)
     with entry.lock:
         view = run_view(
@@ -132,10 +133,11 @@ def _view(m: Mission, request: Request, run_id: str) -> dict[str, Any]:
 
 
 def _run_response(m: Mission, request: Request, run_id: str, template: str) -> Response:
-    if identify(request, m.accounts) is None:
+    principal = identify(request, m.accounts)
+    if principal is None:
         return _login_redirect(request)
     try:
-        view = _view(m, request, run_id)
+        view = _view(m, principal, run_id)
     except RunNotFound as exc:
         return _page(m, request, "error.html", {"message": exc.message}, 404)
     except HTTPException as exc:
