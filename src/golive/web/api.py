@@ -27,7 +27,30 @@ from golive.web.roles import Access
 from golive.web.runs import RunEntry, event_json
 from golive.web.views import run_summary, run_view
 
+
+class ErrorOut(BaseModel):
+    """Every error answer: one line saying what is wrong and what to do."""
+
+    error: str
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    meaning = {
+        400: "Names something the plan or run does not have (a step, a person, an issue)",
+        401: "Not authenticated: log in, or send Authorization: Bearer TOKEN",
+        403: "Not allowed for your role in this go-live, or no CSRF token with a session",
+        404: "No such run (or checklist item)",
+        409: "Refused by the run's state now (a gate not open, a step done already)",
+        422: "The request does not fit: one `where: problem` per problem",
+        503: "The state store cannot be reached",
+    }
+    return {code: {"model": ErrorOut, "description": meaning[code]} for code in codes}
+
+
 router = APIRouter(prefix="/api")
+LIST_ERRORS = _errors(401, 422, 503)
+READ_ERRORS = _errors(401, 403, 404, 422, 503)
+WRITE_ERRORS = _errors(400, 401, 403, 404, 409, 422, 503)
 Reader = Annotated[Principal, Depends(reader)]
 Writer = Annotated[Principal, Depends(writer)]
 Missions = Annotated[Mission, Depends(mission)]
@@ -109,7 +132,7 @@ def health() -> dict[str, bool]:
     return {"ok": True}
 
 
-@router.get("/runs")
+@router.get("/runs", responses=LIST_ERRORS)
 def list_runs(who: Reader, m: Missions) -> list[dict[str, Any]]:
     """The runs this user has a role in, newest first."""
     shown = []
@@ -120,7 +143,7 @@ def list_runs(who: Reader, m: Missions) -> list[dict[str, Any]]:
     return shown
 
 
-@router.get("/runs/{run_id}")
+@router.get("/runs/{run_id}", responses=READ_ERRORS)
 def get_run(run_id: RunPath, who: Reader, m: Missions) -> dict[str, Any]:
     """The run view: steps, gates, progress, participants, updates, issues, checklist."""
     entry, access = m.access(who, run_id)
@@ -137,7 +160,7 @@ def get_run(run_id: RunPath, who: Reader, m: Missions) -> dict[str, Any]:
         )
 
 
-@router.get("/runs/{run_id}/events")
+@router.get("/runs/{run_id}/events", responses=READ_ERRORS)
 def list_events(
     run_id: RunPath,
     who: Reader,
@@ -149,7 +172,7 @@ def list_events(
     return [event_json(r) for r in m.store.events(run_id, after=after)]
 
 
-@router.post("/runs/{run_id}/updates")
+@router.post("/runs/{run_id}/updates", responses=WRITE_ERRORS)
 def post_update(run_id: RunPath, body: UpdateIn, who: Writer, m: Missions) -> Done:
     """Post an update to everyone on the call."""
     entry, access = m.access(who, run_id)
@@ -161,7 +184,7 @@ def post_update(run_id: RunPath, body: UpdateIn, who: Writer, m: Missions) -> Do
     return _recorded(m, entry, record, "update posted")
 
 
-@router.post("/runs/{run_id}/gates/{step_id}/votes")
+@router.post("/runs/{run_id}/gates/{step_id}/votes", responses=WRITE_ERRORS)
 def post_vote(
     run_id: RunPath,
     step_id: str,
@@ -184,7 +207,7 @@ def post_vote(
     return _recorded(m, entry, None, outcome.reason)
 
 
-@router.post("/runs/{run_id}/steps/{step_id}/done")
+@router.post("/runs/{run_id}/steps/{step_id}/done", responses=WRITE_ERRORS)
 def post_done(
     run_id: RunPath,
     step_id: str,
@@ -201,7 +224,7 @@ def post_done(
     return _recorded(m, entry, None, f"{step_id} marked done")
 
 
-@router.post("/runs/{run_id}/steps/{step_id}/decision")
+@router.post("/runs/{run_id}/steps/{step_id}/decision", responses=WRITE_ERRORS)
 def post_decision(
     run_id: RunPath,
     step_id: str,
@@ -230,7 +253,7 @@ def post_decision(
     return _recorded(m, entry, None, f"{body.decision} recorded")
 
 
-@router.post("/runs/{run_id}/issues")
+@router.post("/runs/{run_id}/issues", responses=WRITE_ERRORS)
 def post_issue(run_id: RunPath, body: IssueIn, who: Writer, m: Missions) -> Done:
     """Raise an issue; the seq returned is its id."""
     entry, access = m.access(who, run_id)
@@ -248,7 +271,7 @@ def post_issue(run_id: RunPath, body: IssueIn, who: Writer, m: Missions) -> Done
     return _recorded(m, entry, record, f"issue {record.seq} raised")
 
 
-@router.post("/runs/{run_id}/issues/{issue_id}/comments")
+@router.post("/runs/{run_id}/issues/{issue_id}/comments", responses=WRITE_ERRORS)
 def post_comment(
     run_id: RunPath,
     issue_id: int,
@@ -264,7 +287,7 @@ def post_comment(
     return _recorded(m, entry, record, f"comment on issue {issue_id} added")
 
 
-@router.post("/runs/{run_id}/issues/{issue_id}/resolve")
+@router.post("/runs/{run_id}/issues/{issue_id}/resolve", responses=WRITE_ERRORS)
 def post_resolve(
     run_id: RunPath,
     issue_id: int,
@@ -287,7 +310,7 @@ def post_resolve(
     return _recorded(m, entry, record, f"issue {issue_id} resolved")
 
 
-@router.post("/runs/{run_id}/checklist/{item_id}/done")
+@router.post("/runs/{run_id}/checklist/{item_id}/done", responses=WRITE_ERRORS)
 def post_checklist_done(
     run_id: RunPath,
     item_id: str,
@@ -335,7 +358,10 @@ async def _next_batch(subscription: Subscription) -> list[tuple[int, bytes]] | N
 @router.get(
     "/runs/{run_id}/stream",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"}},
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"},
+        **READ_ERRORS,
+    },
 )
 async def stream(
     run_id: RunPath,
