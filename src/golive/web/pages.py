@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from golive.engine.events import EVENT_TYPES
 from golive.errors import RunNotFound
+from golive.plan.values import format_duration
 from golive.web.app import Mission, mission
 from golive.web.auth import (
     SESSION_COOKIE,
@@ -156,31 +157,54 @@ def run_live(run_id: str, request: Request, m: Mission = Depends(mission)) -> Re
     return _run_response(m, request, run_id, "live.html")
 
 
+TICKS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200)
+
+
+def _at(value: str | None, start: dt.datetime) -> float | None:
+    return (dt.datetime.fromisoformat(value) - start).total_seconds() if value else None
+
+
 def timeline(view: dict[str, Any]) -> dict[str, Any]:
-    """Bars for the Gantt-like timeline: planned (estimates) against actual, in percent of a
-    scale that holds both."""
-    started = dt.datetime.fromisoformat(view["started_at"]) if view["started_at"] else None
-    rows, scale = [], max(view["planned_total"], view["elapsed"], 1.0)
+    """The Gantt-like timeline: each step's planned bar (from the estimates) against its actual
+    one, the updates and issues as marks on their own row, and a time axis; positions are
+    percentages of a scale that holds all of it."""
+    start = dt.datetime.fromisoformat(view["started_at"]) if view["started_at"] else None
+    scale: float = max(view["planned_total"], view["elapsed"], 1.0)
+    actuals: dict[str, tuple[float, float]] = {}
     for step in view["steps"]:
-        actual = None
-        if started is not None and step["started_at"]:
-            begin = (dt.datetime.fromisoformat(step["started_at"]) - started).total_seconds()
-            length = step["duration"] or 0.0
-            actual = (begin, length)
-            scale = max(scale, begin + length)
-        rows.append((step, actual))
+        begin = _at(step["started_at"], start) if start else None
+        if begin is not None:
+            actuals[step["id"]] = (begin, step["duration"] or 0.0)
+            scale = max(scale, begin + (step["duration"] or 0.0))
+
+    def pct(seconds: float) -> float:
+        return round(100 * float(seconds) / scale, 2)
+
     bars = []
-    for step, actual in rows:
-        planned_len = step["planned_end"] - step["planned_start"]
+    for step in view["steps"]:
+        length = step["planned_end"] - step["planned_start"]
+        actual = actuals.get(step["id"])
         bars.append(
             {
                 "id": step["id"],
+                "title": step["title"],
                 "status": step["status"],
-                "planned": (100 * step["planned_start"] / scale, 100 * planned_len / scale),
-                "actual": None
-                if actual is None
-                else (100 * actual[0] / scale, max(0.4, 100 * actual[1] / scale)),
+                "planned": (pct(step["planned_start"]), pct(length)),
+                "milestone": length == 0,
+                "actual": None if actual is None else (pct(actual[0]), pct(actual[1])),
             }
         )
-    now = 100 * view["elapsed"] / scale
-    return {"bars": bars, "scale": scale, "now": now}
+    marks = []
+    for kind, items in (("update", view["updates"]), ("issue", view["issues"])):
+        for item in items:
+            offset = _at(item["at"], start) if start else None
+            if offset is not None:
+                label = item.get("text") or f"#{item.get('number')} {item.get('title')}"
+                marks.append({"kind": kind, "at": pct(offset), "severity": item["severity"],
+                              "label": f"{item['by']}: {label}"})  # fmt: skip
+    step = next((t for t in TICKS if scale / t <= 8), TICKS[-1])
+    ticks = [
+        {"at": pct(t), "label": f"+{format_duration(t)}" if t else "start"}
+        for t in range(0, int(scale) + 1, step)
+    ]
+    return {"bars": bars, "marks": marks, "ticks": ticks, "now": pct(view["elapsed"])}

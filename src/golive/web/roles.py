@@ -118,4 +118,6 @@ class Access:
         return self.manager or (self.can_post and self.by in (owner, raised_by))
 
     def shown_roles(self) -> list[str]:
-        return [r.value for r in ROLE_ORDER if r in self.roles]
+        """The roles that grant something (observer only when it is all there is)."""
+        shown = [r.value for r in ROLE_ORDER if r in self.roles and r is not Role.observer]
+        return shown or [r.value for r in ROLE_ORDER if r in self.roles]

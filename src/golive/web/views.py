@@ -15,7 +15,7 @@ from golive.plan.models import Plan, Step, StepKind
 from golive.plan.values import format_duration
 from golive.store import RunRecord
 from golive.web.broker import Watcher
-from golive.web.roles import Access
+from golive.web.roles import ROLE_ORDER, Access
 
 CURRENT = (StepStatus.running, StepStatus.waiting, StepStatus.retrying)
 
@@ -72,6 +72,7 @@ def _step(
     return {
         "id": step.id,
         "title": step.label,
+        "named": step.label != step.id,  # the id is shown beside the title only then
         "kind": step.kind.value,
         "owner": step.owner,
         "approvers": list(step.approvers),
@@ -165,6 +166,7 @@ def run_view(
             "complete": state.rollback_complete,
         },
         "steps": steps,
+        "names": {pid: person.name for pid, person in plan.people.items()},
         "participants": [
             {
                 "id": pid,
@@ -183,6 +185,7 @@ def run_view(
         "issues": [
             {
                 "id": i.id,
+                "number": number,  # 1, 2, ... in the run: what people say on the call
                 "at": iso(i.at),
                 "by": i.by,
                 "title": i.title,
@@ -196,7 +199,10 @@ def run_view(
                 "comments": [{"at": iso(c.at), "by": c.by, "text": c.text} for c in i.comments],
                 "can_resolve": i.open and access.can_resolve(i.owner, i.by),
             }
-            for i in sorted(state.issues.values(), key=lambda i: (not i.open, -i.id))
+            for number, i in sorted(
+                enumerate(state.issues.values(), start=1),
+                key=lambda n_i: (not n_i[1].open, -n_i[0]),
+            )
         ],
         "checklist": [
             {
@@ -212,7 +218,8 @@ def run_view(
         "you": {
             "user": access.user.name,
             "person": access.person,
-            "roles": access.shown_roles(),
+            "roles": [r.value for r in ROLE_ORDER if r in access.roles],
+            "shown_roles": access.shown_roles(),
             "can_post": access.can_post,
             "manager": access.manager,
         },
@@ -220,7 +227,11 @@ def run_view(
 
 
 def duration_text(value: float | None) -> str:
-    return format_duration(value) if value is not None else ""
+    """A duration for the page: '' when unknown, '<1s' under a second (never '2ms', which
+    reads like '2m' from across the room)."""
+    if value is None:
+        return ""
+    return "<1s" if value < 1 else format_duration(value)
 
 
 def undo_shown(value: str) -> bool:
