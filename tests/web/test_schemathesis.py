@@ -1,10 +1,11 @@
 """Schemathesis against mission control's OpenAPI, in process (ASGI), as a manager with a token.
 
-Every operation of /openapi.json but the live stream gets generated requests: valid ones
-(checked: no 5xx, a content type and a body that conform to the schema) and invalid ones
-(checked: no 5xx). Path parameters are either generated or taken from a real run stopped at its
-gate (the run id, its steps, its checklist items), so the handlers behind the 404s run too.
-Bounded: EXAMPLES valid and EXAMPLES invalid requests per operation.
+Every operation of /openapi.json but the live stream gets generated requests, valid ones and
+invalid ones, and every answer is checked: no 5xx, a status code the schema documents for the
+operation, and a content type and a body that conform to the schema. Path parameters are either
+generated or taken from a real run stopped at its gate (the run id, its steps, its checklist
+items), so the handlers behind the 404s run too. Bounded: EXAMPLES valid and EXAMPLES invalid
+requests per operation.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from schemathesis.checks import CheckFunction, not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
+    status_code_conformance,
 )
 
 from golive.store import open_store
@@ -55,6 +57,7 @@ CHECKS: list[CheckFunction] = [
     not_a_server_error,
     content_type_conformance,
     response_schema_conformance,
+    status_code_conformance,
 ]
 
 
