@@ -190,7 +190,7 @@ def timeline(view: dict[str, Any]) -> dict[str, Any]:
                 "title": step["title"],
                 "status": step["status"],
                 "planned": (pct(step["planned_start"]), pct(length)),
-                "milestone": length == 0,
+                "milestone": length == 0 and step["kind"] == "gate",
                 "actual": None if actual is None else (pct(actual[0]), pct(actual[1])),
             }
         )
