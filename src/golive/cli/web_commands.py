@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from golive.cli.app import app, console
+from golive.cli.app import app, console, console_err
 from golive.cli.run_commands import StateOption, opened, state_url
 from golive.errors import UsageError
 from golive.store.accounts import Accounts, Role
@@ -98,11 +98,18 @@ def serve(
     import uvicorn
 
     from golive.web.app import create_app
+    from golive.web.auth import is_loopback
 
     url = state_url(state, None)
     with opened(url, None, create=True) as store:  # a bad --state fails here, in one line
         shown = store.display_url
     console.print(f"mission control on http://{host}:{port}/ (state store {shown})")
+    if not is_loopback(host):
+        console_err.print(
+            f"warning: {host} is not the loopback address: browsers keep the session cookie "
+            "over HTTPS only there; put a TLS reverse proxy in front (see docs/web.md)",
+            markup=False,
+        )
     uvicorn.run(
         create_app(url),
         host=host,
