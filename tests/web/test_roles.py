@@ -89,6 +89,20 @@ MATRIX: list[tuple[str, str, dict[str, Any] | None, dict[str, int | None]]] = [
         },
     ),
     (
+        "run rollback",
+        "/decision",
+        {"decision": "rollback"},
+        {
+            "mia": SKIP,
+            "alba": 403,
+            "olly": 403,
+            "obi": 403,
+            "stranger": 403,
+            "boss": 403,
+            "viewer": 403,
+        },
+    ),
+    (
         "issue",
         "/issues",
         {"title": "disk filling up", "severity": "warning"},
@@ -261,3 +275,21 @@ def test_a_manager_aborts_and_an_issue_is_resolved_once(
     )
     assert aborted.status_code == 200, aborted.text
     engine.wait_for(lambda s: s["status"] == "aborted")
+
+
+def test_a_manager_rolls_the_whole_run_back_from_the_page(
+    engine: Engine, people: dict[str, Person], app_client: TestClient
+) -> None:
+    run = f"/api/runs/{engine.run_id}"
+    retry = app_client.post(
+        f"{run}/decision", json={"decision": "retry"}, headers=bearer(people["mia"])
+    )
+    assert retry.status_code == 422
+    decided = app_client.post(
+        f"{run}/decision",
+        json={"decision": "rollback", "why": "drill"},
+        headers=bearer(people["mia"]),
+    )
+    assert decided.status_code == 200, decided.text
+    assert "the engine acts on it now" in decided.json()["message"]
+    engine.wait_for(lambda s: s["status"] == "rolled_back")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query
 from fastapi.responses import StreamingResponse
@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from golive.engine import call
 from golive.engine.checklist import MarkState
-from golive.engine.commands import decide, mark_done, vote
+from golive.engine.commands import decide, engine_alive, mark_done, vote
 from golive.engine.events import Decision, Severity, Vote
 from golive.store import EventRecord
 from golive.web.app import Mission, mission, reader, writer
@@ -250,7 +250,34 @@ def post_decision(
         step=step_id,
         why=body.why,
     )
-    return _recorded(m, entry, None, f"{body.decision} recorded")
+    return _recorded(m, entry, None, _decided(m, entry, body.decision))
+
+
+class RunDecisionIn(Body):
+    decision: Literal[Decision.rollback, Decision.abort]
+    why: str | None = Field(default=None, max_length=call.MAX_TEXT)
+
+
+@router.post("/runs/{run_id}/decision", responses=WRITE_ERRORS)
+def post_run_decision(run_id: RunPath, body: RunDecisionIn, who: Writer, m: Missions) -> Done:
+    """Roll the whole run back, or abort it (a manager): what `golive rollback` decides."""
+    entry, access = m.access(who, run_id)
+    if not access.manager:
+        raise _forbidden(f"only a manager decides {body.decision}")
+    decision = Decision(body.decision)
+    decide(m.store, entry.record, decision=decision, by=_person(access), step=None, why=body.why)
+    return _recorded(m, entry, None, _decided(m, entry, decision))
+
+
+def _decided(m: Mission, entry: RunEntry, decision: Decision) -> str:
+    """What happens next: an engine on this machine acts on it, or someone must resume the run."""
+    if engine_alive(entry.state):
+        return f"{decision} recorded; the engine acts on it now"
+    run_id = entry.record.id
+    return (
+        f"{decision} recorded; no engine on this machine drives run {run_id}: "
+        f"carry it out with `golive resume {run_id}`"
+    )
 
 
 @router.post("/runs/{run_id}/issues", responses=WRITE_ERRORS)
