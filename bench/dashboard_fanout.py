@@ -496,21 +496,23 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-def show(outcome: Outcome) -> tuple[float, float]:
+def show(outcome: Outcome) -> tuple[float, float, float]:
+    """Print one measurement; p50 and p99 in ms, and server CPU µs per delivery."""
     p50 = percentile(outcome.latencies, 0.50) * 1e3
     p99 = percentile(outcome.latencies, 0.99) * 1e3
     worst = max(outcome.latencies, default=float("nan")) * 1e3
     mib = 1024 * 1024
+    per_delivery = outcome.cpu_s / outcome.expected * 1e6
     print(
         f"{outcome.name:8} delivered {len(outcome.latencies)}/{outcome.expected}  "
         f"p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  max {worst:6.1f} ms  | connect "
         f"{outcome.connect_s:4.1f} s  | server RSS idle {outcome.rss_idle / mib:5.1f} MiB, "
         f"{outcome.rss_loaded / mib:5.1f} MiB with the watchers, peak "
-        f"{outcome.rss_peak / mib:5.1f} MiB  | CPU s: server {outcome.cpu_s:4.1f}, "
-        f"clients {outcome.clients_cpu_s:4.1f}"
+        f"{outcome.rss_peak / mib:5.1f} MiB  | CPU s: server {outcome.cpu_s:4.1f} "
+        f"({per_delivery:.0f} µs per delivery), clients {outcome.clients_cpu_s:4.1f}"
         + (f"  | ERROR {outcome.error}" if outcome.error else "")
     )
-    return p50, p99
+    return p50, p99, per_delivery
 
 
 def drive(args: argparse.Namespace) -> None:
@@ -520,7 +522,7 @@ def drive(args: argparse.Namespace) -> None:
         f"{os.getloadavg()[0]:.2f}; {args.watchers} watchers, {args.events} events, one every "
         f"{args.interval * 1e3:.0f} ms"
     )
-    results: dict[str, list[tuple[float, float]]] = {"golive": [], "baseline": []}
+    results: dict[str, list[tuple[float, float, float]]] = {"golive": [], "baseline": []}
     incomplete = False
     for _ in range(args.repeat):
         for make in (golive_target, baseline_target):
@@ -535,12 +537,13 @@ def drive(args: argparse.Namespace) -> None:
             incomplete |= len(outcome.latencies) < outcome.expected
     if args.only:
         return
-    g50, g99 = (statistics.median(r[i] for r in results["golive"]) for i in (0, 1))
-    b50, b99 = (statistics.median(r[i] for r in results["baseline"]) for i in (0, 1))
+    g50, g99, g_cpu = (statistics.median(r[i] for r in results["golive"]) for i in (0, 1, 2))
+    b50, b99, b_cpu = (statistics.median(r[i] for r in results["baseline"]) for i in (0, 1, 2))
     verdict = "ok" if g99 < P99_TARGET_MS and not incomplete else "MISSED"
     print(
         f"golive p99 {g99:.1f} ms (target < {P99_TARGET_MS:.0f} ms: {verdict}); ratio "
-        f"golive/baseline: p50 {g50 / b50:.2f}, p99 {g99 / b99:.2f}"
+        f"golive/baseline: p50 {g50 / b50:.2f}, p99 {g99 / b99:.2f}, server CPU per delivery "
+        f"{g_cpu / b_cpu:.2f} (latency depends on the machine's load, CPU per delivery less)"
     )
     print(f"load average at the end: {os.getloadavg()[0]:.2f}")
 
