@@ -55,6 +55,7 @@ Reader = Annotated[Principal, Depends(reader)]
 Writer = Annotated[Principal, Depends(writer)]
 Missions = Annotated[Mission, Depends(mission)]
 HEARTBEAT = 15.0
+MAX_SEQ = 2**63 - 1  # a seq is a signed 64-bit integer in every store
 RunPath = str
 
 
@@ -165,7 +166,7 @@ def list_events(
     run_id: RunPath,
     who: Reader,
     m: Missions,
-    after: int = Query(0, ge=0, description="Only events with a greater seq"),
+    after: int = Query(0, ge=0, le=MAX_SEQ, description="Only events with a greater seq"),
 ) -> list[dict[str, Any]]:
     """The run's events after `after`, in order (the shape of `golive log --format json`)."""
     m.access(who, run_id)
@@ -394,8 +395,10 @@ async def stream(
     run_id: RunPath,
     who: Reader,
     m: Missions,
-    after: int | None = Query(None, ge=0, description="Send the events after this seq first"),
-    last_event_id: int | None = Header(None, ge=0),
+    after: int | None = Query(
+        None, ge=0, le=MAX_SEQ, description="Send the events after this seq first"
+    ),
+    last_event_id: int | None = Header(None, ge=0, le=MAX_SEQ),
 ) -> StreamingResponse:
     """Every event of the run as it happens (`id: seq`, `event: type`), and `presence`."""
     _, access = await asyncio.to_thread(m.access, who, run_id)
