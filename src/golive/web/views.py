@@ -109,22 +109,31 @@ def _step(
 
 
 def waiting_on(plan: Plan, state: RunState) -> list[str]:
-    """What the run waits for, in words."""
-    lines = []
-    for step_id, why in state.blocked.items():
-        lines.append(f"a decision on {step_id} ({why}): retry, skip, roll back or abort")
+    """What the run waits for, in words: step titles and people's names."""
+    if state.status.finished:
+        return []
+    ids = {s.id for s in plan.steps}
+
+    def names(people: list[str]) -> str:
+        return ", ".join(plan.people[p].name if p in plan.people else p for p in people)
+
+    def title(step_id: str) -> str:
+        return plan.step(step_id).label if step_id in ids else step_id
+
+    lines = [
+        f"a decision on {title(step_id)} ({why}): retry, skip, roll back or abort"
+        for step_id, why in state.blocked.items()
+    ]
     for st in state.steps.values():
-        if st.status is not StepStatus.waiting or st.id not in {s.id for s in plan.steps}:
+        if st.status is not StepStatus.waiting or st.id not in ids:
             continue
         step = plan.step(st.id)
         if step.kind is StepKind.gate:
             missing = [a for a in step.approvers if a not in st.ballots]
-            lines.append(f"votes at {st.id} from {', '.join(missing) or 'its approvers'}")
+            lines.append(f"votes at {step.label} from {names(missing) or 'its approvers'}")
         else:
-            who = ", ".join(st.waiting_for) or "someone"
-            lines.append(f"{who} to confirm {st.id}: {st.waiting_what}")
-    if state.status.finished:
-        return []
+            who = names(st.waiting_for) or "someone"
+            lines.append(f"{who} to confirm {step.label}: {st.waiting_what}")
     return lines
 
 
