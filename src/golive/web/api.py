@@ -54,7 +54,6 @@ WRITE_ERRORS = _errors(400, 401, 403, 404, 409, 422, 503)
 Reader = Annotated[Principal, Depends(reader)]
 Writer = Annotated[Principal, Depends(writer)]
 Missions = Annotated[Mission, Depends(mission)]
-HEARTBEAT = 15.0
 MAX_SEQ = 2**63 - 1  # a seq is a signed 64-bit integer in every store
 RunPath = str
 
@@ -362,19 +361,11 @@ def post_checklist_done(
 
 
 async def _next_batch(subscription: Subscription) -> list[tuple[int, bytes]] | None:
-    """What the subscriber's queue holds now, waiting for one message if it is empty; a
-    keep-alive comment after HEARTBEAT seconds of silence; None when the stream must end."""
+    """What the subscriber's queue holds, waiting for one message if it is empty (the broker
+    sends keep-alives to idle watchers); None when the stream must end."""
     queue = subscription.queue
-    if queue.empty():
-        try:
-            async with asyncio.timeout(HEARTBEAT):
-                first = await queue.get()
-        except TimeoutError:
-            return [(0, b": keep-alive\n\n")]
-    else:
-        first = queue.get_nowait()
+    item = queue.get_nowait() if not queue.empty() else await queue.get()
     batch = []
-    item = first
     while item is not None:
         batch.append(item)
         if queue.empty():

@@ -21,6 +21,8 @@ from golive.errors import GoliveError
 from golive.store import EventRecord
 from golive.web.runs import Runs, event_json
 
+HEARTBEAT = 15.0  # every so many seconds, a keep-alive comment to every watcher
+KEEP_ALIVE = b": keep-alive\n\n"
 QUEUE_LIMIT = 5000  # a watcher this far behind is dropped; its browser reconnects and catches up
 
 
@@ -71,6 +73,7 @@ class Channel:
     task: asyncio.Task[None] | None = None
     presence_dirty: bool = False
     presence_sent: float = 0.0
+    heartbeat_sent: float = field(default_factory=time.monotonic)
 
 
 class Broker:
@@ -192,6 +195,11 @@ class Broker:
                 message = self.presence_message(channel.run_id)
                 for subscription in list(channel.subscribers):
                     subscription.push(0, message)
+            if now - channel.heartbeat_sent >= HEARTBEAT:
+                # One timer per run rather than one per watcher and message.
+                channel.heartbeat_sent = now
+                for subscription in list(channel.subscribers):
+                    subscription.push(0, KEEP_ALIVE)
             channel.wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(channel.wake.wait(), self.interval)
