@@ -17,6 +17,7 @@ from typing import Any
 from golive.engine.commands import run_plan
 from golive.engine.events import Recorded, decode
 from golive.engine.state import RunState
+from golive.errors import RunNotFound
 from golive.plan.models import Plan
 from golive.store import EventRecord, EventStore, RunRecord
 
@@ -71,6 +72,11 @@ class Runs:
     def plan(self, entry: RunEntry) -> Plan:
         """The run's plan as it was when the run started (parsed once)."""
         if entry.plan is None:
+            if not entry.state.plan_text:  # created, its RunStarted not written yet
+                raise RunNotFound(
+                    f"run {entry.record.id} is starting: its plan is not in the log yet; "
+                    "try again in a moment"
+                )
             entry.plan = run_plan(entry.state, display=entry.record.plan_path)
         return entry.plan
 

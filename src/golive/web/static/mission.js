@@ -134,7 +134,10 @@
 
   const conn = document.getElementById("conn");
   const source = new EventSource("/api/runs/" + encodeURIComponent(run) + "/stream?after=" + body.dataset.seq);
-  source.onopen = function () { conn.className = "conn live"; };
+  source.onopen = function () {
+    if (conn.className === "conn lost") soon();  // back after a break: catch up on the page
+    conn.className = "conn live";
+  };
   source.onerror = function () { conn.className = "conn lost"; };
   body.dataset.types.split(",").concat(["checklist"]).forEach(function (type) {
     source.addEventListener(type, soon);
