@@ -79,8 +79,8 @@ def test_two_people_on_the_call_see_an_update_and_a_vote_within_a_second(
     print(
         f"bob saw ann's update after {update_s * 1e3:.0f} ms, her vote after {vote_s * 1e3:.0f} ms"
     )
-    assert update_s < VISIBLE_WITHIN_S
-    assert vote_s < VISIBLE_WITHIN_S
+    assert 0 < update_s < VISIBLE_WITHIN_S  # above 0: not on the page before it was posted
+    assert 0 < vote_s < VISIBLE_WITHIN_S
     update = bob.get_by_test_id("updates").get_by_test_id("update").filter(has_text=text)
     expect(update).to_have_class(re.compile(r"\bsev-warning\b"))
     expect(ann.get_by_test_id(f"step-{GATE}")).to_have_attribute("data-state", "waiting")
