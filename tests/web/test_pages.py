@@ -7,6 +7,8 @@ import re
 from fastapi.testclient import TestClient
 from tests.web.conftest import Engine, Person, login
 
+from golive.web.pages import timeline
+
 PARTS = [
     "step-prepare", "step-confirm", "step-go", "step-finish", "gate-go", "ballots", "progress",
     "eta", "timeline", "participants", "watchers", "updates", "issues", "checklist",
@@ -59,3 +61,26 @@ def test_a_user_without_a_role_gets_a_403_page(
     assert engine.run_id not in app_client.get("/").text
     missing = app_client.get("/runs/r-nope")
     assert missing.status_code == 404
+
+
+def _view(finished: bool) -> dict[str, object]:
+    start = "2026-12-06T20:00:00+00:00"
+    step = {"id": "s", "title": "S", "status": "succeeded", "kind": "run", "duration": 30.0,
+            "started_at": start, "planned_start": 0.0, "planned_end": 600.0}  # fmt: skip
+    gate = {**step, "id": "g", "kind": "gate", "started_at": None, "planned_start": 600.0,
+            "planned_end": 600.0}  # fmt: skip
+    return {"started_at": start, "elapsed": 60.0, "planned_total": 600.0, "steps": [step, gate],
+            "updates": [], "issues": [],
+            "run": {"finished_at": "2026-12-06T20:01:00+00:00" if finished else None}}  # fmt: skip
+
+
+def test_the_timeline_holds_the_plan_while_running_and_what_happened_once_finished() -> None:
+    running = timeline(_view(finished=False))
+    assert running["bars"][0]["planned"] == (0.0, 100.0)
+    assert running["bars"][0]["actual"] == (0.0, 5.0)
+    assert running["bars"][1]["milestone"]
+    assert [t["label"] for t in running["ticks"]][:3] == ["start", "+2m", "+4m"]
+    done = timeline(_view(finished=True))
+    assert done["bars"][0]["actual"] == (0.0, 50.0)
+    assert done["bars"][0]["planned"] == (0.0, 100.0)  # cut at the end of the scale
+    assert not done["bars"][1]["milestone"]  # planned after the run's end

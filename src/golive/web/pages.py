@@ -169,7 +169,9 @@ def timeline(view: dict[str, Any]) -> dict[str, Any]:
     one, the updates and issues as marks on their own row, and a time axis; positions are
     percentages of a scale that holds all of it."""
     start = dt.datetime.fromisoformat(view["started_at"]) if view["started_at"] else None
-    scale: float = max(view["planned_total"], view["elapsed"], 1.0)
+    finished = view["run"]["finished_at"] is not None
+    # While running, the scale holds the whole plan; once finished, what actually happened.
+    scale: float = max(view["elapsed"] if finished else view["planned_total"], view["elapsed"], 1.0)
     actuals: dict[str, tuple[float, float]] = {}
     for step in view["steps"]:
         begin = _at(step["started_at"], start) if start else None
@@ -180,6 +182,12 @@ def timeline(view: dict[str, Any]) -> dict[str, Any]:
     def pct(seconds: float) -> float:
         return round(100 * float(seconds) / scale, 2)
 
+    def span(begin: float, length: float) -> tuple[float, float]:
+        """(left, width) in percent, cut at the scale's end (a finished run's plan may be
+        longer than what happened)."""
+        left = min(pct(begin), 100.0)
+        return left, min(pct(length), 100.0 - left)
+
     bars = []
     for step in view["steps"]:
         length = step["planned_end"] - step["planned_start"]
@@ -189,9 +197,11 @@ def timeline(view: dict[str, Any]) -> dict[str, Any]:
                 "id": step["id"],
                 "title": step["title"],
                 "status": step["status"],
-                "planned": (pct(step["planned_start"]), pct(length)),
-                "milestone": length == 0 and step["kind"] == "gate",
-                "actual": None if actual is None else (pct(actual[0]), pct(actual[1])),
+                "planned": span(step["planned_start"], length),
+                "milestone": length == 0
+                and step["kind"] == "gate"
+                and pct(step["planned_start"]) <= 100,
+                "actual": None if actual is None else span(*actual),
             }
         )
     marks = []
