@@ -118,6 +118,8 @@ def create_app(state_url: str, *, poll_interval: float = 0.1) -> FastAPI:
         version=__version__,
         description="The live go-live call: runs, steps, gates, updates and issues.",
         lifespan=lifespan,
+        docs_url=None,  # Swagger UI and ReDoc load their scripts from a CDN: nothing may
+        redoc_url=None,  # come from the internet; /openapi.json is the API's description
     )
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     app.state.mission = Mission(store, Accounts(store), runs, broker, LoginLimiter(), templates)
