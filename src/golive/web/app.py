@@ -98,7 +98,7 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
-def create_app(state_url: str, *, poll_interval: float = 0.1) -> FastAPI:
+def create_app(state_url: str, *, poll_interval: float = 0.05) -> FastAPI:
     """Mission control for the runs of the state store at `state_url` (opened now)."""
     store = open_store(state_url)
     runs = Runs(store)

@@ -80,7 +80,7 @@ class Broker:
     """Live events and presence for every run watched through this process."""
 
     def __init__(
-        self, runs: Runs, *, interval: float = 0.1, presence_interval: float = 0.5
+        self, runs: Runs, *, interval: float = 0.05, presence_interval: float = 0.5
     ) -> None:
         self.runs = runs
         self.interval = interval
