@@ -22,7 +22,7 @@ path: the HTTP request, authentication and permission check, the append (committ
 fan-out, and the client's own wake-up; all processes read the same system clock. With --via store,
 the driver appends the updates to the store itself (`golive.engine.call.post_update`), as the
 engine process appends its events: the server then finds them on its tail of the store (polled
-every 0.1 s), which the latency includes; the baseline is unchanged. p50 and p99 are over every
+every 0.05 s), which the latency includes; the baseline is unchanged. p50 and p99 are over every
 (watcher, event) delivery. The server's memory is the RSS of its process (VmRSS) idle, with the
 watchers connected after the events, and its peak (VmHWM); its CPU seconds are counted over the
 event phase.
