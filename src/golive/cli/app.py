@@ -63,6 +63,7 @@ def register() -> None:
         report_commands,
         run_commands,
         verify_commands,
+        web_commands,
     )
 
 

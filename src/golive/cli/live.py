@@ -15,6 +15,9 @@ from rich.text import Text
 from golive.engine.events import (
     DecisionMade,
     GateVoted,
+    IssueCommented,
+    IssueRaised,
+    IssueResolved,
     Recorded,
     RollbackFinished,
     RollbackStarted,
@@ -33,6 +36,7 @@ from golive.engine.events import (
     UndoSkipped,
     UndoStarted,
     UndoSucceeded,
+    UpdatePosted,
     Vote,
 )
 from golive.engine.progress import eta_seconds
@@ -268,6 +272,17 @@ class PlainPrinter:
                 return f"⟲ rollback {state_word} in {format_duration(e.duration)}"
             case RunFinished():
                 return f"■ run {e.outcome.replace('_', ' ')} in {format_duration(e.duration)}"
+            case UpdatePosted():
+                return f"✉ {e.severity.upper()} update from {e.by}: {e.text}"
+            case IssueRaised():
+                about = f" on {step}" if step else ""
+                owner = f", owner {e.owner}" if e.owner else ""
+                kind = f"{e.severity}{about}{owner}"
+                return f"! issue {recorded.seq} ({kind}) raised by {e.by}: {e.title}"
+            case IssueCommented():
+                return f"! issue {e.issue}: {e.by} commented: {e.text}"
+            case IssueResolved():
+                return f"! issue {e.issue} resolved by {e.by}: {e.resolution}"
         return None
 
 

@@ -307,6 +307,21 @@ def status(
     console.print(Board(plan_model, current))
     if not next_actions(current, plan_model) and engine_alive(current):
         console.print(f"[dim]driven by process {current.engine_pid}[/]")
+    for line in call_lines(current):
+        console.print(line, markup=False, highlight=False)
+
+
+def call_lines(state: RunState, *, updates: int = 3) -> list[str]:
+    """The open issues and the latest updates of the go-live call, for `status`."""
+    lines = [
+        f"open issue {i.id} ({i.severity}): {i.title}" + (f", owner {i.owner}" if i.owner else "")
+        for i in state.issues.values()
+        if i.open
+    ]
+    for update in state.updates[-updates:]:
+        stamp = update.at.astimezone().strftime("%H:%M")
+        lines.append(f"{stamp} {update.severity} update from {update.by}: {update.text}")
+    return lines
 
 
 def status_json(record: RunRecord, state: RunState) -> dict[str, Any]:
@@ -327,6 +342,24 @@ def status_json(record: RunRecord, state: RunState) -> dict[str, Any]:
             "duration": state.rollback_duration,
             "complete": state.rollback_complete,
         },
+        "updates": [
+            {"at": _iso(u.at), "by": u.by, "severity": u.severity, "text": u.text}
+            for u in state.updates
+        ],
+        "issues": [
+            {
+                "id": i.id,
+                "title": i.title,
+                "severity": i.severity,
+                "owner": i.owner,
+                "step": i.step,
+                "by": i.by,
+                "open": i.open,
+                "resolution": i.resolution,
+                "comments": len(i.comments),
+            }
+            for i in state.issues.values()
+        ],
         "steps": [
             {
                 "id": s.id,

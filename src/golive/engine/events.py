@@ -193,6 +193,47 @@ class RunFinished(Event):
     duration: float
 
 
+class Severity(StrEnum):
+    """How much an update or an issue matters to the people on the call."""
+
+    info = "info"
+    warning = "warning"
+    critical = "critical"
+
+
+@dataclass(frozen=True)
+class UpdatePosted(Event):
+    """A message to everyone on the go-live call (mission control, later the channels)."""
+
+    by: str
+    text: str
+    severity: Severity
+
+
+@dataclass(frozen=True)
+class IssueRaised(Event):
+    """An issue found during the go-live; its id is this event's seq. `step`: a linked step."""
+
+    by: str
+    title: str
+    severity: Severity
+    owner: str | None = None
+
+
+@dataclass(frozen=True)
+class IssueCommented(Event):
+    issue: int
+    by: str
+    text: str
+
+
+@dataclass(frozen=True)
+class IssueResolved(Event):
+    issue: int
+    by: str
+    resolution: str
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (
@@ -216,6 +257,10 @@ EVENT_TYPES: dict[str, type[Event]] = {
         UndoSkipped,
         RollbackFinished,
         RunFinished,
+        UpdatePosted,
+        IssueRaised,
+        IssueCommented,
+        IssueResolved,
     )
 }
 for _name, _cls in EVENT_TYPES.items():

@@ -17,6 +17,9 @@ from golive.engine.events import (
     Decision,
     DecisionMade,
     GateVoted,
+    IssueCommented,
+    IssueRaised,
+    IssueResolved,
     Outcome,
     Recorded,
     RollbackFinished,
@@ -37,6 +40,7 @@ from golive.engine.events import (
     UndoSkipped,
     UndoStarted,
     UndoSucceeded,
+    UpdatePosted,
 )
 from golive.engine.gates import Ballot
 
@@ -113,6 +117,45 @@ class StepState:
         return self.status in (StepStatus.succeeded, StepStatus.skipped)
 
 
+@dataclass(frozen=True)
+class Update:
+    """An update posted to the go-live call."""
+
+    seq: int
+    at: dt.datetime
+    by: str
+    text: str
+    severity: str
+
+
+@dataclass(frozen=True)
+class Comment:
+    at: dt.datetime
+    by: str
+    text: str
+
+
+@dataclass
+class Issue:
+    """An issue raised during the go-live: its id is the seq of the event that raised it."""
+
+    id: int
+    at: dt.datetime
+    by: str
+    title: str
+    severity: str
+    owner: str | None
+    step: str | None
+    comments: list[Comment] = field(default_factory=list)
+    resolution: str | None = None
+    resolved_by: str | None = None
+    resolved_at: dt.datetime | None = None
+
+    @property
+    def open(self) -> bool:
+        return self.resolved_at is None
+
+
 @dataclass
 class RunState:
     """Everything known about one run, as of the last event applied."""
@@ -144,6 +187,8 @@ class RunState:
     last_seq: int = 0
     last_at: dt.datetime | None = None
     decisions: list[Recorded] = field(default_factory=list, repr=False)
+    updates: list[Update] = field(default_factory=list, repr=False)
+    issues: dict[int, Issue] = field(default_factory=dict, repr=False)
 
     @classmethod
     def fold(cls, run_id: str, events: Iterable[Recorded]) -> RunState:
@@ -170,6 +215,8 @@ class RunState:
         handler = _HANDLERS.get(type(event))
         if handler is not None:
             handler(self, event, at)
+        elif isinstance(event, UpdatePosted | IssueRaised | IssueCommented | IssueResolved):
+            _on_the_call(self, recorded)
         if isinstance(event, DecisionMade | StepMarkedDone | GateVoted):
             self.decisions.append(recorded)
         self._settle_status()
@@ -334,6 +381,22 @@ def _run_finished(state: RunState, event: RunFinished, at: dt.datetime) -> None:
     state.outcome, state.finished_at = event.outcome, at
     state.rollback_requested = state.abort_requested = False
     state.blocked.clear()
+
+
+def _on_the_call(state: RunState, recorded: Recorded) -> None:
+    """Updates and issues: what people say on the go-live call (they need the event's seq)."""
+    event, at = recorded.event, recorded.at
+    if isinstance(event, UpdatePosted):
+        state.updates.append(Update(recorded.seq, at, event.by, event.text, event.severity.value))
+    elif isinstance(event, IssueRaised):
+        state.issues[recorded.seq] = Issue(
+            recorded.seq, at, event.by, event.title, event.severity.value, event.owner, event.step
+        )
+    elif isinstance(event, IssueCommented) and event.issue in state.issues:
+        state.issues[event.issue].comments.append(Comment(at, event.by, event.text))
+    elif isinstance(event, IssueResolved) and event.issue in state.issues:
+        issue = state.issues[event.issue]
+        issue.resolution, issue.resolved_by, issue.resolved_at = event.resolution, event.by, at
 
 
 _HANDLERS: dict[type[Any], Callable[[RunState, Any, dt.datetime], None]] = {

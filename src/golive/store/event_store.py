@@ -326,6 +326,17 @@ class EventStore:
             for r in rows
         ]
 
+    def transaction(
+        self, action: str, *, write: bool = False
+    ) -> AbstractContextManager[Connection]:
+        """A connection in a transaction for the store's other tables (accounts); a database
+        error becomes a StoreError saying it could not `action` the store."""
+        return self._writing(action) if write else self._reading(action)
+
+    def now(self) -> datetime:
+        """The store's clock, aware and in UTC."""
+        return self._now()
+
     def _free_run_id(self, connection: Connection, created_at: datetime) -> str:
         for _ in range(20):
             candidate = new_run_id(created_at)

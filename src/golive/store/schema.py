@@ -63,3 +63,44 @@ checklist_marks = sa.Table(
     sa.Index(None, "plan_id", "id"),
     sqlite_autoincrement=True,
 )
+
+# Mission control's accounts (migration 0003). Secrets are never stored: a password as its argon2
+# hash, an API token and a login session as the SHA-256 of their random value.
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("person", sa.Text(), nullable=True),
+    sa.Column("admin", sa.Boolean(), nullable=False),
+    sa.Column("password_hash", sa.Text(), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("user_name", sa.String(64), sa.ForeignKey("users.name"), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+web_sessions = sa.Table(
+    "web_sessions",
+    metadata,
+    sa.Column("session_hash", sa.String(64), primary_key=True),
+    sa.Column("user_name", sa.String(64), sa.ForeignKey("users.name"), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# A role on one go-live (plan_id) or, with plan_id NULL, on every go-live.
+grants = sa.Table(
+    "grants",
+    metadata,
+    sa.Column("id", SEQ_TYPE, sa.Identity(), primary_key=True),
+    sa.Column("user_name", sa.String(64), sa.ForeignKey("users.name"), nullable=False),
+    sa.Column("role", sa.Text(), nullable=False),
+    sa.Column("plan_id", sa.Text(), nullable=True),
+    sa.Index(None, "user_name"),
+    sqlite_autoincrement=True,
+)

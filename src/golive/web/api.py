@@ -1,0 +1,428 @@
+"""The JSON API behind the pages (documented at /openapi.json), and the live stream.
+
+Every action writes the same event as the CLI, through `golive.engine.commands` and
+`golive.engine.call`, then folds it at once so that every watcher sees it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Query
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from golive.engine import call
+from golive.engine.checklist import MarkState
+from golive.engine.commands import decide, engine_alive, mark_done, vote
+from golive.engine.events import Decision, Severity, Vote
+from golive.store import EventRecord
+from golive.web.app import Mission, mission, reader, writer
+from golive.web.auth import Principal
+from golive.web.broker import Subscription, Watcher, event_message
+from golive.web.roles import Access
+from golive.web.runs import RunEntry, event_json
+from golive.web.views import run_summary, run_view
+
+
+class ErrorOut(BaseModel):
+    """Every error answer: one line saying what is wrong and what to do."""
+
+    error: str
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    meaning = {
+        400: "Names something the plan or run does not have (a step, a person, an issue)",
+        401: "Not authenticated: log in, or send Authorization: Bearer TOKEN",
+        403: "Not allowed for your role in this go-live, or no CSRF token with a session",
+        404: "No such run (or checklist item)",
+        409: "Refused by the run's state now (a gate not open, a step done already)",
+        422: "The request does not fit: one `where: problem` per problem",
+        503: "The state store cannot be reached",
+    }
+    return {code: {"model": ErrorOut, "description": meaning[code]} for code in codes}
+
+
+router = APIRouter(prefix="/api")
+LIST_ERRORS = _errors(401, 422, 503)
+READ_ERRORS = _errors(401, 403, 404, 422, 503)
+WRITE_ERRORS = _errors(400, 401, 403, 404, 409, 422, 503)
+Reader = Annotated[Principal, Depends(reader)]
+Writer = Annotated[Principal, Depends(writer)]
+Missions = Annotated[Mission, Depends(mission)]
+MAX_SEQ = 2**63 - 1  # a seq is a signed 64-bit integer in every store
+RunPath = str
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class UpdateIn(Body):
+    text: str = Field(min_length=1, max_length=call.MAX_TEXT)
+    severity: Severity = Severity.info
+
+
+class VoteIn(Body):
+    vote: Vote
+    reason: str | None = Field(default=None, max_length=call.MAX_TEXT)
+
+
+class DoneIn(Body):
+    note: str | None = Field(default=None, max_length=call.MAX_TEXT)
+
+
+class DecisionIn(Body):
+    decision: Decision
+    why: str | None = Field(default=None, max_length=call.MAX_TEXT)
+
+
+class IssueIn(Body):
+    title: str = Field(min_length=1, max_length=call.MAX_TITLE)
+    severity: Severity = Severity.warning
+    owner: str | None = Field(default=None, max_length=64)
+    step: str | None = Field(default=None, max_length=64)
+
+
+class CommentIn(Body):
+    text: str = Field(min_length=1, max_length=call.MAX_TEXT)
+
+
+class ResolveIn(Body):
+    resolution: str = Field(min_length=1, max_length=call.MAX_TEXT)
+
+
+class Done(BaseModel):
+    """What an action recorded: the event's seq (an issue's id, for a raised issue)."""
+
+    seq: int | None
+    message: str
+
+
+def _forbidden(message: str) -> HTTPException:
+    return HTTPException(403, message)
+
+
+def _person(access: Access) -> str:
+    if access.person is None:
+        raise _forbidden(
+            f"{access.user.name} is not linked to a person of go-live {access.plan.golive}: "
+            "add the user with `golive user add NAME --person PERSON_ID`"
+        )
+    return access.person
+
+
+def _recorded(m: Mission, entry: RunEntry, record: EventRecord | None, message: str) -> Done:
+    m.runs.sync(entry.record.id)  # fold it now: the watchers see it without waiting for a tail
+    return Done(seq=record.seq if record is not None else None, message=message)
+
+
+def _last_seq(m: Mission, entry: RunEntry) -> int:
+    m.runs.sync(entry.record.id)
+    return entry.state.last_seq
+
+
+@router.get("/health")
+def health() -> dict[str, bool]:
+    """Readiness: 200 once the server answers; no authentication."""
+    return {"ok": True}
+
+
+@router.get("/runs", responses=LIST_ERRORS)
+def list_runs(who: Reader, m: Missions) -> list[dict[str, Any]]:
+    """The runs this user has a role in, newest first."""
+    shown = []
+    for record in reversed(m.store.runs()):
+        entry = m.runs.entry(record.id)
+        if entry.state.plan_text and m.access_to(entry, who).can_view:
+            shown.append(run_summary(entry.record, entry.state))
+    return shown
+
+
+@router.get("/runs/{run_id}", responses=READ_ERRORS)
+def get_run(run_id: RunPath, who: Reader, m: Missions) -> dict[str, Any]:
+    """The run view: steps, gates, progress, participants, updates, issues, checklist."""
+    entry, access = m.access(who, run_id)
+    checklist = m.checklist(entry)
+    with entry.lock:
+        return run_view(
+            entry.record,
+            entry.state,
+            m.runs.plan(entry),
+            access=access,
+            watchers=m.broker.watchers(run_id),
+            checklist=checklist,
+            now=dt.datetime.now(dt.UTC),
+        )
+
+
+@router.get("/runs/{run_id}/events", responses=READ_ERRORS)
+def list_events(
+    run_id: RunPath,
+    who: Reader,
+    m: Missions,
+    after: int = Query(0, ge=0, le=MAX_SEQ, description="Only events with a greater seq"),
+) -> list[dict[str, Any]]:
+    """The run's events after `after`, in order (the shape of `golive log --format json`)."""
+    m.access(who, run_id)
+    return [event_json(r) for r in m.store.events(run_id, after=after)]
+
+
+@router.post("/runs/{run_id}/updates", responses=WRITE_ERRORS)
+def post_update(run_id: RunPath, body: UpdateIn, who: Writer, m: Missions) -> Done:
+    """Post an update to everyone on the call."""
+    entry, access = m.access(who, run_id)
+    if not access.can_post:
+        raise _forbidden("observers read the call; they do not post to it")
+    record = call.post_update(
+        m.store, entry.record, text=body.text, severity=body.severity, by=access.by
+    )
+    return _recorded(m, entry, record, "update posted")
+
+
+@router.post("/runs/{run_id}/gates/{step_id}/votes", responses=WRITE_ERRORS)
+def post_vote(
+    run_id: RunPath,
+    step_id: str,
+    body: VoteIn,
+    who: Writer,
+    m: Missions,
+) -> Done:
+    """Vote go or no-go at an open gate (its approvers only)."""
+    entry, access = m.access(who, run_id)
+    if not access.can_vote(step_id):
+        raise _forbidden(f"only the approvers of gate {step_id} vote at it")
+    outcome = vote(
+        m.store,
+        entry.record,
+        gate=step_id,
+        ballot=body.vote,
+        by=_person(access),
+        comment=body.reason,
+    )
+    return _recorded(m, entry, None, outcome.reason)
+
+
+@router.post("/runs/{run_id}/steps/{step_id}/done", responses=WRITE_ERRORS)
+def post_done(
+    run_id: RunPath,
+    step_id: str,
+    who: Writer,
+    m: Missions,
+    body: DoneIn | None = None,
+) -> Done:
+    """Confirm a manual step (or a paused one finished by hand) is done."""
+    entry, access = m.access(who, run_id)
+    if not access.can_mark_done(step_id):
+        raise _forbidden(f"only the owner of {step_id} or a manager confirms it")
+    note = body.note if body is not None else None
+    mark_done(m.store, entry.record, step=step_id, by=_person(access), note=note)
+    return _recorded(m, entry, None, f"{step_id} marked done")
+
+
+@router.post("/runs/{run_id}/steps/{step_id}/decision", responses=WRITE_ERRORS)
+def post_decision(
+    run_id: RunPath,
+    step_id: str,
+    body: DecisionIn,
+    who: Writer,
+    m: Missions,
+) -> Done:
+    """Decide a paused step: retry or skip (its owner or a manager), rollback or abort (a
+    manager)."""
+    entry, access = m.access(who, run_id)
+    if not access.can_decide(body.decision, step_id):
+        needed = (
+            "a manager"
+            if body.decision in (Decision.rollback, Decision.abort)
+            else f"the owner of {step_id} or a manager"
+        )
+        raise _forbidden(f"only {needed} decides {body.decision}")
+    decide(
+        m.store,
+        entry.record,
+        decision=body.decision,
+        by=_person(access),
+        step=step_id,
+        why=body.why,
+    )
+    return _recorded(m, entry, None, _decided(m, entry, body.decision))
+
+
+class RunDecisionIn(Body):
+    decision: Literal[Decision.rollback, Decision.abort]
+    why: str | None = Field(default=None, max_length=call.MAX_TEXT)
+
+
+@router.post("/runs/{run_id}/decision", responses=WRITE_ERRORS)
+def post_run_decision(run_id: RunPath, body: RunDecisionIn, who: Writer, m: Missions) -> Done:
+    """Roll the whole run back, or abort it (a manager): what `golive rollback` decides."""
+    entry, access = m.access(who, run_id)
+    if not access.manager:
+        raise _forbidden(f"only a manager decides {body.decision}")
+    decision = Decision(body.decision)
+    decide(m.store, entry.record, decision=decision, by=_person(access), step=None, why=body.why)
+    return _recorded(m, entry, None, _decided(m, entry, decision))
+
+
+def _decided(m: Mission, entry: RunEntry, decision: Decision) -> str:
+    """What happens next: an engine on this machine acts on it, or someone must resume the run."""
+    if engine_alive(entry.state):
+        return f"{decision} recorded; the engine acts on it now"
+    run_id = entry.record.id
+    return (
+        f"{decision} recorded; no engine on this machine drives run {run_id}: "
+        f"carry it out with `golive resume {run_id}`"
+    )
+
+
+@router.post("/runs/{run_id}/issues", responses=WRITE_ERRORS)
+def post_issue(run_id: RunPath, body: IssueIn, who: Writer, m: Missions) -> Done:
+    """Raise an issue; the seq returned is its id."""
+    entry, access = m.access(who, run_id)
+    if not access.can_post:
+        raise _forbidden("observers read the issues log; they do not raise issues")
+    record = call.raise_issue(
+        m.store,
+        entry.record,
+        title=body.title,
+        severity=body.severity,
+        by=access.by,
+        owner=body.owner or None,
+        step=body.step or None,
+    )
+    return _recorded(m, entry, record, f"issue {record.seq} raised")
+
+
+@router.post("/runs/{run_id}/issues/{issue_id}/comments", responses=WRITE_ERRORS)
+def post_comment(
+    run_id: RunPath,
+    issue_id: int,
+    body: CommentIn,
+    who: Writer,
+    m: Missions,
+) -> Done:
+    """Comment on an open issue."""
+    entry, access = m.access(who, run_id)
+    if not access.can_post:
+        raise _forbidden("observers read the issues log; they do not comment")
+    record = call.comment_issue(m.store, entry.record, issue=issue_id, text=body.text, by=access.by)
+    return _recorded(m, entry, record, f"comment on issue {issue_id} added")
+
+
+@router.post("/runs/{run_id}/issues/{issue_id}/resolve", responses=WRITE_ERRORS)
+def post_resolve(
+    run_id: RunPath,
+    issue_id: int,
+    body: ResolveIn,
+    who: Writer,
+    m: Missions,
+) -> Done:
+    """Resolve an issue (its owner, who raised it, or a manager)."""
+    entry, access = m.access(who, run_id)
+    if not access.can_post:
+        raise _forbidden("observers read the issues log; they do not resolve issues")
+    issue = entry.state.issues.get(issue_id)
+    if issue is not None and not access.can_resolve(issue.owner, issue.by):
+        raise _forbidden(
+            f"only the owner of issue {issue_id}, who raised it, or a manager resolves it"
+        )
+    record = call.resolve_issue(
+        m.store, entry.record, issue=issue_id, resolution=body.resolution, by=access.by
+    )
+    return _recorded(m, entry, record, f"issue {issue_id} resolved")
+
+
+@router.post("/runs/{run_id}/checklist/{item_id}/done", responses=WRITE_ERRORS)
+def post_checklist_done(
+    run_id: RunPath,
+    item_id: str,
+    who: Writer,
+    m: Missions,
+    body: DoneIn | None = None,
+) -> Done:
+    """Mark a checklist item of the run's go-live done (its owner or a manager)."""
+    _, access = m.access(who, run_id)
+    if not access.can_mark_item(item_id):
+        raise _forbidden(f"only the owner of checklist item {item_id} or a manager marks it")
+    if item_id not in {item.id for item in access.plan.checklist}:
+        raise HTTPException(404, f"no checklist item '{item_id}' in go-live {access.plan.golive}")
+    by = _person(access)
+    note = body.note if body is not None else None
+    m.store.mark_checklist(
+        access.plan.golive, item_id, state=MarkState.done.value, by=by, note=note
+    )
+    m.broker.notify_plan(access.plan.golive, item_id)
+    return Done(seq=None, message=f"{item_id} marked done")
+
+
+async def _next_batch(subscription: Subscription) -> list[tuple[int, bytes]] | None:
+    """What the subscriber's queue holds, waiting for one message if it is empty (the broker
+    sends keep-alives to idle watchers); None when the stream must end."""
+    queue = subscription.queue
+    item = queue.get_nowait() if not queue.empty() else await queue.get()
+    batch = []
+    while item is not None:
+        batch.append(item)
+        if queue.empty():
+            return batch
+        item = queue.get_nowait()
+    return None
+
+
+@router.get(
+    "/runs/{run_id}/stream",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"},
+        **READ_ERRORS,
+    },
+)
+async def stream(
+    run_id: RunPath,
+    who: Reader,
+    m: Missions,
+    after: int | None = Query(
+        None, ge=0, le=MAX_SEQ, description="Send the events after this seq first"
+    ),
+    last_event_id: int | None = Header(None, ge=0, le=MAX_SEQ),
+) -> StreamingResponse:
+    """Every event of the run as it happens (`id: seq`, `event: type`), and `presence`."""
+    _, access = await asyncio.to_thread(m.access, who, run_id)
+    start = last_event_id if last_event_id is not None else after
+    user = access.user
+    name = access.plan.people[access.person].name if access.person else user.name
+    subscription = await m.broker.subscribe(
+        run_id, Watcher(user.name, access.person, name), after=start
+    )
+
+    async def messages() -> AsyncIterator[bytes]:
+        sent = subscription.floor
+        try:
+            if start is not None:
+                backlog = await asyncio.to_thread(m.store.events, run_id, after=start)
+                if backlog:
+                    yield b"".join(event_message(record) for record in backlog)
+                    sent = backlog[-1].seq
+            yield m.broker.presence_message(run_id)
+            while True:
+                batch = await _next_batch(subscription)
+                if batch is None:
+                    return
+                chunk = []
+                for seq, message in batch:
+                    if seq and seq <= sent:
+                        continue
+                    sent = max(sent, seq)
+                    chunk.append(message)
+                if chunk:
+                    yield b"".join(chunk)
+        finally:
+            m.broker.unsubscribe(subscription)
+
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(messages(), media_type="text/event-stream", headers=headers)

@@ -1,0 +1,149 @@
+"""The mission control application: `create_app(state_url)` returns the FastAPI app.
+
+Errors are translated here, once: a GoliveError becomes a status code and `{"error": "..."}`
+(RunNotFound 404, DecisionRejected 409, StoreError 503, any other 400), as does every
+HTTPException and a request body that does not validate (422, one line per problem).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from golive import __version__
+from golive.engine.checklist import ItemStatus, statuses
+from golive.errors import DecisionRejected, GoliveError, RunNotFound, StoreError
+from golive.store import EventStore, open_store
+from golive.store.accounts import Accounts
+from golive.web.auth import LoginLimiter, Principal, check_csrf, identify, unauthorized
+from golive.web.broker import Broker
+from golive.web.roles import Access
+from golive.web.runs import RunEntry, Runs
+
+HERE = Path(__file__).parent
+STATUS_OF = {RunNotFound: 404, DecisionRejected: 409, StoreError: 503}
+
+
+@dataclass
+class Mission:
+    """What every request works with: the store, the runs, the broker, the accounts."""
+
+    store: EventStore
+    accounts: Accounts
+    runs: Runs
+    broker: Broker
+    limiter: LoginLimiter
+    templates: Jinja2Templates
+
+    def principal(self, request: Request) -> Principal:
+        """The authenticated user; 401 for an anonymous request."""
+        principal = identify(request, self.accounts)
+        if principal is None:
+            raise unauthorized()
+        return principal
+
+    def access(self, principal: Principal, run_id: str) -> tuple[RunEntry, Access]:
+        """The run and the user's rights in it; 403 if they have no role in it."""
+        entry = self.runs.entry(run_id)
+        access = self.access_to(entry, principal)
+        if not access.can_view:
+            raise HTTPException(
+                403,
+                f"{principal.user.name} has no role in go-live {entry.record.plan_id}: a manager "
+                f"can grant one with `golive user grant {principal.user.name} observer "
+                f"--plan {entry.record.plan_id}`",
+            )
+        return entry, access
+
+    def access_to(self, entry: RunEntry, principal: Principal) -> Access:
+        plan = self.runs.plan(entry)
+        grants = self.accounts.grants(principal.user.name)
+        return Access.of(principal.user, plan, started_by=entry.state.started_by, grants=grants)
+
+    def checklist(self, entry: RunEntry) -> list[ItemStatus]:
+        plan = self.runs.plan(entry)
+        marks = self.store.checklist_marks(plan.golive)
+        return statuses(plan, marks, now=dt.datetime.now(dt.UTC))
+
+
+def mission(request: Request) -> Mission:
+    found: Mission = request.app.state.mission
+    return found
+
+
+def reader(request: Request) -> Principal:
+    """Dependency: the authenticated user (401 if anonymous), before the body is read."""
+    return mission(request).principal(request)
+
+
+def writer(request: Request) -> Principal:
+    """Dependency: the user of a state-changing request: 401 anonymous, 403 without the
+    session's CSRF token."""
+    principal = mission(request).principal(request)
+    check_csrf(request, principal)
+    return principal
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def create_app(state_url: str, *, poll_interval: float = 0.05) -> FastAPI:
+    """Mission control for the runs of the state store at `state_url` (opened now)."""
+    store = open_store(state_url)
+    runs = Runs(store)
+    broker = Broker(runs, interval=poll_interval)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        broker.start()
+        try:
+            yield
+        finally:
+            await broker.close()
+            store.close()
+
+    app = FastAPI(
+        title="golive mission control",
+        version=__version__,
+        description="The live go-live call: runs, steps, gates, updates and issues.",
+        lifespan=lifespan,
+        docs_url=None,  # Swagger UI and ReDoc load their scripts from a CDN: nothing may
+        redoc_url=None,  # come from the internet; /openapi.json is the API's description
+    )
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    app.state.mission = Mission(store, Accounts(store), runs, broker, LoginLimiter(), templates)
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    @app.exception_handler(GoliveError)
+    async def _golive_error(request: Request, exc: GoliveError) -> Response:
+        status = next((code for kind, code in STATUS_OF.items() if isinstance(exc, kind)), 400)
+        return _error(status, exc.message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        return _error(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        problems = [
+            f"{'.'.join(str(p) for p in error.get('loc', ()))}: {error.get('msg', 'invalid')}"
+            for error in exc.errors()
+        ]
+        return _error(422, "; ".join(problems) or "invalid request")
+
+    from golive.web import api, pages
+
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    return app

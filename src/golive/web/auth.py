@@ -1,0 +1,156 @@
+"""Who is asking: API tokens, login sessions, CSRF protection and the login rate limit.
+
+A request authenticates with `Authorization: Bearer TOKEN` (scripts, the CLI) or with the
+session cookie set at login (browsers). A state-changing request that relies on the cookie
+must also send the session's CSRF token in `X-CSRF-Token` (the pages put it in a meta tag);
+a token is not sent by browsers on their own, so it needs none.
+
+The cookie is HttpOnly and SameSite=Strict, and Secure whenever the request came over HTTPS
+or to a host that is not the loopback address: a browser never sends it over plain HTTP to
+another machine. Plain HTTP is fine on 127.0.0.1 / localhost only; put TLS (a reverse proxy
+that sets X-Forwarded-Proto) in front of `golive serve` to use it from other machines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass
+
+from fastapi import HTTPException, Request, Response
+
+from golive.store.accounts import SESSION_LIFETIME, Accounts, User
+
+SESSION_COOKIE = "golive_session"
+CSRF_HEADER = "X-CSRF-Token"
+LOOPBACK_NAMES = {"localhost"}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated user, and the session they came with (None for an API token)."""
+
+    user: User
+    session: str | None = None
+
+    @property
+    def csrf(self) -> str | None:
+        return csrf_token(self.session) if self.session is not None else None
+
+
+def csrf_token(session: str) -> str:
+    """The CSRF token of a session: derived from its secret id, so nothing more is stored."""
+    return hmac.new(session.encode(), b"golive csrf", hashlib.sha256).hexdigest()
+
+
+def unauthorized(
+    message: str = "log in, or send an API token: Authorization: Bearer TOKEN",
+) -> HTTPException:
+    return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
+
+
+def identify(request: Request, accounts: Accounts) -> Principal | None:
+    """The principal of a request, None if anonymous; 401 for a token that is not valid."""
+    cached: Principal | None = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    principal = None
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise unauthorized("the Authorization header must be 'Bearer TOKEN'")
+        user = accounts.user_for_token(token.strip())
+        if user is None:
+            raise unauthorized("this API token is not valid: create one with `golive token create`")
+        principal = Principal(user)
+    else:
+        session = request.cookies.get(SESSION_COOKIE)
+        user = accounts.user_for_session(session) if session else None
+        principal = Principal(user, session) if user is not None and session else None
+    request.state.principal = principal
+    return principal
+
+
+def check_csrf(request: Request, principal: Principal) -> None:
+    """403 unless a cookie-authenticated request carries its session's CSRF token."""
+    expected = principal.csrf
+    if expected is None:
+        return
+    sent = request.headers.get(CSRF_HEADER, "")
+    if not hmac.compare_digest(sent.encode(), expected.encode()):
+        raise HTTPException(403, f"missing or wrong CSRF token: send it in {CSRF_HEADER}")
+
+
+def check_same_origin(request: Request) -> None:
+    """403 for a form posted from another site (login CSRF): its Origin names another host."""
+    origin = request.headers.get("origin")
+    if origin and origin != "null":
+        host = request.headers.get("host", "")
+        if origin.split("://", 1)[-1] != host:
+            raise HTTPException(403, "this form was posted from another site")
+
+
+def is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def set_session_cookie(request: Request, response: Response, session: str) -> None:
+    secure = request.url.scheme == "https" or not is_loopback(request.url.hostname)
+    response.set_cookie(
+        SESSION_COOKIE,
+        session,
+        max_age=int(SESSION_LIFETIME.total_seconds()),
+        httponly=True,
+        samesite="strict",
+        secure=secure,
+        path="/",
+    )
+
+
+def clear_session_cookie(response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+
+
+class LoginLimiter:
+    """At most `failures` failed logins per user name and per client address in `window`
+    seconds; then 429 until the oldest failure leaves the window."""
+
+    def __init__(self, *, failures: int = 5, window: float = 300.0) -> None:
+        self.failures, self.window = failures, window
+        self._seen: dict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def wait(self, keys: list[str]) -> float:
+        """Seconds to wait before another try; 0 if one is allowed now."""
+        now = time.monotonic()
+        with self._lock:
+            longest = 0.0
+            for key in keys:
+                seen = self._seen[key]
+                while seen and seen[0] <= now - self.window:
+                    seen.popleft()
+                if len(seen) >= self.failures:
+                    longest = max(longest, seen[0] + self.window - now)
+            return longest
+
+    def failed(self, keys: list[str]) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for key in keys:
+                self._seen[key].append(now)
+
+    def succeeded(self, key: str) -> None:
+        with self._lock:
+            self._seen.pop(key, None)

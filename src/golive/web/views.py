@@ -1,0 +1,247 @@
+"""What mission control shows of a run, as plain data: the JSON API returns it, the pages
+render it. Built from the run's folded state, its plan, and the user's rights."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from golive.engine.checklist import ItemStatus
+from golive.engine.progress import eta_seconds
+from golive.engine.state import RunState, StepState, StepStatus, UndoStatus
+from golive.plan.graph import StepGraph, finish_times
+from golive.plan.models import Plan, Step, StepKind
+from golive.plan.values import format_duration
+from golive.store import RunRecord
+from golive.web.broker import Watcher
+from golive.web.roles import ROLE_ORDER, Access
+
+CURRENT = (StepStatus.running, StepStatus.waiting, StepStatus.retrying)
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def run_summary(record: RunRecord, state: RunState) -> dict[str, Any]:
+    done = sum(1 for s in state.steps.values() if s.done)
+    return {
+        "id": record.id,
+        "plan": record.plan_id,
+        "env": record.env,
+        "release": record.release,
+        "rehearsal": record.rehearsal,
+        "status": state.status.value,
+        "started_by": record.started_by,
+        "created_at": iso(record.created_at),
+        "finished_at": iso(state.finished_at),
+        "steps_done": done,
+        "steps_total": len(state.steps),
+        "open_issues": sum(1 for i in state.issues.values() if i.open),
+    }
+
+
+def _planned(plan: Plan, graph: StepGraph) -> dict[str, tuple[float, float]]:
+    """Each step's planned start and end, in seconds from the run's start (estimates)."""
+    estimates = {s.id: s.estimate.total_seconds() if s.estimate else 0.0 for s in plan.steps}
+    finish = finish_times(graph, estimates)
+    return {sid: (end - estimates[sid], end) for sid, end in finish.items()}
+
+
+def _ballots(state: StepState) -> list[dict[str, Any]]:
+    return [
+        {"by": who, "vote": b.vote.value, "comment": b.comment} for who, b in state.ballots.items()
+    ]
+
+
+def _step(
+    step: Step,
+    st: StepState,
+    planned: tuple[float, float],
+    state: RunState,
+    access: Access,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    running_for = (
+        (now - st.attempt_started_at).total_seconds()
+        if st.status in CURRENT and st.attempt_started_at
+        else None
+    )
+    is_gate = step.kind is StepKind.gate
+    return {
+        "id": step.id,
+        "title": step.label,
+        "named": step.label != step.id,  # the id is shown beside the title only then
+        "kind": step.kind.value,
+        "owner": step.owner,
+        "approvers": list(step.approvers),
+        "quorum": step.quorum_of() if is_gate else None,
+        "checks": [c if isinstance(c, str) else c.model_dump(mode="json") for c in step.checks]
+        if is_gate
+        else [],
+        "needs": list(step.needs),
+        "status": st.status.value,
+        "current": st.status in CURRENT or step.id in state.blocked,
+        "blocked": state.blocked.get(step.id),
+        "attempt": st.attempt,
+        "estimate": step.estimate.total_seconds() if step.estimate else None,
+        "planned_start": planned[0],
+        "planned_end": planned[1],
+        "started_at": iso(st.started_at),
+        "finished_at": iso(st.finished_at),
+        "duration": st.duration if st.duration is not None else running_for,
+        "error": st.error,
+        "waiting_for": list(st.waiting_for),
+        "waiting_what": st.waiting_what,
+        "marked_by": st.marked_by,
+        "skipped_reason": st.skipped_reason,
+        "output": list(st.output),
+        "ballots": _ballots(st),
+        "undo": st.undo.value,
+        "undo_error": st.undo_error,
+        "can_vote": is_gate and st.status is StepStatus.waiting and access.can_vote(step.id),
+        "can_mark_done": (not is_gate)
+        and (st.status in (StepStatus.waiting, StepStatus.interrupted) or step.id in state.blocked)
+        and access.can_mark_done(step.id),
+        "can_decide": step.id in state.blocked and access.can_decide_any(step.id),
+    }
+
+
+def waiting_on(plan: Plan, state: RunState) -> list[str]:
+    """What the run waits for, in words: step titles and people's names."""
+    if state.status.finished:
+        return []
+    ids = {s.id for s in plan.steps}
+
+    def names(people: list[str]) -> str:
+        return ", ".join(plan.people[p].name if p in plan.people else p for p in people)
+
+    def title(step_id: str) -> str:
+        return plan.step(step_id).label if step_id in ids else step_id
+
+    lines = [
+        f"a decision on {title(step_id)} ({why}): retry, skip, roll back or abort"
+        for step_id, why in state.blocked.items()
+    ]
+    for st in state.steps.values():
+        if st.status is not StepStatus.waiting or st.id not in ids:
+            continue
+        step = plan.step(st.id)
+        if step.kind is StepKind.gate:
+            missing = [a for a in step.approvers if a not in st.ballots]
+            lines.append(f"votes at {step.label} from {names(missing) or 'its approvers'}")
+        else:
+            who = names(st.waiting_for) or "someone"
+            lines.append(f"{who} to confirm {step.label}: {st.waiting_what}")
+    return lines
+
+
+def run_view(
+    record: RunRecord,
+    state: RunState,
+    plan: Plan,
+    *,
+    access: Access,
+    watchers: Sequence[Watcher],
+    checklist: Sequence[ItemStatus],
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """Everything the run page shows."""
+    graph = StepGraph(plan.steps)
+    planned = _planned(plan, graph)
+    order = graph.order()
+    steps = [_step(plan.step(s), state.step(s), planned[s], state, access, now) for s in order]
+    eta = eta_seconds(plan, state, now=now)
+    end = state.finished_at if state.status.finished and state.finished_at else now
+    elapsed = (end - state.started_at).total_seconds() if state.started_at else 0.0
+    done = sum(1 for s in steps if s["status"] in ("succeeded", "skipped"))
+    return {
+        "run": run_summary(record, state),
+        "title": plan.title,
+        "started_at": iso(state.started_at),
+        "elapsed": elapsed,
+        "progress": {"done": done, "total": len(steps)},
+        "eta": eta,
+        "eta_at": iso(now + dt.timedelta(seconds=eta)) if eta else None,
+        "planned_total": max((p[1] for p in planned.values()), default=0.0),
+        "last_seq": state.last_seq,
+        "waiting_on": waiting_on(plan, state),
+        "rollback": None
+        if state.rollback_started_at is None
+        else {
+            "started_at": iso(state.rollback_started_at),
+            "duration": state.rollback_duration,
+            "complete": state.rollback_complete,
+        },
+        "steps": steps,
+        "names": {pid: person.name for pid, person in plan.people.items()},
+        "participants": [
+            {
+                "id": pid,
+                "name": person.name,
+                "role": person.role,
+                "contact": person.contact,
+                "watching": any(w.person == pid for w in watchers),
+            }
+            for pid, person in plan.people.items()
+        ],
+        "watchers": [{"user": w.user, "person": w.person, "name": w.name} for w in watchers],
+        "updates": [
+            {"seq": u.seq, "at": iso(u.at), "by": u.by, "text": u.text, "severity": u.severity}
+            for u in reversed(state.updates)
+        ],
+        "issues": [
+            {
+                "id": i.id,
+                "number": number,  # 1, 2, ... in the run: what people say on the call
+                "at": iso(i.at),
+                "by": i.by,
+                "title": i.title,
+                "severity": i.severity,
+                "owner": i.owner,
+                "step": i.step,
+                "open": i.open,
+                "resolution": i.resolution,
+                "resolved_by": i.resolved_by,
+                "resolved_at": iso(i.resolved_at),
+                "comments": [{"at": iso(c.at), "by": c.by, "text": c.text} for c in i.comments],
+                "can_resolve": i.open and access.can_resolve(i.owner, i.by),
+            }
+            for number, i in sorted(
+                enumerate(state.issues.values(), start=1),
+                key=lambda n_i: (not n_i[1].open, -n_i[0]),
+            )
+        ],
+        "checklist": [
+            {
+                "id": s.item.id,
+                "title": s.item.title,
+                "owner": s.item.owner,
+                "due": str(s.item.due) if s.item.due else None,
+                "state": s.state.value,
+                "can_mark_done": not s.done and access.can_mark_item(s.item.id),
+            }
+            for s in checklist
+        ],
+        "you": {
+            "user": access.user.name,
+            "person": access.person,
+            "roles": [r.value for r in ROLE_ORDER if r in access.roles],
+            "shown_roles": access.shown_roles(),
+            "can_post": access.can_post,
+            "manager": access.manager,
+        },
+    }
+
+
+def duration_text(value: float | None) -> str:
+    """A duration for the page: '' when unknown, '<1s' under a second (never '2ms', which
+    reads like '2m' from across the room)."""
+    if value is None:
+        return ""
+    return "<1s" if value < 1 else format_duration(value)
+
+
+def undo_shown(value: str) -> bool:
+    return value != UndoStatus.none.value

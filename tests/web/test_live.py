@@ -1,0 +1,247 @@
+"""The live stream against a real `golive serve` and a real engine: a whole go-live followed and
+steered through the API alone, every watcher seeing each event within a second, Last-Event-ID,
+presence, and the CLI and the web writing the same events."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import queue
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from tests.web.conftest import Engine, Person, bearer, golive_command
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def server(store_url: str, people: dict[str, Person], tmp_path: Path) -> Iterator[str]:
+    """`golive serve` on a free port; its base URL once /api/health answers."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "golive", "serve", "--state", store_url, "--port", str(port)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{url}/api/health", timeout=1).json() == {"ok": True}:
+                    break
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"golive serve did not start: {process.communicate()}")
+            time.sleep(0.05)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+
+
+@dataclass
+class Message:
+    event: str
+    data: dict[str, Any]
+    id: str | None
+    received: float
+
+
+class Watch:
+    """One SSE watcher in a thread: its messages land in `inbox` as they arrive."""
+
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        self.inbox: queue.Queue[Message] = queue.Queue()
+        self._client = httpx.Client(timeout=None)
+        self._response = self._client.send(
+            self._client.build_request("GET", url, headers=headers), stream=True
+        )
+        assert self._response.status_code == 200, self._response.read()
+        assert self._response.headers["content-type"].startswith("text/event-stream")
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        fields: dict[str, str] = {}
+        with contextlib.suppress(httpx.HTTPError, OSError, ValueError, AttributeError):
+            for line in self._response.iter_lines():
+                if line == "" and "data" in fields:
+                    data = json.loads(fields["data"])
+                    event, seq = fields.get("event", "message"), fields.get("id")
+                    self.inbox.put(Message(event, data, seq, time.monotonic()))
+                    fields = {}
+                elif line and not line.startswith(":"):
+                    name, _, value = line.partition(": ")
+                    fields[name] = value
+
+    def next(
+        self, event: str, timeout: float = 5, where: Callable[[Message], bool] = lambda m: True
+    ) -> Message:
+        """The next message of this event type (that `where` accepts), within `timeout` s."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"no {event} message in {timeout} s")
+            message = self.inbox.get(timeout=left)
+            if message.event == event and where(message):
+                return message
+
+    def close(self) -> None:
+        # Shut the socket down: a close() alone waits for the reading thread's recv to return.
+        stream = self._response.extensions["network_stream"]
+        with contextlib.suppress(OSError):
+            stream.get_extra_info("socket").shutdown(socket.SHUT_RDWR)
+        self._response.close()
+        self._client.close()
+        self._thread.join(timeout=5)
+
+
+def test_a_go_live_is_followed_and_steered_through_the_api_alone(
+    engine: Engine, people: dict[str, Person], server: str, plan_path: Path
+) -> None:
+    stream = f"{server}/api/runs/{engine.run_id}/stream"
+    watchers = [Watch(stream, bearer(people[name])) for name in ("obi", "alba")]
+    api = httpx.Client(base_url=f"{server}/api/runs/{engine.run_id}", timeout=10)
+    try:
+        sent = time.monotonic()
+        posted = api.post(
+            "/updates",
+            json={"text": "prepared; confirming", "severity": "warning"},
+            headers=bearer(people["olly"]),
+        )
+        assert posted.status_code == 200, posted.text
+        for watch in watchers:
+            update = watch.next("UpdatePosted")
+            assert update.data["data"] == {
+                "by": "olly",
+                "text": "prepared; confirming",
+                "severity": "warning",
+            }
+            assert update.id == str(update.data["seq"])
+            assert update.received - sent < 1.0
+        done = api.post("/steps/confirm/done", headers=bearer(people["olly"]))
+        assert done.status_code == 200, done.text
+        watchers[0].next("StepWaiting")  # the gate opens, for alba
+        voted = api.post(
+            "/gates/go/votes",
+            json={"vote": "go", "reason": "all green"},
+            headers=bearer(people["alba"]),
+        )
+        assert voted.status_code == 200, voted.text
+        for watch in watchers:
+            assert watch.next("GateVoted").data["data"]["by"] == "alba"
+            assert watch.next("RunFinished").data["data"]["outcome"] == "completed"
+    finally:
+        api.close()
+        for watch in watchers:
+            watch.close()
+    engine.process.wait(timeout=30)
+    assert engine.process.returncode == 0
+    log = golive_command("log", engine.run_id, "--state", engine.store_url, cwd=plan_path.parent)
+    assert "warning update from olly: prepared; confirming" in log.stdout.replace(
+        "WARNING", "warning"
+    )
+    assert "confirm marked done by olly" in log.stdout
+    assert "alba voted go at go: all green" in log.stdout
+
+
+def test_a_watcher_that_reconnects_gets_what_it_missed_and_presence_shows_who_watches(
+    engine: Engine, people: dict[str, Person], server: str
+) -> None:
+    stream = f"{server}/api/runs/{engine.run_id}/stream"
+    first = Watch(stream + "?after=0", bearer(people["obi"]))
+    try:
+        started = first.next("RunStarted")
+        assert "plan_text" not in started.data["data"]
+        presence = first.next("presence")
+        assert [w["user"] for w in presence.data["watchers"]] == ["obi"]
+        second = Watch(stream, bearer(people["mia"]))
+        names = ["Mia Manager", "Obi Observer"]
+        first.next("presence", where=lambda m: [w["name"] for w in m.data["watchers"]] == names)
+        second.close()
+        first.next("presence", where=lambda m: [w["user"] for w in m.data["watchers"]] == ["obi"])
+    finally:
+        first.close()
+    for text in ("one", "two"):
+        api = f"{server}/api/runs/{engine.run_id}/updates"
+        assert (
+            httpx.post(api, json={"text": text}, headers=bearer(people["mia"])).status_code == 200
+        )
+    events = httpx.get(
+        f"{server}/api/runs/{engine.run_id}/events", headers=bearer(people["obi"])
+    ).json()
+    one = next(e for e in events if e["type"] == "UpdatePosted" and e["data"]["text"] == "one")
+    again = Watch(stream, {**bearer(people["obi"]), "Last-Event-ID": str(one["seq"] - 1)})
+    try:
+        assert again.next("UpdatePosted").data["data"]["text"] == "one"
+        assert again.next("UpdatePosted").data["data"]["text"] == "two"
+    finally:
+        again.close()
+
+
+def test_the_cli_and_the_api_see_the_same_run(
+    engine: Engine, people: dict[str, Person], server: str, plan_path: Path
+) -> None:
+    cwd = plan_path.parent
+    done = golive_command(
+        "done", engine.run_id, "confirm", "--as", "olly", "--state", engine.store_url, cwd=cwd
+    )
+    assert done.returncode == 0, done.stderr
+    engine.wait_for(lambda s: s["steps"]["go"] == "waiting")
+    vote = golive_command(
+        "gate",
+        engine.run_id,
+        "go",
+        "no-go",
+        "--as",
+        "alba",
+        "-m",
+        "smoke red",
+        "--state",
+        engine.store_url,
+        cwd=cwd,
+    )
+    assert vote.returncode == 0, vote.stderr
+    view = httpx.get(f"{server}/api/runs/{engine.run_id}", headers=bearer(people["obi"])).json()
+    steps = {s["id"]: s for s in view["steps"]}
+    assert steps["confirm"]["marked_by"] == "olly"
+    assert steps["go"]["ballots"] == [{"by": "alba", "vote": "no_go", "comment": "smoke red"}]
+    status = golive_command(
+        "status", engine.run_id, "--format", "json", "--state", engine.store_url, cwd=cwd
+    )
+    api_issue = httpx.post(
+        f"{server}/api/runs/{engine.run_id}/issues",
+        json={"title": "smoke test red", "severity": "critical", "owner": "olly", "step": "go"},
+        headers=bearer(people["alba"]),
+    )
+    assert api_issue.status_code == 200
+    status = golive_command(
+        "status", engine.run_id, "--format", "json", "--state", engine.store_url, cwd=cwd
+    )
+    issues = json.loads(status.stdout)["issues"]
+    assert issues[0]["title"] == "smoke test red"
+    assert issues[0]["owner"] == "olly"
+    text = golive_command("status", engine.run_id, "--state", engine.store_url, cwd=cwd).stdout
+    assert "open issue" in text
+    assert "smoke test red" in text
