@@ -19,10 +19,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any
 
 from golive.engine.state import StepStatus
 from golive.plan.graph import StepGraph
@@ -38,7 +35,11 @@ ONE_SAMPLE_SPREAD = 0.15
 ESTIMATE_SPREAD = 0.25  # an estimate is a guess
 SHORTEST = 0.001  # seconds; durations are jittered in log space, where 0 does not exist
 
-Floats = npt.NDArray[np.float64]
+if TYPE_CHECKING:  # numpy is imported where it is used: every golive command imports this module
+    import numpy as np
+    import numpy.typing as npt
+
+    Floats = npt.NDArray[np.float64]
 
 
 class Basis(StrEnum):
@@ -161,6 +162,8 @@ def forecast(
 
     Raises ValueError if the step graph has a cycle (`golive check` reports it).
     """
+    import numpy as np
+
     if iterations < 1:
         raise ValueError("a forecast needs at least one iteration")
     graph = StepGraph(plan.steps)
@@ -188,6 +191,8 @@ def forecast(
 
 
 def _step_forecast(plan: Plan, step_id: str, samples: list[float]) -> StepForecast:
+    import numpy as np
+
     estimate = plan.step(step_id).estimate
     seconds = estimate.total_seconds() if isinstance(estimate, dt.timedelta) else None
     if samples:
@@ -199,6 +204,8 @@ def _step_forecast(plan: Plan, step_id: str, samples: list[float]) -> StepForeca
 
 def _draws(steps: Sequence[StepForecast], iterations: int, rng: np.random.Generator) -> Floats:
     """A (steps x iterations) matrix of simulated durations."""
+    import numpy as np
+
     draws = np.zeros((len(steps), iterations))
     for row, step in enumerate(steps):
         if step.samples:
@@ -212,6 +219,8 @@ def _draws(steps: Sequence[StepForecast], iterations: int, rng: np.random.Genera
 
 def _spread(logs: Floats) -> float:
     """The jitter for a step's samples: Silverman's bandwidth of their logs, with a floor."""
+    import numpy as np
+
     if len(logs) == 1:
         return ONE_SAMPLE_SPREAD
     silverman = 1.06 * float(np.std(logs, ddof=1)) * math.pow(len(logs), -0.2)
@@ -222,6 +231,8 @@ def _simulate(
     graph: StepGraph, order: list[str], draws: Floats
 ) -> tuple[Floats, npt.NDArray[np.bool_]]:
     """Each iteration's finish time, and the steps on its critical path (iterations x steps)."""
+    import numpy as np
+
     count, iterations = draws.shape
     index = {step_id: row for row, step_id in enumerate(order)}
     columns = np.arange(iterations)
@@ -247,6 +258,8 @@ def _simulate(
 
 
 def _most_frequent(paths: npt.NDArray[np.bool_], order: list[str]) -> tuple[tuple[str, ...], float]:
+    import numpy as np
+
     if not order:
         return (), 0.0
     # One opaque key per path (its bits, packed): sorting those is far faster than rows.
