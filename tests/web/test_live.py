@@ -292,6 +292,9 @@ def test_a_run_is_started_and_resumed_from_the_api_alone(
             assert [(p["id"], p["can_start"]) for p in plans] == [("call", True)]
             assert plans[0]["environments"] == [{"name": "staging", "production": False}]
             assert plans[0]["readiness"]["verdict"] in ("ready", "not_ready")
+            home = httpx.get(url, headers=mia).text
+            assert 'data-start="/api/plans/call/runs"' in home
+            assert "data-start" not in httpx.get(url, headers=bearer(people["obi"])).text
             started = httpx.post(
                 f"{url}/api/plans/call/runs",
                 json={"env": "staging", "release": "1.2", "rehearsal": True},
@@ -318,9 +321,16 @@ def test_a_run_is_started_and_resumed_from_the_api_alone(
             )
             os.kill(engines[0], signal.SIGKILL)
             _until("the engine is gone", lambda: not engine_alive(_state(store_url, run_id)))
+            page = httpx.get(f"{url}/runs/{run_id}", headers=mia).text
+            assert "No engine drives this run" in page
+            assert f'data-post="/api/runs/{run_id}/resume"' in page
+            seen = httpx.get(f"{url}/runs/{run_id}", headers=bearer(people["obi"])).text
+            assert "No engine drives this run" in seen
+            assert "/resume" not in seen  # an observer sees the banner, not the button
             resumed = httpx.post(f"{api}/resume", headers=mia, timeout=60)
             assert resumed.status_code == 200, resumed.text
             engines.append(_state(store_url, run_id).engine_pid)
+            assert "No engine drives" not in httpx.get(f"{url}/runs/{run_id}", headers=mia).text
             again = httpx.post(f"{api}/resume", headers=mia, timeout=60)
             assert again.status_code == 409
             assert "nothing to resume" in again.json()["error"]
