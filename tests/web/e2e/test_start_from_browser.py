@@ -69,6 +69,28 @@ def test_a_manager_starts_a_rehearsal_from_the_runs_page_and_follows_it(
         expect(ann.locator(".run-head .meta")).to_contain_text("release 2.1")
         expect(ann.get_by_test_id("no-engine")).to_have_count(0)
         screenshot(ann, "start-run-page")
+        # its engine dies: the page says so, and the manager resumes it with one click
+        for pid in _engines(server):
+            os.kill(pid, signal.SIGKILL)
+        ann.reload()
+        banner = ann.get_by_test_id("no-engine")
+        expect(banner).to_contain_text("No engine drives this run")
+        screenshot(ann, "start-no-engine", full_page=False)
+        banner.get_by_test_id("resume").click()
+        expect(ann.get_by_test_id("no-engine")).to_have_count(0, timeout=30_000)
+        expect(ann.get_by_test_id(f"step-{GATE}")).to_have_attribute(
+            "data-state", "waiting", timeout=30_000
+        )
+        ann.get_by_test_id(f"gate-{GATE}").get_by_test_id("vote-go").click()
+        bob = login("bob")
+        bob.goto(ann.url)
+        bob.get_by_test_id(f"gate-{GATE}").get_by_test_id("vote-go").click()
+        expect(ann.get_by_test_id("step-announce")).to_have_attribute(
+            "data-state", "waiting", timeout=30_000
+        )
+        ann.get_by_test_id("done-announce").click()
+        expect(ann.get_by_test_id("run-status")).to_have_text("completed", timeout=30_000)
+        screenshot(ann, "start-completed")
         # a viewer without the manager role sees the plan, not the form
         olga = login("olga")
         olga.goto("/")
@@ -78,5 +100,6 @@ def test_a_manager_starts_a_rehearsal_from_the_runs_page_and_follows_it(
         for pid in _engines(server):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-    engines = Path(server.directory / ".golive" / "engines")
-    assert [p.suffix for p in engines.iterdir()] == [".log"]
+    logs = list(Path(server.directory / ".golive" / "engines").iterdir())
+    assert [p.suffix for p in logs] == [".log"]
+    assert "resumed" in logs[0].read_text()
