@@ -363,3 +363,56 @@ def test_a_broken_plan_stops_the_server_with_its_file_and_line(
     served = golive_command("serve", "--state", store_url, "--plan", str(broken), cwd=tmp_path)
     assert served.returncode == 1
     assert f"{broken}:3:" in served.stderr + served.stdout
+
+
+SECRET_PLAN = """\
+golive: secretive
+title: Needs a secret
+people:
+  mia: {name: Mia Manager, role: release manager}
+environments:
+  staging:
+    secrets:
+      TOKEN: {env: GOLIVE_TEST_UNSET_SECRET}
+steps:
+  - {id: use, owner: mia, run: "echo {{ secrets.TOKEN }}"}
+"""
+
+
+def test_an_engine_that_refuses_to_start_is_a_400_that_says_why(
+    store_url: str, people: dict[str, Person], tmp_path: Path
+) -> None:
+    plans = tmp_path / "plans"
+    plans.mkdir()
+    (plans / "secretive.golive.yaml").write_text(SECRET_PLAN, encoding="utf-8")
+    with serving(store_url, tmp_path, "--plan", str(plans)) as (url, _):
+        started = httpx.post(
+            f"{url}/api/plans/secretive/runs",
+            json={"env": "staging"},
+            headers=bearer(people["boss"]),
+            timeout=60,
+        )
+    assert started.status_code == 400, started.text
+    error = started.json()["error"]
+    assert error.startswith("the engine did not start: ")
+    assert "GOLIVE_TEST_UNSET_SECRET" in error
+    assert "Traceback" not in error
+    with open_store(store_url) as store:
+        assert store.runs() == []  # a refused run leaves nothing
+    assert not list((plans / ".golive" / "engines").iterdir())
+
+
+def test_serve_refuses_plans_it_cannot_serve(store_url: str, tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    served = golive_command("serve", "--state", store_url, "--plan", str(empty), cwd=tmp_path)
+    assert served.returncode == 2
+    assert "no *.golive.yaml file in this directory" in served.stderr
+    missing = golive_command("serve", "--state", store_url, "--plan", "nope.yaml", cwd=tmp_path)
+    assert missing.returncode == 2
+    assert "--plan nope.yaml: no such file or directory" in missing.stderr
+    for name in ("one", "two"):
+        (tmp_path / f"{name}.golive.yaml").write_text(SECRET_PLAN, encoding="utf-8")
+    twice = golive_command("serve", "--state", store_url, "--plan", str(tmp_path), cwd=tmp_path)
+    assert twice.returncode == 2
+    assert "go-live 'secretive' is also" in twice.stderr
