@@ -307,6 +307,8 @@ def test_a_run_is_started_and_resumed_from_the_api_alone(
             assert state.started_by == "mia"
             engines.append(state.engine_pid)
             assert os.getsid(state.engine_pid) == state.engine_pid  # a session of its own
+            # the store's URL (a password, with PostgreSQL) is not on its command line
+            assert store_url.encode() not in Path(f"/proc/{state.engine_pid}/cmdline").read_bytes()
             _until(
                 "confirm waits",
                 lambda: _state(store_url, run_id).step("confirm").status == "waiting",

@@ -1,13 +1,13 @@
 """Engines started from mission control: the plans a server may start (`golive serve --plan`),
 and the `golive run` / `golive resume` processes it starts for them.
 
-Each engine is the CLI itself (`python -m golive run PLAN --env ENV --state URL --as PERSON
---plain`), a child of the server in a session of its own: it outlives a restart of the server,
-and a signal to the server's process group does not reach it. It runs in the plan file's folder,
-as `golive run` does. Its output goes to `.golive/engines/RUN.log` beside the plan file (appended
-to by every resume), never to the server's output. The server answers once the engine has
-written its `RunStarted` (or `RunResumed`) to the store; an engine that exits before that is
-refused with the last line it wrote, which says why.
+Each engine is the CLI itself (`python -m golive run PLAN --env=ENV --as=PERSON --plain`, the
+store's URL in GOLIVE_STATE), a child of the server in a session of its own: it outlives a
+restart of the server, and a signal to the server's process group does not reach it. It runs in
+the plan file's folder, as `golive run` does. Its output goes to `.golive/engines/RUN.log`
+beside the plan file (appended to by every resume), never to the server's output. The server
+answers once the engine has written its `RunStarted` (or `RunResumed`) to the store; an engine
+that exits before that is refused with the last line it wrote, which says why.
 """
 
 from __future__ import annotations
@@ -90,8 +90,12 @@ def _log_file(folder: Path, name: str) -> Path | None:
     return directory / name
 
 
-def _spawn(args: list[str], *, cwd: Path, log: Path | None) -> subprocess.Popen[bytes]:
-    """`python -m golive ARGS` in a session of its own; output to `log` (or nowhere)."""
+def _spawn(
+    args: list[str], *, cwd: Path, log: Path | None, state_url: str
+) -> subprocess.Popen[bytes]:
+    """`python -m golive ARGS` in a session of its own; output to `log` (or nowhere). The store's
+    URL (it may hold a password) goes in GOLIVE_STATE, which other users cannot read, rather
+    than on the command line, which they can (`ps`)."""
     out = log.open("ab") if log is not None else subprocess.DEVNULL
     try:
         process = subprocess.Popen(
@@ -101,6 +105,7 @@ def _spawn(args: list[str], *, cwd: Path, log: Path | None) -> subprocess.Popen[
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            env={**os.environ, "GOLIVE_STATE": state_url},
         )
     except OSError as exc:
         raise GoliveError(f"cannot start the engine: {exc.strerror or exc}") from exc
@@ -174,13 +179,14 @@ def start_engine(
 ) -> str:
     """Start `golive run` of the plan; the new run's id once its RunStarted is stored."""
     known = {r.id for r in store.runs() if r.plan_id == plan.id}
-    args = [str(plan.path), "--env", env, "--state", state_url, "--plain"]
+    # `--option=VALUE`: a value from the request that starts with "-" stays a value
+    args = [str(plan.path), f"--env={env}", "--plain"]
     if release:
-        args += ["--release", release]
+        args.append(f"--release={release}")
     if person:
-        args += ["--as", person]
+        args.append(f"--as={person}")
     log = _log_file(plan.folder, f"starting-{uuid.uuid4().hex}.log")
-    process = _spawn(["run", *args], cwd=plan.folder, log=log)
+    process = _spawn(["run", *args], cwd=plan.folder, log=log, state_url=state_url)
     try:
         run_id = _wait(store, process, log, find=None, plan_id=plan.id, known=known)
     except GoliveError:
@@ -208,9 +214,9 @@ def resume_engine(
     state = read_state(store, run.id)
     if state.status.finished and not state.rollback_requested:
         raise DecisionRejected(f"run {run.id} has ended ({state.status}); nothing to resume")
-    args = [run.id, "--state", state_url, "--plain"]
+    args = [run.id, "--plain"]
     if person:
-        args += ["--as", person]
+        args.append(f"--as={person}")
     log = _log_file(plan.folder, f"{run.id}.log")
-    process = _spawn(["resume", *args], cwd=plan.folder, log=log)
+    process = _spawn(["resume", *args], cwd=plan.folder, log=log, state_url=state_url)
     _wait(store, process, log, find=run.id, plan_id=plan.id, known=set())
