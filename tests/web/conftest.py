@@ -4,7 +4,8 @@ real store (SQLite or PostgreSQL), a real `golive run` engine process, the in-pr
     store_url   a fresh store: SQLite in tmp_path, or a fresh PostgreSQL database (params)
     people      the users of PLAN in that store, each with an API token
     engine      `golive run` of PLAN, started by mia (so she manages it), in a subprocess
-    app_client  FastAPI's TestClient on the app for that store (base URL on 127.0.0.1)
+    app_client  FastAPI's TestClient on the app for that store, serving PLAN (base URL on
+                127.0.0.1)
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from fastapi.testclient import TestClient
 from golive.store import open_store
 from golive.store.accounts import Accounts, Role
 from golive.web import create_app
+from golive.web.launch import load_served_plans
 
 # mia starts the run (manager); alba approves the gate; olly owns the steps and the checklist
 # item; obi is in the plan and owns nothing (observer). Users without a person: "stranger" (no
@@ -164,8 +166,10 @@ def engine(
 
 
 @pytest.fixture
-def app_client(store_url: str, people: dict[str, Person]) -> Iterator[TestClient]:
-    with TestClient(create_app(store_url, poll_interval=0.05), base_url="http://127.0.0.1") as c:
+def app_client(store_url: str, people: dict[str, Person], plan_path: Path) -> Iterator[TestClient]:
+    """The app, serving PLAN (`golive serve --plan`): its managers may start it."""
+    app = create_app(store_url, poll_interval=0.05, plans=load_served_plans([plan_path]))
+    with TestClient(app, base_url="http://127.0.0.1") as c:
         yield c
 
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import queue
+import signal
 import socket
 import subprocess
 import sys
@@ -21,6 +23,11 @@ import httpx
 import pytest
 from tests.web.conftest import Engine, Person, bearer, golive_command
 
+from golive.engine.commands import engine_alive, read_state
+from golive.engine.state import RunState
+from golive.store import open_store
+from golive.store.accounts import Accounts, Role
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -28,13 +35,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def server(store_url: str, people: dict[str, Person], tmp_path: Path) -> Iterator[str]:
-    """`golive serve` on a free port; its base URL once /api/health answers."""
+@contextlib.contextmanager
+def serving(
+    store_url: str, cwd: Path, *options: str
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """`golive serve` on a free port; its base URL once /api/health answers, and its process."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "golive", "serve", "--state", store_url, "--port", str(port)],
-        cwd=tmp_path,
+        [
+            *(sys.executable, "-m", "golive", "serve", "--state", store_url),
+            *("--port", str(port), *options),
+        ],
+        cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -49,14 +61,22 @@ def server(store_url: str, people: dict[str, Person], tmp_path: Path) -> Iterato
             if process.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"golive serve did not start: {process.communicate()}")
             time.sleep(0.05)
-        yield url
+        yield url, process
     finally:
-        process.terminate()
+        if process.poll() is None:
+            process.terminate()
         try:
             process.communicate(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
             process.communicate()
+
+
+@pytest.fixture
+def server(store_url: str, people: dict[str, Person], tmp_path: Path) -> Iterator[str]:
+    """`golive serve` on a free port; its base URL once /api/health answers."""
+    with serving(store_url, tmp_path) as (url, _):
+        yield url
 
 
 @dataclass
@@ -245,3 +265,156 @@ def test_the_cli_and_the_api_see_the_same_run(
     text = golive_command("status", engine.run_id, "--state", engine.store_url, cwd=cwd).stdout
     assert "open issue" in text
     assert "smoke test red" in text
+
+
+def _state(store_url: str, run_id: str) -> RunState:
+    with open_store(store_url) as store:
+        return read_state(store, run_id)
+
+
+def _until(what: str, test: Callable[[], bool], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not test():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.05)
+
+
+def test_a_run_is_started_and_resumed_from_the_api_alone(
+    store_url: str, people: dict[str, Person], plan_path: Path, tmp_path: Path
+) -> None:
+    with open_store(store_url) as store:
+        Accounts(store).grant("mia", Role.manager, plan_id="call")
+    mia, olly, alba = (bearer(people[name]) for name in ("mia", "olly", "alba"))
+    engines: list[int] = []
+    try:
+        with serving(store_url, tmp_path, "--plan", str(plan_path.parent)) as (url, _):
+            plans = httpx.get(f"{url}/api/plans", headers=mia).json()
+            assert [(p["id"], p["can_start"]) for p in plans] == [("call", True)]
+            assert plans[0]["environments"] == [{"name": "staging", "production": False}]
+            assert plans[0]["readiness"]["verdict"] in ("ready", "not_ready")
+            home = httpx.get(url, headers=mia).text
+            assert 'data-start="/api/plans/call/runs"' in home
+            assert "data-start" not in httpx.get(url, headers=bearer(people["obi"])).text
+            started = httpx.post(
+                f"{url}/api/plans/call/runs",
+                json={"env": "staging", "release": "1.2", "rehearsal": True},
+                headers=mia,
+                timeout=60,
+            )
+            assert started.status_code == 200, started.text
+            run_id = started.json()["run_id"]
+            state = _state(store_url, run_id)
+            assert state.started_by == "mia"
+            engines.append(state.engine_pid)
+            assert os.getsid(state.engine_pid) == state.engine_pid  # a session of its own
+            # the store's URL (a password, with PostgreSQL) is not on its command line
+            assert store_url.encode() not in Path(f"/proc/{state.engine_pid}/cmdline").read_bytes()
+            _until(
+                "confirm waits",
+                lambda: _state(store_url, run_id).step("confirm").status == "waiting",
+            )
+        # The server has stopped; the engine it started drives the run still.
+        assert engine_alive(_state(store_url, run_id))
+        with serving(store_url, tmp_path, "--plan", str(plan_path)) as (url, _):
+            api = f"{url}/api/runs/{run_id}"
+            assert httpx.post(f"{api}/steps/confirm/done", headers=olly).status_code == 200
+            _until(
+                "the gate opens", lambda: _state(store_url, run_id).step("go").status == "waiting"
+            )
+            os.kill(engines[0], signal.SIGKILL)
+            _until("the engine is gone", lambda: not engine_alive(_state(store_url, run_id)))
+            page = httpx.get(f"{url}/runs/{run_id}", headers=mia).text
+            assert "No engine drives this run" in page
+            assert f'data-post="/api/runs/{run_id}/resume"' in page
+            seen = httpx.get(f"{url}/runs/{run_id}", headers=bearer(people["obi"])).text
+            assert "No engine drives this run" in seen
+            assert "/resume" not in seen  # an observer sees the banner, not the button
+            resumed = httpx.post(f"{api}/resume", headers=mia, timeout=60)
+            assert resumed.status_code == 200, resumed.text
+            engines.append(_state(store_url, run_id).engine_pid)
+            assert "No engine drives" not in httpx.get(f"{url}/runs/{run_id}", headers=mia).text
+            again = httpx.post(f"{api}/resume", headers=mia, timeout=60)
+            assert again.status_code == 409
+            assert "nothing to resume" in again.json()["error"]
+            _until(
+                "the gate opens again",
+                lambda: _state(store_url, run_id).step("go").status == "waiting",
+            )
+            voted = httpx.post(f"{api}/gates/go/votes", json={"vote": "go"}, headers=alba)
+            assert voted.status_code == 200, voted.text
+            _until("the run completes", lambda: _state(store_url, run_id).status == "completed")
+            ended = httpx.post(f"{api}/resume", headers=mia, timeout=60)
+            assert ended.status_code == 409, ended.text
+    finally:
+        for pid in engines:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    log = (plan_path.parent / ".golive" / "engines" / f"{run_id}.log").read_text()
+    assert f"run {run_id}" in log
+    assert f"run {run_id}  resumed" in log
+    assert list((plan_path.parent / ".golive" / "engines").iterdir()) == [
+        plan_path.parent / ".golive" / "engines" / f"{run_id}.log"
+    ]
+
+
+def test_a_broken_plan_stops_the_server_with_its_file_and_line(
+    store_url: str, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.golive.yaml"
+    broken.write_text("golive: broken\nsteps:\n  - {id: a, run: true, needs: [nope]}\n")
+    served = golive_command("serve", "--state", store_url, "--plan", str(broken), cwd=tmp_path)
+    assert served.returncode == 1
+    assert f"{broken}:3:" in served.stderr + served.stdout
+
+
+SECRET_PLAN = """\
+golive: secretive
+title: Needs a secret
+people:
+  mia: {name: Mia Manager, role: release manager}
+environments:
+  staging:
+    secrets:
+      TOKEN: {env: GOLIVE_TEST_UNSET_SECRET}
+steps:
+  - {id: use, owner: mia, run: "echo {{ secrets.TOKEN }}"}
+"""
+
+
+def test_an_engine_that_refuses_to_start_is_a_400_that_says_why(
+    store_url: str, people: dict[str, Person], tmp_path: Path
+) -> None:
+    plans = tmp_path / "plans"
+    plans.mkdir()
+    (plans / "secretive.golive.yaml").write_text(SECRET_PLAN, encoding="utf-8")
+    with serving(store_url, tmp_path, "--plan", str(plans)) as (url, _):
+        started = httpx.post(
+            f"{url}/api/plans/secretive/runs",
+            json={"env": "staging"},
+            headers=bearer(people["boss"]),
+            timeout=60,
+        )
+    assert started.status_code == 400, started.text
+    error = started.json()["error"]
+    assert error.startswith("the engine did not start: ")
+    assert "GOLIVE_TEST_UNSET_SECRET" in error
+    assert "Traceback" not in error
+    with open_store(store_url) as store:
+        assert store.runs() == []  # a refused run leaves nothing
+    assert not list((plans / ".golive" / "engines").iterdir())
+
+
+def test_serve_refuses_plans_it_cannot_serve(store_url: str, tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    served = golive_command("serve", "--state", store_url, "--plan", str(empty), cwd=tmp_path)
+    assert served.returncode == 2
+    assert "no *.golive.yaml file in this directory" in served.stderr
+    missing = golive_command("serve", "--state", store_url, "--plan", "nope.yaml", cwd=tmp_path)
+    assert missing.returncode == 2
+    assert "--plan nope.yaml: no such file or directory" in missing.stderr
+    for name in ("one", "two"):
+        (tmp_path / f"{name}.golive.yaml").write_text(SECRET_PLAN, encoding="utf-8")
+    twice = golive_command("serve", "--state", store_url, "--plan", str(tmp_path), cwd=tmp_path)
+    assert twice.returncode == 2
+    assert "go-live 'secretive' is also" in twice.stderr

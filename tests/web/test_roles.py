@@ -10,6 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 from tests.web.conftest import Engine, Person, bearer, login
 
+from golive.store import open_store
+from golive.store.accounts import Accounts, Role
+
 ANON, BAD_CSRF = "anonymous", "wrong-csrf"
 ROLES = ["mia", "alba", "olly", "obi", "stranger", "boss", "viewer"]
 SKIP = None  # allowed, but it would change the run for the rows after it: tested on its own
@@ -207,6 +210,99 @@ def test_every_state_changing_endpoint_answers_each_role_exactly(
     # a cookie session without any CSRF header is refused the same way
     assert app_client.post(f"{run}/updates", json={"text": "x"}).status_code == 403
     assert engine.status()["steps"]["confirm"] == "waiting"  # no refused action moved the run
+
+
+# Starting and resuming an engine: a manager of the go-live (granted, or admin) starts it; a
+# manager of the run resumes it. The run's engine is alive, so a resume is refused (409); the
+# start asks for an environment the plan does not have (400), so that nothing starts.
+ENGINE_MATRIX: list[tuple[str, str, dict[str, Any] | None, dict[str, int]]] = [
+    (
+        "start",
+        "/api/plans/call/runs",
+        {"env": "nowhere", "rehearsal": True},
+        {
+            "mia": 403,
+            "alba": 403,
+            "olly": 403,
+            "obi": 403,
+            "stranger": 403,
+            "boss": 400,
+            "viewer": 403,
+            "planner": 400,
+        },
+    ),
+    (
+        "resume",
+        "/api/runs/RUN/resume",
+        None,
+        {
+            "mia": 409,
+            "alba": 403,
+            "olly": 403,
+            "obi": 403,
+            "stranger": 403,
+            "boss": 409,
+            "viewer": 403,
+            "planner": 409,
+        },
+    ),
+]
+
+
+def test_starting_and_resuming_an_engine_answers_each_role_exactly(
+    engine: Engine, people: dict[str, Person], app_client: TestClient, store_url: str
+) -> None:
+    with open_store(store_url) as store:
+        accounts = Accounts(store)
+        accounts.add_user("planner", password="planner-password")
+        accounts.grant("planner", Role.manager, plan_id="call")
+        people = {
+            **people,
+            "planner": Person("planner", None, accounts.create_token("planner"), ""),
+        }
+    csrf = login(app_client, people["mia"])
+    anonymous = TestClient(app_client.app, base_url="http://127.0.0.1")
+    got: dict[tuple[str, str], int] = {}
+    want: dict[tuple[str, str], int] = {}
+    for what, path, body, expected in ENGINE_MATRIX:
+        url = path.replace("RUN", engine.run_id)
+        for asker, status in {ANON: 401, BAD_CSRF: 403, **expected}.items():
+            want[what, asker] = status
+            if asker == ANON:
+                got[what, asker] = anonymous.post(url, json=body).status_code
+            else:
+                got[what, asker] = _ask(app_client, people, asker, url, body, csrf)
+    assert got == want
+    assert app_client.post(
+        "/api/plans/nope/runs", json={"env": "staging"}, headers=bearer(people["boss"])
+    ).json() == {"error": "no plan 'nope' on this server (known: call)"}
+    production = app_client.post(
+        "/api/plans/call/runs",
+        json={"env": "staging", "rehearsal": False},
+        headers=bearer(people["boss"]),
+    )
+    assert production.status_code == 400
+    assert "send rehearsal: true" in production.json()["error"]
+    listed = {
+        name: [
+            (p["id"], p["can_start"])
+            for p in app_client.get("/api/plans", headers=bearer(people[name])).json()
+        ]
+        for name in ("mia", "obi", "stranger", "boss", "planner")
+    }
+    assert listed == {
+        "mia": [("call", False)],
+        "obi": [("call", False)],
+        "stranger": [],
+        "boss": [("call", True)],
+        "planner": [("call", True)],
+    }
+    assert _runs(store_url) == [engine.run_id]  # nothing was started
+
+
+def _runs(store_url: str) -> list[str]:
+    with open_store(store_url) as store:
+        return [r.id for r in store.runs()]
 
 
 def test_reading_needs_a_role_and_anonymous_gets_nothing(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import typer
 
@@ -92,6 +93,12 @@ def token_create(
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="The address to listen on."),
     port: int = typer.Option(8150, "--port", min=1, max=65535, help="The port to listen on."),
+    plan: list[Path] = typer.Option(
+        [],
+        "--plan",
+        help="A plan its managers may start from the browser; a directory: each *.golive.yaml "
+        "in it (repeatable).",
+    ),
     state: str | None = StateOption,
 ) -> None:
     """Serve mission control: the live dashboard and the JSON API of the runs in the store."""
@@ -99,11 +106,15 @@ def serve(
 
     from golive.web.app import create_app
     from golive.web.auth import is_loopback
+    from golive.web.launch import load_served_plans
 
+    plans = load_served_plans(plan)  # a broken plan stops the server here, with file:line
     url = state_url(state, None)
     with opened(url, None, create=True) as store:  # a bad --state fails here, in one line
         shown = store.display_url
     console.print(f"mission control on http://{host}:{port}/ (state store {shown})")
+    for served in plans.values():
+        console.print(f"  may start go-live {served.id} ({served.path})", markup=False)
     if not is_loopback(host):
         console_err.print(
             f"warning: {host} is not the loopback address: browsers keep the session cookie "
@@ -111,7 +122,7 @@ def serve(
             markup=False,
         )
     uvicorn.run(
-        create_app(url),
+        create_app(url, plans=plans),
         host=host,
         port=port,
         log_level="warning",

@@ -16,13 +16,17 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from golive.engine import call
-from golive.engine.checklist import MarkState
-from golive.engine.commands import decide, engine_alive, mark_done, vote
+from golive.engine.checklist import ItemState, MarkState, statuses
+from golive.engine.commands import decide, engine_alive, mark_done, read_state, vote
 from golive.engine.events import Decision, Severity, Vote
+from golive.errors import DecisionRejected
+from golive.report.history import load_runs
+from golive.report.readiness import readiness
 from golive.store import EventRecord
 from golive.web.app import Mission, mission, reader, writer
 from golive.web.auth import Principal
 from golive.web.broker import Subscription, Watcher, event_message
+from golive.web.launch import ServedPlan, resume_engine, start_engine
 from golive.web.roles import Access
 from golive.web.runs import RunEntry, event_json
 from golive.web.views import run_summary, run_view
@@ -39,10 +43,11 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
         400: "Names something the plan or run does not have (a step, a person, an issue)",
         401: "Not authenticated: log in, or send Authorization: Bearer TOKEN",
         403: "Not allowed for your role in this go-live, or no CSRF token with a session",
-        404: "No such run (or checklist item)",
-        409: "Refused by the run's state now (a gate not open, a step done already)",
+        404: "No such run (or checklist item, or plan on this server)",
+        409: "Refused by the run's state now (a gate not open, a step done already, an "
+        "engine drives it already)",
         422: "The request does not fit: one `where: problem` per problem",
-        503: "The state store cannot be reached",
+        503: "The state store cannot be reached (or a started engine did not report in time)",
     }
     return {code: {"model": ErrorOut, "description": meaning[code]} for code in codes}
 
@@ -96,6 +101,22 @@ class ResolveIn(Body):
     resolution: str = Field(min_length=1, max_length=call.MAX_TEXT)
 
 
+class StartIn(Body):
+    env: str = Field(min_length=1, max_length=64)
+    release: str | None = Field(default=None, max_length=200)
+    rehearsal: bool = Field(
+        default=True,
+        description="true for a rehearsal; a production run needs an explicit false",
+    )
+
+
+class Started(BaseModel):
+    """The run an engine started (or resumed) from mission control now drives."""
+
+    run_id: str
+    message: str
+
+
 class Done(BaseModel):
     """What an action recorded: the event's seq (an issue's id, for a raised issue)."""
 
@@ -130,6 +151,107 @@ def _last_seq(m: Mission, entry: RunEntry) -> int:
 def health() -> dict[str, bool]:
     """Readiness: 200 once the server answers; no authentication."""
     return {"ok": True}
+
+
+def plan_json(m: Mission, plan: ServedPlan, access: Access) -> dict[str, Any]:
+    """A served plan: its environments, whether this user may start it, and its readiness for
+    production (what `golive check --readiness` says)."""
+    model = plan.file.plan
+    now = dt.datetime.now(dt.UTC)
+    items = statuses(model, m.store.checklist_marks(model.golive), now=now)
+    verdict = readiness(
+        model,
+        load_runs(store=m.store, plan_id=model.golive),
+        checklist_done={s.item.id for s in items if s.done},
+        checklist_overdue={s.item.id for s in items if s.state is ItemState.overdue},
+    )
+    return {
+        "id": model.golive,
+        "title": model.title,
+        "path": str(plan.path),
+        "environments": [
+            {"name": env, "production": model.is_production(env)} for env in model.environments
+        ],
+        "can_start": access.manager,
+        "readiness": verdict.to_json(),
+    }
+
+
+@router.get("/plans", responses=LIST_ERRORS)
+def list_plans(who: Reader, m: Missions) -> list[dict[str, Any]]:
+    """The plans this server may start (`golive serve --plan`) that this user has a role in."""
+    shown = []
+    for plan in m.plans.values():
+        access = m.plan_access(who, plan)
+        if access.can_view:
+            shown.append(plan_json(m, plan, access))
+    return shown
+
+
+def _start_access(m: Mission, who: Principal, plan: ServedPlan) -> Access:
+    access = m.plan_access(who, plan)
+    if not access.manager:
+        raise _forbidden(
+            f"only a manager of go-live {plan.id} starts it: an admin can grant it with "
+            f"`golive user grant {who.user.name} manager --plan {plan.id}`"
+        )
+    return access
+
+
+@router.post("/plans/{plan_id}/runs", responses=WRITE_ERRORS)
+def start(plan_id: str, body: StartIn, who: Writer, m: Missions) -> Started:
+    """Start a run of the plan: a `golive run` engine, a child of this server in a session of
+    its own (it outlives a restart); answers once its RunStarted is in the store."""
+    plan = m.served(plan_id)
+    access = _start_access(m, who, plan)
+    model = plan.file.plan
+    if body.env not in model.environments:
+        known = ", ".join(model.environments) or "none defined"
+        raise HTTPException(
+            400, f"no environment '{body.env}' in go-live {plan_id} (known: {known})"
+        )
+    production = model.is_production(body.env)
+    if production and body.rehearsal:
+        raise HTTPException(
+            400, f"{body.env} is production: to start the go-live itself, send rehearsal: false"
+        )
+    if not production and not body.rehearsal:
+        raise HTTPException(
+            400, f"{body.env} is not production: a run there is a rehearsal; send rehearsal: true"
+        )
+    run_id = start_engine(
+        m.store,
+        plan,
+        state_url=m.state_url,
+        env=body.env,
+        release=body.release or None,
+        person=access.person,
+    )
+    kind = "rehearsal" if body.rehearsal else "production go-live"
+    return Started(run_id=run_id, message=f"run {run_id} started ({body.env}, {kind})")
+
+
+@router.post("/runs/{run_id}/resume", responses=WRITE_ERRORS)
+def resume(run_id: RunPath, who: Writer, m: Missions) -> Started:
+    """Start an engine that continues the run (`golive resume`), when none drives it: after a
+    crash, or to carry out a decision; a manager of the run, for a plan this server serves."""
+    entry, access = m.access(who, run_id)
+    if not access.manager:
+        raise _forbidden(f"only a manager of run {run_id} resumes it")
+    state = read_state(m.store, run_id)
+    if engine_alive(state):
+        raise DecisionRejected(
+            f"run {run_id} is driven by process {state.engine_pid} already; nothing to resume"
+        )
+    plan = m.plans.get(entry.record.plan_id)
+    if plan is None:
+        raise DecisionRejected(
+            f"this server does not serve go-live {entry.record.plan_id}: resume the run with "
+            f"`golive resume {run_id}`, or serve its plan with `golive serve --plan PATH`"
+        )
+    resume_engine(m.store, entry.record, plan, state_url=m.state_url, person=access.person)
+    m.runs.sync(run_id)
+    return Started(run_id=run_id, message=f"run {run_id} resumed")
 
 
 @router.get("/runs", responses=LIST_ERRORS)

@@ -27,6 +27,7 @@ from golive.store import EventStore, open_store
 from golive.store.accounts import Accounts
 from golive.web.auth import LoginLimiter, Principal, check_csrf, identify, unauthorized
 from golive.web.broker import Broker
+from golive.web.launch import ServedPlan
 from golive.web.roles import Access
 from golive.web.runs import RunEntry, Runs
 
@@ -44,6 +45,8 @@ class Mission:
     broker: Broker
     limiter: LoginLimiter
     templates: Jinja2Templates
+    state_url: str
+    plans: dict[str, ServedPlan]
 
     def principal(self, request: Request) -> Principal:
         """The authenticated user; 401 for an anonymous request."""
@@ -69,6 +72,20 @@ class Mission:
         plan = self.runs.plan(entry)
         grants = self.accounts.grants(principal.user.name)
         return Access.of(principal.user, plan, started_by=entry.state.started_by, grants=grants)
+
+    def plan_access(self, principal: Principal, plan: ServedPlan) -> Access:
+        """The user's rights in a go-live of a served plan, before any run of it: from the
+        plan's people, the grants, and admin (no run, so nobody is its starter)."""
+        grants = self.accounts.grants(principal.user.name)
+        return Access.of(principal.user, plan.file.plan, started_by="", grants=grants)
+
+    def served(self, plan_id: str) -> ServedPlan:
+        """The plan this server may start; 404 if it was not given with `--plan`."""
+        found = self.plans.get(plan_id)
+        if found is None:
+            known = ", ".join(sorted(self.plans)) or "none: start the server with --plan PATH"
+            raise HTTPException(404, f"no plan '{plan_id}' on this server (known: {known})")
+        return found
 
     def checklist(self, entry: RunEntry) -> list[ItemStatus]:
         plan = self.runs.plan(entry)
@@ -98,8 +115,14 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
-def create_app(state_url: str, *, poll_interval: float = 0.05) -> FastAPI:
-    """Mission control for the runs of the state store at `state_url` (opened now)."""
+def create_app(
+    state_url: str,
+    *,
+    poll_interval: float = 0.05,
+    plans: dict[str, ServedPlan] | None = None,
+) -> FastAPI:
+    """Mission control for the runs of the state store at `state_url` (opened now); `plans`
+    are those its managers may start from the browser (`golive serve --plan`)."""
     store = open_store(state_url)
     runs = Runs(store)
     broker = Broker(runs, interval=poll_interval)
@@ -122,7 +145,16 @@ def create_app(state_url: str, *, poll_interval: float = 0.05) -> FastAPI:
         redoc_url=None,  # come from the internet; /openapi.json is the API's description
     )
     templates = Jinja2Templates(directory=str(HERE / "templates"))
-    app.state.mission = Mission(store, Accounts(store), runs, broker, LoginLimiter(), templates)
+    app.state.mission = Mission(
+        store,
+        Accounts(store),
+        runs,
+        broker,
+        LoginLimiter(),
+        templates,
+        state_url,
+        dict(plans or {}),
+    )
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     @app.exception_handler(GoliveError)

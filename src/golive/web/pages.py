@@ -10,9 +10,11 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from golive.engine.commands import engine_alive
 from golive.engine.events import EVENT_TYPES
 from golive.errors import RunNotFound
 from golive.plan.values import format_duration
+from golive.web.api import plan_json
 from golive.web.app import Mission, mission
 from golive.web.auth import (
     SESSION_COOKIE,
@@ -113,7 +115,12 @@ def runs_page(request: Request, m: Mission = Depends(mission)) -> Response:
             shown.append(
                 {**run_summary(entry.record, entry.state), "title": m.runs.plan(entry).title}
             )
-    return _page(m, request, "runs.html", {"runs": shown})
+    plans = []
+    for plan in m.plans.values():
+        access = m.plan_access(principal, plan)
+        if access.can_view:
+            plans.append(plan_json(m, plan, access))
+    return _page(m, request, "runs.html", {"runs": shown, "plans": plans})
 
 
 def _view(m: Mission, principal: Principal, run_id: str) -> dict[str, Any]:
@@ -129,7 +136,15 @@ def _view(m: Mission, principal: Principal, run_id: str) -> dict[str, Any]:
             checklist=checklist,
             now=dt.datetime.now(dt.UTC),
         )
+        stalled = (
+            not entry.state.status.finished or entry.state.rollback_requested
+        ) and not engine_alive(entry.state)
     view["timeline"] = timeline(view)
+    view["engine"] = {
+        "stalled": stalled,
+        "can_resume": stalled and access.manager and entry.record.plan_id in m.plans,
+        "served": entry.record.plan_id in m.plans,
+    }
     return view
 
 

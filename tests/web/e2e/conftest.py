@@ -172,13 +172,17 @@ def add_users(state_url: str) -> dict[str, User]:
 
 
 @contextlib.contextmanager
-def serving(directory: Path, state_url: str) -> Iterator[Server]:
-    """`golive serve` on a free port until the block ends; its output goes to serve.log."""
+def serving(directory: Path, state_url: str, *options: str) -> Iterator[Server]:
+    """`golive serve [OPTIONS]` on a free port until the block ends; its output goes to
+    serve.log."""
     port = free_port()
     log = directory / "serve.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "golive", "serve", "--state", state_url, "--port", str(port)],
+            [
+                *(sys.executable, "-m", "golive", "serve", "--state", state_url),
+                *("--port", str(port), *options),
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd=directory,

@@ -4,9 +4,40 @@
   "use strict";
   const body = document.body;
   const run = body.dataset.run;
-  if (!run) return;
-  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const csrfMeta = document.querySelector('meta[name="csrf-token"]');
+  const csrf = csrfMeta ? csrfMeta.content : "";
   const flash = document.getElementById("flash");
+
+  // The runs page: start a run of a plan, then follow it on its page.
+  document.querySelectorAll("form[data-start]").forEach(function (form) {
+    form.addEventListener("submit", async function (event) {
+      event.preventDefault();
+      const data = new FormData(form);
+      const payload = {env: data.get("env"), rehearsal: data.get("rehearsal") !== "false"};
+      if (String(data.get("release") || "").trim()) payload.release = String(data.get("release")).trim();
+      if (!payload.rehearsal && !confirm("Start the PRODUCTION go-live on " + payload.env + "?")) return;
+      const submit = form.querySelector("[type=submit]");
+      submit.disabled = true;
+      submit.textContent = "Starting…";
+      try {
+        const response = await fetch(form.dataset.start, {
+          method: "POST",
+          credentials: "same-origin",
+          headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf},
+          body: JSON.stringify(payload),
+        });
+        let answer = {};
+        try { answer = await response.json(); } catch (e) { /* not JSON */ }
+        if (response.ok) { location.assign("/runs/" + encodeURIComponent(answer.run_id)); return; }
+        flash.textContent = answer.error || response.statusText;
+        flash.hidden = false;
+      } finally {
+        submit.disabled = false;
+        submit.textContent = "Start";
+      }
+    });
+  });
+  if (!run) return;
   let busy = false, again = false, timer = null;
 
   function localTimes(root) {
