@@ -3,6 +3,7 @@ the call's events (updates, issues) folded into a run's state."""
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,8 @@ from golive.engine.events import Severity, UpdatePosted
 from golive.errors import DecisionRejected, UsageError
 from golive.plan import load_plan
 from golive.store import RunRecord, open_store
-from golive.store.accounts import Accounts, Role
+from golive.store.accounts import SESSION_LIFETIME, Accounts, Role
+from golive.store.schema import web_sessions
 
 
 def golive(
@@ -85,6 +87,21 @@ def test_a_user_name_is_taken_once(tmp_path: Path) -> None:
     second = golive("user", "add", "ann", "--password-stdin", "--state", state, stdin="long-pass\n")
     assert second.returncode == 2
     assert "exists already" in second.stderr
+
+
+def test_a_login_clears_the_expired_sessions_away(tmp_path: Path) -> None:
+    now = [dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)]
+    with open_store(f"sqlite:///{tmp_path / 's.db'}", clock=lambda: now[0]) as store:
+        accounts = Accounts(store)
+        accounts.add_user("ann", password="long-pass")
+        old = accounts.create_session("ann")
+        now[0] += SESSION_LIFETIME + dt.timedelta(seconds=1)
+        assert accounts.user_for_session(old) is None
+        new = accounts.create_session("ann")
+        with store.transaction("count sessions") as connection:
+            left = connection.execute(web_sessions.select()).all()
+        assert len(left) == 1
+        assert accounts.user_for_session(new) is not None
 
 
 def test_serve_refuses_a_bad_store_in_one_line(tmp_path: Path) -> None:

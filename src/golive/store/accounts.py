@@ -188,8 +188,11 @@ class Accounts:
             "created_at": now,
             "expires_at": now + SESSION_LIFETIME,
         }
+        table = schema.web_sessions
         with self.store.transaction(f"log {name} in to", write=True) as connection:
-            connection.execute(schema.web_sessions.insert().values(values))
+            # expired sessions are of no use to anyone: each login clears them away
+            connection.execute(table.delete().where(table.c.expires_at <= now))
+            connection.execute(table.insert().values(values))
         return session
 
     def user_for_session(self, session: str) -> User | None:
