@@ -18,7 +18,7 @@ from rich.table import Table
 from golive.cli.app import app, console
 from golive.cli.plan_commands import FormatOption, OutputFormat, PlanArg
 from golive.cli.run_commands import StateOption, state_url
-from golive.engine.checklist import ItemState, ItemStatus, statuses
+from golive.engine.checklist import ItemStatus, statuses
 from golive.engine.state import StepStatus
 from golive.errors import StoreError
 from golive.plan import CheckResult, load_plan
@@ -37,7 +37,7 @@ from golive.report.history import (
     rehearsals,
     short_id,
 )
-from golive.report.readiness import Readiness, readiness
+from golive.report.readiness import Readiness, readiness_now
 from golive.store import open_store
 from golive.store.url import missing_sqlite_file
 
@@ -376,9 +376,7 @@ def plan_readiness(plan: Plan, plan_path: Path, *, state: str | None) -> Readine
         items = checklist_statuses(plan, plan_path, state=state)
     except StoreError as exc:
         return exc.message
-    done = {s.item.id for s in items if s.done}
-    overdue = {s.item.id for s in items if s.state is ItemState.overdue}
-    return readiness(plan, runs, checklist_done=done, checklist_overdue=overdue)
+    return readiness_now(plan, runs, items)
 
 
 def checklist_statuses(plan: Plan, plan_path: Path, *, state: str | None) -> list[ItemStatus]:

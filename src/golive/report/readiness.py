@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from golive.engine.checklist import ItemState, ItemStatus
 from golive.plan.graph import StepGraph
 from golive.plan.models import Plan, Policy
 from golive.plan.values import format_duration
@@ -209,3 +210,16 @@ def _open_items(plan: Plan, checklist_done: Collection[str] | None) -> list[str]
 
 def _count(number: int, word: str) -> str:
     return f"{number} {word}{'' if number == 1 else 's'}"
+
+
+def readiness_now(
+    plan: Plan, runs_and_states: Sequence[RunAndState], items: Sequence[ItemStatus]
+) -> Readiness:
+    """`readiness` with the checklist as it stands: `items` are each item's status now
+    (`golive.engine.checklist.statuses`)."""
+    return readiness(
+        plan,
+        runs_and_states,
+        checklist_done={s.item.id for s in items if s.done},
+        checklist_overdue={s.item.id for s in items if s.state is ItemState.overdue},
+    )

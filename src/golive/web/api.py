@@ -16,12 +16,12 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from golive.engine import call
-from golive.engine.checklist import ItemState, MarkState, statuses
+from golive.engine.checklist import MarkState, statuses
 from golive.engine.commands import decide, engine_alive, mark_done, read_state, vote
 from golive.engine.events import Decision, Severity, Vote
 from golive.errors import DecisionRejected
 from golive.report.history import load_runs
-from golive.report.readiness import readiness
+from golive.report.readiness import readiness_now
 from golive.store import EventRecord
 from golive.web.app import Mission, mission, reader, writer
 from golive.web.auth import Principal
@@ -159,12 +159,7 @@ def plan_json(m: Mission, plan: ServedPlan, access: Access) -> dict[str, Any]:
     model = plan.file.plan
     now = dt.datetime.now(dt.UTC)
     items = statuses(model, m.store.checklist_marks(model.golive), now=now)
-    verdict = readiness(
-        model,
-        load_runs(store=m.store, plan_id=model.golive),
-        checklist_done={s.item.id for s in items if s.done},
-        checklist_overdue={s.item.id for s in items if s.state is ItemState.overdue},
-    )
+    verdict = readiness_now(model, load_runs(store=m.store, plan_id=model.golive), items)
     return {
         "id": model.golive,
         "title": model.title,
