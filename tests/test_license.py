@@ -15,4 +15,4 @@ def test_the_mit_license_is_in_the_tree_and_declared_for_the_wheel() -> None:
     assert project["license-files"] == ["LICENSE"]
     assert text.startswith("MIT License\n")
     assert "Copyright (c) 2026 the golive authors" in text
-    assert "THE SOFTWARE IS PROVIDED \"AS IS\"" in text
+    assert 'THE SOFTWARE IS PROVIDED "AS IS"' in text

@@ -62,7 +62,7 @@ def record_rehearsals(plan: Path, *durations: Mapping[str, float]) -> None:
                 release="1.0", rehearsal=True, started_by="ana",
             )  # fmt: skip
             events: list[Event] = [RunStarted(
-                plan_id="shop", plan_path=str(plan), plan_hash="0f3a", plan_text="",
+                plan_id="shop", plan_path=str(plan), plan_hash="0f3a", plan_text=plan.read_text(),
                 env="staging", release="1.0", rehearsal=True, started_by="ana", max_parallel=10,
                 host="test", pid=1, steps=list(steps),
             )]  # fmt: skip
@@ -137,7 +137,14 @@ def test_check_says_ready_and_exits_0_with_ready_once_rehearsed_with_a_rollback(
     assert "forecast: P90 finish " in result.stdout
     assert "fits the 1h window" in result.stdout
     assert as_json["readiness"]["verdict"] == "ready"
-    assert as_json["readiness"]["rehearsals"] == {"needed": 1, "completed": 2, "run": 2}
+    assert as_json["readiness"]["rehearsals"] == {
+        "needed": 1,
+        "completed": 2,
+        "current": 2,
+        "run": 2,
+        "with_exceptions": [],
+        "changed_steps": {"added": [], "changed": [], "removed": []},
+    }
 
 
 def test_check_on_a_fresh_plan_says_not_ready_without_creating_a_store(

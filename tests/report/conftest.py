@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
@@ -41,6 +42,12 @@ class ManualClock:
 Record = Callable[..., RunRecord]
 
 
+def plan_text(plan: Plan) -> str:
+    """A text of `plan` to keep in its runs' RunStarted, as the engine keeps the plan file's:
+    JSON is YAML, and what it leaves out (keys not written) reads back the same."""
+    return json.dumps(plan.model_dump(mode="json", exclude_unset=True, by_alias=True))
+
+
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock()
@@ -72,7 +79,8 @@ def record(store: EventStore, clock: ManualClock) -> Record:
         )  # fmt: skip
         append = _appender(store, created.id)
         append(RunStarted(
-            plan_id=plan.golive, plan_path="plan.golive.yaml", plan_hash="0f3a", plan_text="",
+            plan_id=plan.golive, plan_path="plan.golive.yaml", plan_hash="0f3a",
+            plan_text=plan_text(plan),
             env=env, release="1.0", rehearsal=created.rehearsal, started_by="ana",
             max_parallel=10, host="test", pid=1, steps=[s.id for s in plan.steps],
         ))  # fmt: skip

@@ -13,11 +13,18 @@ from rich.table import Table
 from rich.text import Text
 
 from golive.cli.app import app, console
-from golive.cli.plan_commands import OutputFormat
-from golive.cli.run_commands import StateOption, opened
-from golive.engine.checklist import VERIFIER, ItemState, ItemStatus, MarkState, statuses, verify
+from golive.cli.options import OutputFormat, StateOption, now, opened
+from golive.engine.checklist import (
+    VERIFIER,
+    ItemState,
+    ItemStatus,
+    MarkState,
+    mark_refusal,
+    statuses,
+    verify,
+)
 from golive.engine.context import RunContext
-from golive.errors import UsageError
+from golive.errors import GoliveError, UsageError
 from golive.plan import Plan, load_plan
 from golive.plan.diagnostics import did_you_mean
 from golive.store import EventStore
@@ -56,7 +63,7 @@ def checklist_command(
                 _mark(store, model, item_id, mark, by=by, note=note)
         if run_checks and done is None and reopen is None:
             _verify(store, model, plan, env)
-        current = statuses(model, store.checklist_marks(model.golive), now=dt.datetime.now(dt.UTC))
+        current = statuses(model, store.checklist_marks(model.golive), now=now())
     if output is OutputFormat.json:
         typer.echo(json.dumps([_json(s) for s in current], indent=2))
     else:
@@ -82,9 +89,14 @@ def _mark(
         raise UsageError("say who marks it: --as PERSON")
     if by not in plan.people:
         raise UsageError(f"--as {by}: not a person of this plan (known: {', '.join(plan.people)})")
+    item = next(i for i in plan.checklist if i.id == item_id)
+    refusal = mark_refusal(plan, item, by)
+    if refusal is not None:
+        raise GoliveError(refusal)
     store.mark_checklist(plan.golive, item_id, state=state.value, by=by, note=note)
     word = "done" if state is MarkState.done else "open again"
-    console.print(f"✓ {item_id} marked {word} by {by}")
+    behalf = f" for {item.owner}" if item.owner not in (None, by) else ""
+    console.print(f"✓ {item_id} marked {word} by {by}{behalf}", markup=False)
 
 
 def _verify(store: EventStore, plan: Plan, path: Path, env: str | None) -> None:
@@ -130,7 +142,7 @@ def _state_text(status: ItemStatus) -> str:
     if mark is None:
         return status.state.value
     when = mark.at.astimezone().strftime("%m-%d %H:%M")
-    who = "verified" if mark.by == VERIFIER else mark.by
+    who = "verified" if mark.by == VERIFIER else (status.marked_for or mark.by)
     return f"{status.state.value} · {who} · {when}"
 
 
@@ -144,5 +156,11 @@ def _json(status: ItemStatus) -> dict[str, object]:
         "state": status.state.value,
         "last_mark": None
         if mark is None
-        else {"state": mark.state, "by": mark.by, "note": mark.note, "at": mark.at.isoformat()},
+        else {
+            "state": mark.state,
+            "by": mark.by,
+            "for": None if status.marked_for is None else status.item.owner,
+            "note": mark.note,
+            "at": mark.at.isoformat(),
+        },
     }

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from enum import StrEnum
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -15,6 +14,8 @@ from rich.table import Table
 from rich.text import Text
 
 from golive.cli.app import app, console, exits
+from golive.cli.options import FormatOption, OutputFormat, PlanArg
+from golive.cli.readiness import check_readiness, print_readiness, readiness_json
 from golive.errors import GoliveError, UsageError
 from golive.plan import CheckResult, Severity, check_plan, load_plan
 from golive.plan.graph import StepGraph
@@ -23,17 +24,9 @@ from golive.plan.schedule import window_findings
 from golive.plan.starter import render_starter
 from golive.plan.values import format_duration
 
-
-class OutputFormat(StrEnum):
-    text = "text"
-    json = "json"
-
-
-PlanArg = typer.Argument(..., help="The plan file (*.golive.yaml).", show_default=False)
 EnvOption = typer.Option(
     None, "--env", "-e", help="Check references against this environment only."
 )
-FormatOption = typer.Option(OutputFormat.text, "--format", "-f", help="Output format.")
 
 
 @app.command()
@@ -56,9 +49,6 @@ def check(
 
     Then say whether the plan is ready for production, from its rehearsals in the state store.
     """
-    # Imported here: report_commands builds on this module's options.
-    from golive.cli.report_commands import check_readiness, print_readiness, readiness_json
-
     result = check_plan(plan, env=env)
     verdict = check_readiness(result, state=state) if result.ok else None
     if output is OutputFormat.json:
@@ -137,7 +127,7 @@ def _print_window(plan: Plan) -> None:
     console.print(f"Policy  {verdict}: {escape('; '.join(rules))}")
     for finding in findings:
         console.print(f"  [red]✗[/] {escape(finding.message)}")
-    needs = [f"{policy.rehearsals} rehearsal(s)"]
+    needs = [f"{policy.rehearsals_needed} rehearsal(s)"]
     if policy.rollback_rehearsed:
         needs.append("a rehearsed rollback")
     if policy.rollback_within:

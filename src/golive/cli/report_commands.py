@@ -1,4 +1,4 @@
-"""Commands that read a plan's runs: history and forecast; and the readiness part of `check`.
+"""Commands that read a plan's runs: history and forecast.
 
 None of them creates a state store: a plan whose store does not exist yet has no runs.
 """
@@ -16,12 +16,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from golive.cli.app import app, console
-from golive.cli.plan_commands import FormatOption, OutputFormat, PlanArg
-from golive.cli.run_commands import StateOption, state_url
-from golive.engine.checklist import ItemStatus, statuses
+from golive.cli.options import FormatOption, OutputFormat, PlanArg, StateOption, state_url
 from golive.engine.state import StepStatus
-from golive.errors import StoreError
-from golive.plan import CheckResult, load_plan
+from golive.plan import load_plan
 from golive.plan.models import Plan
 from golive.plan.values import format_duration
 from golive.report.forecast import DEFAULT_ITERATIONS, MIN_SAMPLES, Basis, Forecast, forecast
@@ -37,7 +34,6 @@ from golive.report.history import (
     rehearsals,
     short_id,
 )
-from golive.report.readiness import Readiness, readiness_now
 from golive.store import open_store
 from golive.store.url import missing_sqlite_file
 
@@ -356,58 +352,3 @@ def _print_forecast_summary(predicted: Forecast) -> None:
 def _rehearsal_count(predicted: Forecast) -> str:
     count = predicted.rehearsals
     return f"{count} rehearsal{'' if count == 1 else 's'}"
-
-
-# --- readiness, for `golive check` -------------------------------------------------------------
-
-
-def check_readiness(result: CheckResult, *, state: str | None) -> Readiness | str | None:
-    """The readiness of a checked plan: None if it did not parse, the message if the store fails."""
-    if result.plan is None:
-        return None
-    return plan_readiness(result.plan, result.path, state=state)
-
-
-def plan_readiness(plan: Plan, plan_path: Path, *, state: str | None) -> Readiness | str:
-    """Rehearsals, rollback, forecast and checklist against policy; the message if the store
-    cannot be read. Creates no store where there is none."""
-    try:
-        runs = plan_runs(plan, plan_path, state=state)
-        items = checklist_statuses(plan, plan_path, state=state)
-    except StoreError as exc:
-        return exc.message
-    return readiness_now(plan, runs, items)
-
-
-def checklist_statuses(plan: Plan, plan_path: Path, *, state: str | None) -> list[ItemStatus]:
-    """Each checklist item's state now; without a store (creating nothing) none is done."""
-    url = state_url(state, plan_path)
-    now = dt.datetime.now(dt.UTC)
-    if missing_sqlite_file(url):
-        return statuses(plan, [], now=now)
-    with open_store(url) as store:
-        return statuses(plan, store.checklist_marks(plan.golive), now=now)
-
-
-def readiness_json(verdict: Readiness | str) -> dict[str, Any]:
-    if isinstance(verdict, str):
-        return {"verdict": "unknown", "reasons": [verdict]}
-    return verdict.to_json()
-
-
-def print_readiness(verdict: Readiness | str, *, path: Path) -> None:
-    if isinstance(verdict, str):
-        console.print(f"[yellow]readiness: unknown: {escape(verdict)}[/]")
-        return
-    predicted = verdict.forecast
-    note = predicted.window_note() if predicted is not None else None
-    if predicted is not None and note is not None:
-        source = f", from {_rehearsal_count(predicted)}"
-        if predicted.overflow:
-            console.print(f"[yellow]{escape(str(path))}: warning: forecast: {note}{source}[/]")
-        else:
-            console.print(f"[dim]forecast: {note}{source}[/]")
-    colour = "green" if verdict.ready else "bold red"
-    word = "ready" if verdict.ready else "not ready"
-    rest = escape(verdict.summary().removeprefix(word))
-    console.print(f"readiness: [{colour}]{word}[/]{rest}")

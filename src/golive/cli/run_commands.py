@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +12,17 @@ import typer
 
 from golive.cli.app import app, console, console_err, exits
 from golive.cli.live import Board, PlainPrinter, live_board, next_actions
-from golive.cli.plan_commands import OutputFormat
+from golive.cli.options import (
+    AsOption,
+    FormatOption,
+    OutputFormat,
+    PlainOption,
+    PlanOption,
+    RunArg,
+    StateOption,
+    opened,
+)
+from golive.cli.readiness import readiness_of
 from golive.engine import loop
 from golive.engine.commands import (
     DEFAULT_PARALLEL,
@@ -31,58 +39,13 @@ from golive.engine.commands import (
 from golive.engine.events import Decision, Outcome, RunStarted, Vote
 from golive.engine.runner import Engine
 from golive.engine.state import RunState
-from golive.errors import GoliveError, RunNotFound, UsageError
+from golive.errors import GoliveError, UsageError
 from golive.plan import PlanFile, load_plan
 from golive.plan.values import format_duration
-from golive.store import EventStore, RunRecord, default_state_url, open_store
-from golive.store.url import missing_sqlite_file
+from golive.store import EventStore, RunRecord
 
 EXIT_CODES = {Outcome.completed: 0, Outcome.failed: 1, Outcome.rolled_back: 3, Outcome.aborted: 4}
 INTERRUPTED = 130
-
-StateOption = typer.Option(
-    None,
-    "--state",
-    help="State store URL (default: GOLIVE_STATE, or .golive/state.db beside the plan).",
-)
-PlanOption = typer.Option(None, "--plan", "-p", help="The plan whose store and runs to use.")
-AsOption = typer.Option(None, "--as", help="Who you are: a person id of the plan.")
-RunArg = typer.Argument(None, help="Run id or a unique prefix (default: the latest run).")
-FormatOption = typer.Option(OutputFormat.text, "--format", "-f", help="Output format.")
-PlainOption = typer.Option(False, "--plain", help="Line-by-line output even on a terminal.")
-
-
-def state_url(state: str | None, plan: Path | None) -> str:
-    """Where the store is: --state, GOLIVE_STATE, beside --plan, or ./.golive/state.db."""
-    if state:
-        return state
-    if os.environ.get("GOLIVE_STATE"):
-        return os.environ["GOLIVE_STATE"]
-    if plan is not None:
-        return default_state_url(plan)
-    here = Path(".golive/state.db")
-    if here.exists():
-        return f"sqlite:///{here.resolve()}"
-    candidates = sorted(Path(".").glob("*.golive.yaml"))
-    if len(candidates) == 1:
-        return default_state_url(candidates[0])
-    raise UsageError(
-        "no state store here: pass --plan PLAN or --state URL, or cd to the plan's directory"
-    )
-
-
-@contextmanager
-def opened(state: str | None, plan: Path | None, *, create: bool = False) -> Iterator[EventStore]:
-    """The state store; a missing SQLite file is created only by commands that start things."""
-    url = state_url(state, plan)
-    missing = None if create else missing_sqlite_file(url)
-    if missing is not None:
-        raise RunNotFound(f"no runs yet: {missing} does not exist; start one with `golive run`")
-    store = open_store(url)
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def find_run(store: EventStore, run: str | None, plan: Path | None = None) -> RunRecord:
@@ -162,9 +125,7 @@ def run(
 def _production_readiness(plan_file: PlanFile, *, state: str | None, required: bool) -> None:
     """Say, before a production run, what the rehearsals and checklist still lack; with
     --ready, refuse to start."""
-    from golive.cli.report_commands import plan_readiness  # it builds on this module
-
-    verdict = plan_readiness(plan_file.plan, plan_file.path, state=state)
+    verdict = readiness_of(plan_file.plan, plan_file.path, state=state)
     if not isinstance(verdict, str) and verdict.ready:
         return
     why = verdict if isinstance(verdict, str) else verdict.summary()

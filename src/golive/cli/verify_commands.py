@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from golive.actions.base import RunResources
 from golive.cli.app import app, console, exits
-from golive.cli.plan_commands import OutputFormat
+from golive.cli.options import OutputFormat
 from golive.errors import UsageError
 from golive.plan.models import Normalization, TableMapping, VerifySpec
 from golive.verify import VerifyReport, verify

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from golive.cli.app import app, console, console_err
-from golive.cli.run_commands import StateOption, opened, state_url
+from golive.cli.options import StateOption, opened, state_url
 from golive.errors import UsageError
 from golive.store.accounts import Accounts, Role
 

@@ -2,7 +2,9 @@
 
 Marks are append-only rows in the store (done, open, verified, failed); an item's state is its
 latest mark. An item is overdue when it is not done and its due time (in the plan's timezone)
-has passed.
+has passed. Anyone of the plan's people may mark an item, and a mark by someone other than its
+owner is shown as made for the owner (`bob for alice`), unless `policy.checklist_marks:
+owner_only` refuses it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from enum import StrEnum
 
 from golive.actions.base import RunResources
 from golive.engine.context import RunContext
-from golive.plan.models import ChecklistItem, Plan
+from golive.plan.models import ChecklistItem, ChecklistMarks, Plan
 from golive.store import ChecklistMark
 
 VERIFIER = "golive"
@@ -43,6 +45,26 @@ class ItemStatus:
     @property
     def done(self) -> bool:
         return self.state is ItemState.done
+
+    @property
+    def marked_for(self) -> str | None:
+        """`bob for alice` when the latest mark was made by someone other than the owner;
+        None when the owner made it, golive verified it, or the item has no owner."""
+        mark, owner = self.last, self.item.owner
+        if mark is None or owner is None or mark.by in (owner, VERIFIER):
+            return None
+        return f"{mark.by} for {owner}"
+
+
+def mark_refusal(plan: Plan, item: ChecklistItem, by: str) -> str | None:
+    """Why `by` may not mark `item` (`policy.checklist_marks: owner_only`), or None if they may."""
+    if plan.policy.checklist_marks is not ChecklistMarks.owner_only or by == item.owner:
+        return None
+    owner = item.owner or "nobody (give it an owner: in the plan)"
+    return (
+        f"checklist item '{item.id}' is marked by its owner only (policy.checklist_marks: "
+        f"owner_only): ask {owner} to mark it"
+    )
 
 
 def statuses(plan: Plan, marks: Sequence[ChecklistMark], *, now: dt.datetime) -> list[ItemStatus]:

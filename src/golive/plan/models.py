@@ -43,6 +43,8 @@ Id = Annotated[
 Text = Annotated[str, Field(min_length=1, max_length=2000)]
 Command = Annotated[str, Field(min_length=1, max_length=20000)]
 PRODUCTION = "production"
+# "Migration tested at least three times with integrity verification"
+DEFAULT_VERIFY_PASSES = 3
 
 
 class Model(BaseModel):
@@ -247,6 +249,55 @@ class Window(Model):
         return self.end - self.start
 
 
+class Rehearsals(Model):
+    """The rehearsals production waits for, written as a mapping."""
+
+    needed: int = Field(default=0, ge=0, le=100, description="Completed rehearsals needed")
+    verify_passes: int | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="Rehearsals in which every verify step passed (default 3 with verify steps)",
+    )
+
+
+def _rehearsals_number(value: Any) -> Any:
+    """`rehearsals: 3` is short for `rehearsals: {needed: 3}`."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return {"needed": value}
+    if not isinstance(value, dict | Rehearsals):
+        raise ValueError(
+            f"expected a whole number or a mapping {{needed, verify_passes}}, got {value!r:.40}"
+        )
+    return value
+
+
+_COUNT_SCHEMA = {"type": "integer", "minimum": 0, "maximum": 100}
+RehearsalsKey = Annotated[
+    Rehearsals,
+    BeforeValidator(_rehearsals_number),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                _COUNT_SCHEMA,
+                {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {"needed": _COUNT_SCHEMA, "verify_passes": _COUNT_SCHEMA},
+                },
+            ]
+        }
+    ),
+]
+
+
+class ChecklistMarks(StrEnum):
+    """Who may mark a checklist item done or open."""
+
+    anyone = "anyone"  # any person of the plan; a mark by someone else says "bob for alice"
+    owner_only = "owner_only"
+
+
 class Policy(Model):
     """The organisation's rules for when and how a go-live may happen."""
 
@@ -260,13 +311,28 @@ class Policy(Model):
         default=None, description="Country code(s) whose public holidays are no-go days: BE, US-CA"
     )
     freeze: list[FreezeRange] = Field(default_factory=list, description="Change-freeze days")
-    rehearsals: int = Field(
-        default=0, ge=0, le=100, description="Rehearsals needed before production"
+    rehearsals: RehearsalsKey = Field(
+        default_factory=lambda: Rehearsals(),
+        description="Rehearsals needed before production: a number, or {needed, verify_passes}",
     )
     rollback_rehearsed: bool = Field(default=False, description="A rehearsed rollback is needed")
     rollback_within: Duration | None = Field(
         default=None, description="Longest acceptable rollback"
     )
+
+    checklist_marks: ChecklistMarks = Field(
+        default=ChecklistMarks.anyone,
+        description="Who may mark a checklist item: anyone of the plan's people, or owner_only",
+    )
+
+    @property
+    def rehearsals_needed(self) -> int:
+        return self.rehearsals.needed
+
+    @property
+    def verify_passes(self) -> int | None:
+        """The rehearsals whose every verify step must pass; None: the default (see Plan)."""
+        return self.rehearsals.verify_passes
 
     @property
     def holiday_regions(self) -> list[str]:
@@ -624,6 +690,14 @@ class Plan(Model):
             if step.id == step_id:
                 return step
         raise KeyError(step_id)
+
+    @property
+    def verify_passes_needed(self) -> int:
+        """`policy.rehearsals.verify_passes`; by default 3 when the plan has verify steps."""
+        given = self.policy.verify_passes
+        if given is not None:
+            return given
+        return DEFAULT_VERIFY_PASSES if any(s.kind is StepKind.verify for s in self.steps) else 0
 
     def is_production(self, env: str) -> bool:
         environment = self.environments.get(env)

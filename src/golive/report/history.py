@@ -4,7 +4,9 @@ each verify step found in each table, so that rehearsal N and N+1 can be compare
 Everything here is read from the event log and folded with `RunState`; nothing is stored.
 A rehearsal whose forward run completed and which was then rolled back on purpose (the usual
 way to rehearse a rollback) still counts as completed: its outcome is `rolled_back`, but every
-step had finished before the rollback began.
+step had finished before the rollback began. A run that reached its end past a skipped step
+(skipped by decision, or because it or a step it needs failed) is "completed with exceptions"
+and does not count.
 """
 
 from __future__ import annotations
@@ -145,8 +147,8 @@ def rehearsals(runs: Sequence[RunAndState]) -> list[RunAndState]:
     return [(record, state) for record, state in runs if record.rehearsal]
 
 
-def completed(state: RunState) -> bool:
-    """Whether the run went all the way through, even if it was rolled back afterwards."""
+def went_through(state: RunState) -> bool:
+    """Whether the run reached its end, even if it was rolled back afterwards."""
     if state.outcome is Outcome.completed:
         return True
     return (
@@ -154,6 +156,26 @@ def completed(state: RunState) -> bool:
         and bool(state.steps)
         and all(step.done for step in state.steps.values())
     )
+
+
+def exceptions(state: RunState) -> list[str]:
+    """The steps the run went past without them succeeding: skipped after a failure of their
+    own or of a step they need, or by someone's decision; `step (why)` each."""
+    return [
+        f"{step.id} ({step.skipped_reason or 'skipped'})"
+        for step in state.steps.values()
+        if step.status is StepStatus.skipped
+    ]
+
+
+def completed(state: RunState) -> bool:
+    """Whether every step succeeded (and was then, perhaps, rolled back on purpose)."""
+    return went_through(state) and not exceptions(state)
+
+
+def completed_with_exceptions(state: RunState) -> bool:
+    """Whether the run reached its end with a step skipped: it does not count as a rehearsal."""
+    return went_through(state) and bool(exceptions(state))
 
 
 def forward_duration(state: RunState) -> float | None:
@@ -222,6 +244,11 @@ class RunColumn:
     @property
     def completed(self) -> bool:
         return completed(self.state)
+
+    @property
+    def exceptions(self) -> list[str]:
+        """The skipped steps of a run that reached its end (empty otherwise)."""
+        return exceptions(self.state) if went_through(self.state) else []
 
 
 @dataclass(frozen=True)
