@@ -18,6 +18,7 @@ from golive.engine.events import (
     IssueCommented,
     IssueRaised,
     IssueResolved,
+    PolicyOverridden,
     Recorded,
     RollbackFinished,
     RollbackStarted,
@@ -241,6 +242,8 @@ class PlainPrinter:
                 return f"↷ {step} skipped: {e.reason}"
             case StepInterrupted():
                 return f"? {step} was interrupted" + (", running it again" if e.rerun else "")
+            case PolicyOverridden():
+                return f"⚠ policy overridden by {e.by} ({', '.join(e.rules)}): {e.why}"
             case RunResumed():
                 return f"● resumed by {e.by} (process {e.pid} on {e.host})"
             case RunPaused():

@@ -20,6 +20,7 @@ from golive.cli.options import (
     PlanOption,
     RunArg,
     StateOption,
+    now,
     opened,
 )
 from golive.cli.readiness import readiness_of
@@ -36,11 +37,12 @@ from golive.engine.commands import (
     start_run,
     vote,
 )
-from golive.engine.events import Decision, Outcome, RunStarted, Vote
+from golive.engine.events import Decision, Outcome, PolicyOverridden, RunStarted, Vote
 from golive.engine.runner import Engine
 from golive.engine.state import RunState
 from golive.errors import GoliveError, UsageError
 from golive.plan import PlanFile, load_plan
+from golive.plan.schedule import start_findings
 from golive.plan.values import format_duration
 from golive.store import EventStore, RunRecord
 
@@ -107,19 +109,55 @@ def run(
     ready: bool = typer.Option(
         False, "--ready", help="Refuse a production run until the plan is ready (see check)."
     ),
+    override_policy: bool = typer.Option(
+        False, "--override-policy", help="Start production against the schedule policy."
+    ),
+    why: str | None = typer.Option(None, "--why", help="Why the policy is overridden."),
 ) -> int:
     """Run a plan against an environment; any environment but production is a rehearsal."""
     plan_file = load_plan(plan, env=env)
+    overridden = None
     if plan_file.plan.is_production(env):
+        overridden = _schedule(plan_file, override=override_policy, why=why, by=by)
         _production_readiness(plan_file, state=state, required=ready)
     with opened(state, plan, create=True) as store:
         started = start_run(
             plan_file, store=store, env=env, release=release, by=by, max_parallel=max_parallel
         )
+        if overridden is not None:
+            started.engine.record(overridden)
         kind = "rehearsal" if started.run.rehearsal else "production go-live"
         console.print(f"run {started.run.id}  ({plan_file.plan.golive}, {env}, {kind})")
         sys.stdout.flush()
         return _summary(_drive(started.engine, plain=plain))
+
+
+def _schedule(
+    plan_file: PlanFile, *, override: bool, why: str | None, by: str | None
+) -> PolicyOverridden | None:
+    """Refuse a production run the schedule policy forbids now, unless overridden: then the
+    event that records who overrode it, why, and which rules."""
+    findings = start_findings(plan_file.plan, now())
+    if not findings:
+        return None
+    if not override:
+        broken = "; ".join(f.message for f in findings)
+        raise GoliveError(
+            f"{plan_file.path}: production run refused: {broken}; {findings[0].hint}, or "
+            "override with --override-policy --why REASON --as PERSON"
+        )
+    if not why or not why.strip() or not by:
+        raise UsageError("--override-policy needs a reason and a person: --why REASON --as PERSON")
+    console_err.print(
+        f"warning: policy overridden by {by}: {'; '.join(f.message for f in findings)}",
+        markup=False,
+    )
+    return PolicyOverridden(
+        by=by,
+        why=why.strip(),
+        rules=[f.rule for f in findings],
+        findings=[f.message for f in findings],
+    )
 
 
 def _production_readiness(plan_file: PlanFile, *, state: str | None, required: bool) -> None:

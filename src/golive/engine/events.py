@@ -65,6 +65,16 @@ class RunStarted(Event):
 
 
 @dataclass(frozen=True)
+class PolicyOverridden(Event):
+    """A production run started against the schedule policy: who let it, why, which rules."""
+
+    by: str
+    why: str
+    rules: list[str]  # the rules broken: forbidden-weekday, holiday, freeze, ...
+    findings: list[str]  # each, as the refusal worded it
+
+
+@dataclass(frozen=True)
 class RunResumed(Event):
     by: str
     host: str
@@ -238,6 +248,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (
         RunStarted,
+        PolicyOverridden,
         RunResumed,
         StepStarted,
         StepWaiting,

@@ -1,4 +1,8 @@
-"""The schedule window judged against policy: weekdays, public holidays, freezes, quiet hours."""
+"""The schedule judged against policy: weekdays, public holidays, freezes, quiet hours.
+
+`window_findings` judges the plan's window (for `golive check`); `start_findings` judges the
+moment a production run starts (for `golive run`, which refuses it unless overridden).
+"""
 
 from __future__ import annotations
 
@@ -135,3 +139,68 @@ def inside_quiet_hours(window: Window, start: dt.time, end: dt.time) -> bool:
     # what is left of the stretch the window starts in, measured on the clock face
     on_clock = dt.datetime.combine(dt.date.min, end) - dt.datetime.combine(dt.date.min, begins)
     return window.length <= on_clock % dt.timedelta(days=1)
+
+
+def start_findings(plan: Plan, now: dt.datetime) -> list[Finding]:
+    """Why a production run may not start at `now` (aware): outside the plan's window, on a
+    `never_on` weekday, on a public holiday, in a change freeze, or outside the quiet hours.
+    Empty when it may."""
+    local = now.astimezone(plan.zone).replace(tzinfo=None)
+    day, policy, findings = local.date(), plan.policy, []
+    stamp = f"{local:%a %Y-%m-%d %H:%M} {plan.timezone}"
+    window = plan.window
+    if window is not None and not window.start <= local < window.end:
+        findings.append(
+            Finding(
+                "outside-window",
+                ("window", "start"),
+                f"it is {stamp}, outside the window "
+                f"{window.start:%Y-%m-%d %H:%M}-{window.end:%Y-%m-%d %H:%M}",
+                "start it within the window, or move the window",
+            )
+        )
+    weekday = Weekday.of(day)
+    if weekday in policy.never_on:
+        findings.append(
+            Finding(
+                "forbidden-weekday",
+                ("policy", "never_on"),
+                f"it is {stamp}, and policy.never_on forbids a {weekday.capitalize()}",
+                "start it on another day",
+            )
+        )
+    for region in policy.holiday_regions:
+        try:
+            name = holiday_calendar(region, [day.year]).get(day)
+        except ValueError:
+            continue  # `golive check` reports an unknown region
+        if name is not None:
+            findings.append(
+                Finding(
+                    "holiday",
+                    ("policy", "holidays"),
+                    f"it is {stamp}, {name}, a public holiday in {region.upper()}",
+                    "start it on a working day",
+                )
+            )
+    for period in policy.freeze:
+        if period.overlaps(day, day):
+            findings.append(
+                Finding(
+                    "freeze",
+                    ("policy", "freeze"),
+                    f"it is {stamp}, inside the change freeze {period}",
+                    "start it after the freeze",
+                )
+            )
+    quiet = policy.quiet_hours
+    if quiet is not None and not TimeRange(quiet.start, quiet.end).contains(local.time()):
+        findings.append(
+            Finding(
+                "quiet-hours",
+                ("policy", "quiet_hours"),
+                f"it is {stamp}, outside the quiet hours {quiet}",
+                "start it within policy.quiet_hours",
+            )
+        )
+    return findings
