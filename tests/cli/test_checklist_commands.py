@@ -91,3 +91,39 @@ def test_check_names_overdue_items_with_their_owner_and_due_date(
     result = golive("check", plan)
     assert "overdue: backup (bob, due 2020-01-01)" in result.stdout
     assert (tmp_path / ".golive").exists() is False  # reading the checklist created nothing
+
+
+def test_a_mark_by_someone_other_than_the_owner_is_shown_as_made_for_the_owner(
+    golive: Golive, tmp_path: Path
+) -> None:
+    plan = write(tmp_path)
+
+    marked = golive("checklist", plan, "--done", "support", "--as", "bob")
+    shown = golive("checklist", plan, "--no-verify")
+    mark = items(golive, plan)["support"]["last_mark"]
+    checked = golive("check", plan)
+
+    assert marked.returncode == 0, marked.stderr
+    assert "support marked done by bob for eva" in marked.stdout
+    assert "done · bob for eva ·" in shown.stdout
+    assert mark["by"] == "bob"  # type: ignore[index]
+    assert mark["for"] == "eva"  # type: ignore[index]
+    assert "checklist marked for their owner: support (bob for eva)" in checked.stdout
+
+
+def test_owner_only_refuses_a_mark_by_someone_else_in_one_line(
+    golive: Golive, tmp_path: Path
+) -> None:
+    plan = write(tmp_path)
+    plan.write_text(PLAN + "policy: {checklist_marks: owner_only}\n")
+
+    refused = golive("checklist", plan, "--done", "support", "--as", "bob")
+    by_owner = golive("checklist", plan, "--done", "support", "--as", "eva")
+
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == (
+        "golive: error: checklist item 'support' is marked by its owner only "
+        "(policy.checklist_marks: owner_only): ask eva to mark it"
+    )
+    assert by_owner.returncode == 0, by_owner.stderr
+    assert items(golive, plan)["support"]["last_mark"]["by"] == "eva"  # type: ignore[index]

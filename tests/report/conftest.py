@@ -17,6 +17,7 @@ from golive.engine.events import (
     RunFinished,
     RunStarted,
     StepFailed,
+    StepSkipped,
     StepStarted,
     StepSucceeded,
     encode,
@@ -71,6 +72,7 @@ def record(store: EventStore, clock: ManualClock) -> Record:
         failed: str | None = None,
         rollback: tuple[bool, float] | None = None,
         outcome: Outcome | None = None,
+        skipped: str | None = None,
     ) -> RunRecord:
         started = clock.now
         created = store.create_run(
@@ -89,6 +91,9 @@ def record(store: EventStore, clock: ManualClock) -> Record:
             clock.advance(seconds)
             if step == failed:
                 append(StepFailed(step=step, attempt=1, duration=seconds, error="exit 1"))
+            elif step == skipped:  # failed, then skipped by someone's decision: the run goes on
+                append(StepFailed(step=step, attempt=1, duration=seconds, error="exit 1"))
+                append(StepSkipped(step=step, reason="skipped by ana", by="ana"))
             else:
                 append(StepSucceeded(step=step, attempt=1, duration=seconds, exit_code=0))
         if rollback is not None:

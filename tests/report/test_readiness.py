@@ -171,3 +171,110 @@ def test_a_policy_without_demands_is_ready_before_any_rehearsal(parse: Parse) ->
     result = readiness(plan, [])
 
     assert result.summary() == "ready (no rehearsals needed)"
+
+
+def test_a_rehearsal_past_a_skipped_step_is_completed_with_exceptions_and_does_not_count(
+    parse: Parse, record: Record, runs_of: RunsOf
+) -> None:
+    plan = parse(POLICY)
+    record(plan, FAST)
+    record(plan, FAST, skipped="smoke")
+    record(plan, FAST, rollback=(True, 300))
+
+    result = readiness(plan, runs_of(plan))
+
+    assert result.rehearsals_completed == 2
+    assert result.reasons[0] == "2 of 3 rehearsals completed"
+    assert result.reasons[1].startswith("completed with exceptions, not counted: ")
+    assert result.reasons[1].endswith(": smoke skipped")
+    assert len(result.with_exceptions) == 1
+
+
+CHANGED = POLICY.replace('{id: smoke, run: "true"', '{id: smoke, run: "curl -f localhost"').replace(
+    "steps:\n", 'steps:\n  - {id: notice, run: "true", undo: "true", estimate: 1m}\n'
+)
+
+
+def test_after_a_plan_change_only_the_changed_and_added_steps_need_rehearsing(
+    parse: Parse, record: Record, runs_of: RunsOf
+) -> None:
+    before, after = parse(POLICY), parse(CHANGED)
+    for _ in range(3):
+        record(before, FAST)
+    record(before, FAST, rollback=(True, 300))
+    assert readiness(before, runs_of(before)).ready
+
+    result = readiness(after, runs_of(after))
+
+    assert result.reasons == [
+        "steps changed since the last rehearsal: smoke, notice — rehearse them"
+    ]
+    assert result.changes.to_json() == {"added": ["notice"], "changed": ["smoke"], "removed": []}
+    assert result.rehearsals_current == 0
+    assert result.to_json()["rehearsals"]["changed_steps"]["changed"] == ["smoke"]
+
+
+def test_the_changed_steps_count_again_once_rehearsed_as_often_as_policy_asks(
+    parse: Parse, record: Record, runs_of: RunsOf
+) -> None:
+    before, after = parse(POLICY), parse(CHANGED)
+    record(before, FAST, rollback=(True, 300))
+    for _ in range(2):
+        record(before, FAST)
+    both = {"notice": 60, **FAST}
+    record(after, both)
+    partly = readiness(after, runs_of(after))
+    record(after, both)
+    record(after, both)
+
+    assert partly.reasons == [
+        "notice, smoke rehearsed as defined now in only 1 of 3 rehearsals — rehearse them"
+    ]
+    assert readiness(after, runs_of(after)).ready
+
+
+VERIFYING = (
+    POLICY.replace("rollback_rehearsed: true, rollback_within: 15m", "rehearsals_x").replace(
+        "rehearsals: 3, rehearsals_x", "rehearsals: 1"
+    )
+    + """  - id: check-data
+    needs: [smoke]
+    verify:
+      source: sqlite:///a.db
+      target: sqlite:///b.db
+      tables: [{source: accounts, key: id}]
+"""
+)
+
+
+def test_three_rehearsals_with_every_verify_step_passing_are_needed_by_default(
+    parse: Parse, record: Record, runs_of: RunsOf
+) -> None:
+    plan = parse(VERIFYING)
+    timed = {**FAST, "check-data": 30}
+    record(plan, timed)
+    record(plan, timed, failed="check-data")
+    record(plan, timed)
+
+    result = readiness(plan, runs_of(plan))
+    record(plan, timed)
+
+    assert plan.verify_passes_needed == 3
+    assert result.reasons == [
+        "every verify step (check-data) passed in 2 of 3 rehearsals "
+        "(policy.rehearsals.verify_passes)"
+    ]
+    assert result.to_json()["verify_passes"] == {"needed": 3, "passed": 2}
+    assert readiness(plan, runs_of(plan)).ready
+
+
+def test_verify_passes_is_set_in_the_policy_as_part_of_rehearsals(
+    parse: Parse, record: Record, runs_of: RunsOf
+) -> None:
+    plan = parse(VERIFYING.replace("rehearsals: 1", "rehearsals: {needed: 1, verify_passes: 1}"))
+    record(plan, {**FAST, "check-data": 30})
+
+    result = readiness(plan, runs_of(plan))
+
+    assert (plan.policy.rehearsals_needed, plan.verify_passes_needed) == (1, 1)
+    assert result.ready
