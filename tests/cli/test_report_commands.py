@@ -11,7 +11,16 @@ from pathlib import Path
 import pytest
 
 from golive.cli import main
-from golive.engine.events import Event, Outcome, RunFinished, RunStarted, StepSucceeded, encode
+from golive.engine.events import (
+    Event,
+    Outcome,
+    RunFinished,
+    RunStarted,
+    StepFailed,
+    StepSkipped,
+    StepSucceeded,
+    encode,
+)
 from golive.store import default_state_url, open_store
 
 Golive = Callable[..., subprocess.CompletedProcess[str]]
@@ -270,3 +279,41 @@ def test_forecast_and_history_can_keep_to_the_last_runs(tmp_path: Path, cli: Gol
     assert predicted["rehearsals"] == 2
     assert predicted["steps"][0]["samples"] == [200, 300]
     assert [run["steps"]["deploy"]["duration"] for run in shown["runs"]] == [300]
+
+
+def record_skipping_rehearsal(plan: Path) -> None:
+    """A rehearsal in which smoke failed and someone skipped it: the run still completed."""
+    with open_store(default_state_url(plan)) as store:
+        run = store.create_run(
+            plan_id="shop", plan_path=str(plan), plan_hash="0f3a", env="staging",
+            release="1.0", rehearsal=True, started_by="ana",
+        )  # fmt: skip
+        events: list[Event] = [
+            RunStarted(
+                plan_id="shop", plan_path=str(plan), plan_hash="0f3a", plan_text=plan.read_text(),
+                env="staging", release="1.0", rehearsal=True, started_by="ana", max_parallel=10,
+                host="test", pid=1, steps=["deploy", "smoke"],
+            ),
+            StepSucceeded(step="deploy", attempt=1, duration=100),
+            StepFailed(step="smoke", attempt=1, duration=5, error="exit 1"),
+            StepSkipped(step="smoke", reason="skipped by ana", by="ana"),
+            RunFinished(outcome=Outcome.completed, duration=105),
+        ]  # fmt: skip
+        store.append_many(run.id, [encode(event) for event in events])
+
+
+def test_a_rehearsal_past_a_skipped_step_shows_as_completed_with_exceptions(
+    tmp_path: Path, cli: Golive
+) -> None:
+    plan = write_plan(tmp_path)
+    record_skipping_rehearsal(plan)
+
+    shown = cli("history", plan)
+    document = json.loads(cli("history", plan, "--format", "json").stdout)
+    checked = cli("check", plan)
+
+    assert "with exceptions" in shown.stdout
+    assert document["runs"][0]["completed"] is False
+    assert document["runs"][0]["exceptions"] == ["smoke (skipped by ana)"]
+    assert "0 of 1 rehearsal completed; completed with exceptions, not counted: " in checked.stdout
+    assert ": smoke skipped" in checked.stdout

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from fastapi.testclient import TestClient
-from tests.web.conftest import Engine, Person, login
+from tests.web.conftest import Engine, Person, bearer, login
 
 from golive.web.pages import timeline
 
@@ -84,3 +84,15 @@ def test_the_timeline_holds_the_plan_while_running_and_what_happened_once_finish
     assert done["bars"][0]["actual"] == (0.0, 50.0)
     assert done["bars"][0]["planned"] == (0.0, 100.0)  # cut at the end of the scale
     assert not done["bars"][1]["milestone"]  # planned after the run's end
+
+
+def test_a_checklist_item_a_manager_marked_shows_for_whom_she_marked_it(
+    engine: Engine, people: dict[str, Person], app_client: TestClient
+) -> None:
+    marked = app_client.post(
+        f"/api/runs/{engine.run_id}/checklist/backup/done", headers=bearer(people["mia"])
+    )
+    html = page(app_client, people["olly"], f"/runs/{engine.run_id}")
+
+    assert marked.status_code == 200, marked.text
+    assert re.search(r"done · <span[^>]*>Mia Manager</span> for <span[^>]*>Olly Owner</span>", html)

@@ -124,6 +124,7 @@ def history_json(table: History) -> dict[str, Any]:
                 "started_at": _iso(run.state.started_at or run.record.created_at),
                 "status": run.state.status.value,
                 "completed": run.completed,
+                "exceptions": run.exceptions,
                 "total": run.total,
                 "steps": {
                     step: {
@@ -220,15 +221,16 @@ def _figures_cell(figures: TableFigures | None, before: TableFigures | None) -> 
 def _run_header(run: RunColumn, plan: Plan) -> str:
     started = (run.state.started_at or run.record.created_at).astimezone(plan.zone)
     status = run.state.status.value
-    return "\n".join(
-        [
-            f"[bold]{escape(short_id(run.record.id))}[/]",
-            escape(run.record.env),
-            f"{started:%Y-%m-%d}",
-            f"{started:%H:%M}",
-            f"[{STATUS_STYLE.get(status, 'default')}]{status.replace('_', ' ')}[/]",
-        ]
-    )
+    lines = [
+        f"[bold]{escape(short_id(run.record.id))}[/]",
+        escape(run.record.env),
+        f"{started:%Y-%m-%d}",
+        f"{started:%H:%M}",
+        f"[{STATUS_STYLE.get(status, 'default')}]{status.replace('_', ' ')}[/]",
+    ]
+    if run.exceptions:  # a step was skipped: the run does not count as a rehearsal
+        lines.append("[yellow]with exceptions[/]")
+    return "\n".join(lines)
 
 
 def _cell(run: RunColumn, step: str) -> str:

@@ -16,7 +16,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from golive.engine import call
-from golive.engine.checklist import MarkState, statuses
+from golive.engine.checklist import MarkState, mark_refusal, statuses
 from golive.engine.commands import decide, engine_alive, mark_done, read_state, vote
 from golive.engine.events import Decision, Severity, Vote
 from golive.errors import DecisionRejected
@@ -469,6 +469,10 @@ def post_checklist_done(
     if item_id not in {item.id for item in access.plan.checklist}:
         raise HTTPException(404, f"no checklist item '{item_id}' in go-live {access.plan.golive}")
     by = _person(access)
+    item = next(i for i in access.plan.checklist if i.id == item_id)
+    refusal = mark_refusal(access.plan, item, by)  # policy.checklist_marks: owner_only
+    if refusal is not None:
+        raise _forbidden(refusal)
     note = body.note if body is not None else None
     m.store.mark_checklist(
         access.plan.golive, item_id, state=MarkState.done.value, by=by, note=note

@@ -126,7 +126,8 @@ def _why(log: Path | None, code: int) -> str:
         except OSError:
             lines = []
         last = next((line.strip() for line in reversed(lines) if line.strip()), "")
-    return last.removeprefix("error: ") or f"it exited with status {code}"
+    # `golive: error: ...`: the CLI's refusals (a production run the schedule forbids, too)
+    return last.removeprefix("golive: ").removeprefix("error: ") or f"it exited with status {code}"
 
 
 def _driven_by(store: EventStore, run_id: str, pid: int) -> bool:

@@ -221,6 +221,7 @@ def run_view(
                 "due": str(s.item.due) if s.item.due else None,
                 "state": s.state.value,
                 "done_by": s.last.by if s.done and s.last is not None else None,
+                "done_for": s.item.owner if s.done and s.marked_for else None,
                 "can_mark_done": not s.done and access.can_mark_item(s.item.id),
             }
             for s in checklist
