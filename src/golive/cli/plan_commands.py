@@ -128,6 +128,8 @@ def _print_window(plan: Plan) -> None:
     for finding in findings:
         console.print(f"  [red]✗[/] {escape(finding.message)}")
     needs = [f"{policy.rehearsals_needed} rehearsal(s)"]
+    if plan.verify_passes_needed:
+        needs.append(f"{plan.verify_passes_needed} with every verify step passing")
     if policy.rollback_rehearsed:
         needs.append("a rehearsed rollback")
     if policy.rollback_within:
