@@ -92,9 +92,17 @@ def test_an_override_needs_a_reason_and_a_person(
     monkeypatch.setenv("GOLIVE_NOW", "2026-12-04T21:00+01:00")
 
     result = golive("run", plan, "--env", "production", "--override-policy", cwd=tmp_path)
+    stranger = golive(
+        "run", plan, "--env", "production", "--override-policy", "--why", "x", "--as", "zed",
+        cwd=tmp_path,
+    )  # fmt: skip
 
     assert result.returncode == 2
     assert "--why REASON --as PERSON" in result.stderr
+    assert stranger.returncode == 2
+    assert stranger.stderr.strip() == (
+        "golive: error: --as zed: not a person of this plan (known: ann)"
+    )
     assert not (tmp_path / "ran").exists()
 
 

@@ -148,6 +148,9 @@ def _schedule(
         )
     if not why or not why.strip() or not by:
         raise UsageError("--override-policy needs a reason and a person: --why REASON --as PERSON")
+    if by not in plan_file.plan.people:
+        known = ", ".join(plan_file.plan.people) or "nobody: add people: to the plan"
+        raise UsageError(f"--as {by}: not a person of this plan (known: {known})")
     console_err.print(
         f"warning: policy overridden by {by}: {'; '.join(f.message for f in findings)}",
         markup=False,
