@@ -21,6 +21,8 @@ from golive.engine.events import (
     StepSucceeded,
     encode,
 )
+from golive.plan import load_plan
+from golive.plan.digest import step_digests
 from golive.store import default_state_url, open_store
 
 Golive = Callable[..., subprocess.CompletedProcess[str]]
@@ -317,3 +319,26 @@ def test_a_rehearsal_past_a_skipped_step_shows_as_completed_with_exceptions(
     assert document["runs"][0]["exceptions"] == ["smoke (skipped by ana)"]
     assert "0 of 1 rehearsal completed; completed with exceptions, not counted: " in checked.stdout
     assert ": smoke skipped" in checked.stdout
+
+
+def test_a_real_run_records_the_digest_of_each_step_it_ran(rehearsed: Path, cli: Golive) -> None:
+    events = json.loads(cli("log", "--plan", rehearsed, "--format", "json").stdout)
+
+    started = next(e for e in events if e["type"] == "RunStarted")
+
+    assert started["data"]["step_digests"] == step_digests(load_plan(rehearsed).plan)
+    assert set(started["data"]["step_digests"]) == {"deploy", "smoke"}
+
+
+def test_after_an_edit_check_names_the_changed_step_of_a_really_rehearsed_plan(
+    tmp_path: Path, cli: Golive, golive: Golive
+) -> None:
+    plan = write_plan(tmp_path, SHOP.replace("rollback_rehearsed: true, ", ""))
+    assert golive("run", plan, "--env", "staging").returncode == 0
+    assert cli("check", plan, "--ready").returncode == 0
+
+    plan.write_text(plan.read_text().replace('run: "sleep 0.01"', 'run: "sleep 0.02"'))
+    checked = cli("check", plan, "--ready")
+
+    assert checked.returncode == 1
+    assert "steps changed since the last rehearsal: smoke — rehearse them" in checked.stdout

@@ -2,10 +2,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from tests.report.conftest import plan_text
+
+from golive.engine.events import Outcome, RunFinished, RunStarted, StepSucceeded, encode
 from golive.plan import Plan
 from golive.report.history import RunAndState
 from golive.report.readiness import Verdict, readiness
-from golive.store import RunRecord
+from golive.store import EventStore, RunRecord
 
 Parse = Callable[[str], Plan]
 RunsOf = Callable[[Plan], list[RunAndState]]
@@ -278,3 +281,32 @@ def test_verify_passes_is_set_in_the_policy_as_part_of_rehearsals(
 
     assert (plan.policy.rehearsals_needed, plan.verify_passes_needed) == (1, 1)
     assert result.ready
+
+
+def test_a_rehearsal_logged_before_step_digests_were_recorded_counts_from_its_plan_text(
+    parse: Parse, store: EventStore, runs_of: RunsOf
+) -> None:
+    plan = parse(POLICY.replace("rehearsals: 3", "rehearsals: 1"))
+    run = store.create_run(
+        plan_id="shop", plan_path="plan.golive.yaml", plan_hash="0f3a", env="staging",
+        release="1.0", rehearsal=True, started_by="ana",
+    )  # fmt: skip
+    _, _, started = encode(RunStarted(
+        plan_id="shop", plan_path="plan.golive.yaml", plan_hash="0f3a", plan_text=plan_text(plan),
+        env="staging", release="1.0", rehearsal=True, started_by="ana", max_parallel=10,
+        host="test", pid=1, steps=["deploy", "smoke"],
+    ))  # fmt: skip
+    del started["step_digests"]  # as an older golive wrote it
+    store.append(run.id, "RunStarted", step=None, data=started)
+    for event in (
+        StepSucceeded(step="deploy", attempt=1, duration=600),
+        StepSucceeded(step="smoke", attempt=1, duration=60),
+        RunFinished(outcome=Outcome.completed, duration=660),
+    ):
+        kind, step, data = encode(event)
+        store.append(run.id, kind, step=step, data=data)
+
+    result = readiness(plan, runs_of(plan))
+
+    assert (result.rehearsals_completed, result.rehearsals_current) == (1, 1)
+    assert "rehearsal" not in "; ".join(result.reasons).replace("rollback not rehearsed", "")

@@ -33,6 +33,7 @@ from golive.engine.state import RunState, RunStatus, StepStatus, UndoStatus
 from golive.errors import DecisionRejected, UsageError
 from golive.plan import Plan, PlanFile, parse_plan_text
 from golive.plan.diagnostics import did_you_mean
+from golive.plan.digest import step_digests
 from golive.plan.models import StepKind
 from golive.store import EventStore, RunRecord
 
@@ -138,6 +139,7 @@ def start_run(
             host=socket.gethostname(),
             pid=os.getpid(),
             steps=[step.id for step in plan.steps],
+            step_digests=step_digests(plan),
         )
     )
     return Started(record, engine)

@@ -62,6 +62,8 @@ class RunStarted(Event):
     host: str
     pid: int
     steps: list[str]
+    # step id -> digest of its definition (golive.plan.digest); absent in older logs
+    step_digests: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -316,7 +318,7 @@ def decode(type_name: str, step: str | None, data: dict[str, Any], *, where: str
         if f.name == "step":
             continue
         if f.name not in data:
-            if f.default is dataclasses.MISSING:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 raise StoreError(f"{where}: {type_name} has no {f.name!r}")
             continue
         values[f.name] = _coerce(

@@ -166,6 +166,7 @@ class RunState:
     # twice), and a 1,000-step repr costs milliseconds.
     plan_text: str = field(default="", repr=False)
     plan_hash: str = ""
+    step_digests: dict[str, str] = field(default_factory=dict, repr=False)
     env: str = ""
     release: str | None = None
     rehearsal: bool = True
@@ -240,6 +241,7 @@ def _run_started(state: RunState, event: RunStarted, at: dt.datetime) -> None:
         event.plan_text,
         event.plan_hash,
     )
+    state.step_digests = dict(event.step_digests)
     state.env, state.release, state.rehearsal = event.env, event.release, event.rehearsal
     state.started_by, state.started_at, state.max_parallel = (
         event.started_by,

@@ -1,41 +1,33 @@
 """Which rehearsals count for the plan as it stands now, step by step.
 
-A step's digest is a hash of its definition as written (the keys the plan file sets, in a
-canonical form). Each run keeps the plan it started with in its `RunStarted` event, so the
-digests a rehearsal ran are derived from its log, old runs included. A rehearsal counts for a
+A step's digest is a hash of its definition as written (`golive.plan.digest`). Each run's
+`RunStarted` records the digests of the plan it ran; for a run logged before golive recorded
+them, they are derived from the plan text the event keeps. A rehearsal counts for a
 step only if it ran that step as it is defined now: after a change, only the changed (and
 added) steps need rehearsing again.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from golive.engine.state import RunState, StepStatus
 from golive.errors import PlanError
 from golive.plan import parse_plan_text
+from golive.plan.digest import step_digests
 from golive.plan.models import Plan, StepKind
 from golive.report.history import RunAndState, completed, completed_with_exceptions, short_id
 
 Digests = dict[str, str]  # step id -> digest
 
 
-def step_digests(plan: Plan) -> Digests:
-    """Each step's digest: sha256 of its definition as written, in canonical JSON."""
-    digests: Digests = {}
-    for step in plan.steps:
-        written = step.model_dump(mode="json", exclude_unset=True, by_alias=True)
-        canonical = json.dumps(written, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        digests[step.id] = hashlib.sha256(canonical.encode()).hexdigest()
-    return digests
-
-
 def run_digests(state: RunState, *, display: str, cache: dict[str, Digests]) -> Digests:
-    """The digests of the plan a run started with; none if it cannot be read any more (each
-    of its steps then counts as changed). `cache` is by plan text: most runs share a plan."""
+    """The digests of the plan a run started with: as its RunStarted recorded them, else
+    (older logs) from the plan text it kept; none if that cannot be read any more (each of its
+    steps then counts as changed). `cache` is by plan text: most runs share a plan."""
+    if state.step_digests:
+        return state.step_digests
     found = cache.get(state.plan_text)
     if found is None:
         try:
