@@ -88,7 +88,13 @@ def people(store_url: str) -> dict[str, Person]:
             ("viewer", None, False),
         ]:
             password = f"{name}-password"
-            accounts.add_user(name, password=password, person=person, admin=admin)
+            accounts.add_user(
+                name,
+                password=password,
+                person=person,
+                plan_id="call" if person else None,
+                admin=admin,
+            )
             made[name] = Person(name, person, accounts.create_token(name), password)
         accounts.grant("viewer", Role.observer, plan_id="call")
     return made

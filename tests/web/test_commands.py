@@ -39,7 +39,8 @@ def golive(
 def test_users_grants_and_tokens_are_made_from_the_command_line(tmp_path: Path) -> None:
     state = f"sqlite:///{tmp_path / 'state.db'}"
     added = golive(
-        "user", "add", "ann", "--person", "alice", "--password-stdin", "--state", state,
+        "user", "add", "ann", "--person", "alice", "--plan", "shop", "--password-stdin",
+        "--state", state,
         stdin="a-long-password\n",
     )  # fmt: skip
     assert added.returncode == 0, added.stderr
@@ -56,7 +57,8 @@ def test_users_grants_and_tokens_are_made_from_the_command_line(tmp_path: Path) 
         assert accounts.authenticate("ann", "wrong-password") is None
         user = accounts.user_for_token(token.stdout.strip())
         assert user is not None
-        assert user.person == "alice"
+        assert user.person_in("shop") == "alice"
+        assert user.person_in("other") is None
         assert [g.role for g in accounts.grants("ann")] == [Role.manager]
 
 

@@ -132,7 +132,8 @@ def _person(access: Access) -> str:
     if access.person is None:
         raise _forbidden(
             f"{access.user.name} is not linked to a person of go-live {access.plan.golive}: "
-            "add the user with `golive user add NAME --person PERSON_ID`"
+            f"link them with `golive user link {access.user.name} --person PERSON_ID "
+            f"--plan {access.plan.golive}`"
         )
     return access.person
 
@@ -514,7 +515,7 @@ async def stream(
     user = access.user
     name = access.plan.people[access.person].name if access.person else user.name
     subscription = await m.broker.subscribe(
-        run_id, Watcher(user.name, access.person, name), after=start
+        run_id, Watcher(user.name, access.person, name), after=start, credential=who.credential
     )
 
     async def messages() -> AsyncIterator[bytes]:

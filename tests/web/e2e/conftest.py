@@ -166,7 +166,7 @@ def add_users(state_url: str) -> dict[str, User]:
     """ann, bob and olga through `golive user add/grant` and `golive token create`."""
     made: dict[str, User] = {}
     for user in USERS:
-        person = ["--person", user.person] if user.person else []
+        person = ["--person", user.person, "--plan", PLAN_ID] if user.person else []
         ok(golive("user", "add", user.name, *person, "--password-stdin", "--state", state_url,
                   stdin=user.password + "\n"))  # fmt: skip
         ok(golive("user", "grant", user.name, user.role, "--plan", PLAN_ID, "--state", state_url))
