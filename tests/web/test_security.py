@@ -19,7 +19,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from starlette.routing import BaseRoute, Mount, Route
-from tests.web.conftest import Engine, Person, bearer, golive_command, login
+from tests.web.conftest import Engine, Person, bearer, golive_command, login, running
 from tests.web.test_live import Watch, serving
 
 from golive.errors import UsageError
@@ -392,7 +392,7 @@ def test_every_stored_text_comes_back_escaped_in_the_pages(store_url: str, tmp_p
         accounts = Accounts(store)
         accounts.add_user("evil", password="evil-password", person="evil", plan_id="xss")
         token = {"Authorization": f"Bearer {accounts.create_token('evil')}"}
-    with _engine(plan, store_url, tmp_path) as run_id:
+    with running(plan, store_url, tmp_path, until="wait") as run_id:
         app = create_app(store_url, plans=load_served_plans([plan]))
         with TestClient(app, base_url="http://127.0.0.1") as client:
             api = f"/api/runs/{run_id}"
@@ -420,29 +420,6 @@ def test_every_stored_text_comes_back_escaped_in_the_pages(store_url: str, tmp_p
 def _first_issue(client: TestClient, api: str, token: dict[str, str]) -> int | str:
     issues = client.get(api, headers=token).json()["issues"]
     return issues[0]["id"] if issues else "0"
-
-
-class _engine:
-    """`golive run` of a plan in the background, for as long as the block runs."""
-
-    def __init__(self, plan: Path, store_url: str, cwd: Path) -> None:
-        import subprocess
-        import sys
-
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "golive", "run", str(plan), "--env", "staging",
-             "--state", store_url, "--plain"],
-            cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        self.engine = Engine(self.process, store_url)
-
-    def __enter__(self) -> str:
-        self.engine.wait_for(lambda s: s["steps"].get("wait") == "waiting")
-        return self.engine.run_id
-
-    def __exit__(self, *exc: object) -> None:
-        self.process.kill()
-        self.process.communicate()
 
 
 # --- a person id means something in its own go-live only ----------------------------------------
