@@ -46,6 +46,7 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
         404: "No such run (or checklist item, or plan on this server)",
         409: "Refused by the run's state now (a gate not open, a step done already, an "
         "engine drives it already)",
+        413: "The request body is larger than 1 MiB",
         422: "The request does not fit: one `where: problem` per problem",
         503: "The state store cannot be reached (or a started engine did not report in time)",
     }
@@ -55,7 +56,7 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 router = APIRouter(prefix="/api")
 LIST_ERRORS = _errors(401, 422, 503)
 READ_ERRORS = _errors(401, 403, 404, 422, 503)
-WRITE_ERRORS = _errors(400, 401, 403, 404, 409, 422, 503)
+WRITE_ERRORS = _errors(400, 401, 403, 404, 409, 413, 422, 503)
 Reader = Annotated[Principal, Depends(reader)]
 Writer = Annotated[Principal, Depends(writer)]
 Missions = Annotated[Mission, Depends(mission)]
