@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from tests.web.conftest import Engine, Person, bearer, golive_command, login, running
 
 from golive.store import open_store
-from golive.store.accounts import Accounts
+from golive.store.accounts import Accounts, secret_hash
 from golive.store.schema import users
 from golive.web import create_app
 from golive.web.guard import (
@@ -468,3 +468,19 @@ def test_a_person_of_one_go_live_reads_nothing_of_another_with_the_same_person_i
         login(client, Person("ann", "own", "", "ann-password"))
         assert client.get(f"/runs/{runs['beta']}").status_code == 403
         assert runs["beta"] not in client.get("/").text
+
+
+def test_an_open_stream_s_credentials_stay_valid_until_revoked_ended_or_disabled(
+    store_url: str, people: dict[str, Person]
+) -> None:
+    with open_store(store_url) as store:
+        accounts = Accounts(store)
+        session, other = accounts.create_session("mia"), accounts.create_session("olly")
+        token = accounts.create_token("alba")
+        held = {secret_hash(session), secret_hash(other), secret_hash(token), "f" * 64}
+        assert accounts.live_credentials(held) == held - {"f" * 64}
+        accounts.end_session(other)
+        accounts.revoke_tokens("alba")
+        assert accounts.live_credentials(held) == {secret_hash(session)}
+        accounts.set_disabled("mia", True)
+        assert accounts.live_credentials(held) == set()
