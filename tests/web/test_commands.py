@@ -81,6 +81,7 @@ def test_users_grants_and_tokens_are_made_from_the_command_line(tmp_path: Path) 
         (["token", "revoke"], None, "name one token id"),
         (["token", "revoke", "abc"], None, "give at least 6 hex digits"),
         (["token", "revoke", "abcdef"], None, "no token has an id starting with abcdef"),
+        (["serve", "--trusted-proxy", "proxy"], None, "--trusted-proxy 'proxy': not an IP"),
     ],
 )
 def test_bad_account_commands_say_what_to_do(

@@ -111,7 +111,10 @@ steps:
         headers: {Authorization: Bearer very-secret}
         json: {status: ok}
       - {http_error_rate: /var/log/nginx/shop.json, below: 0.5%, over: 5m, min_requests: 1500}
-      - {name: Orders flow, sql: select count(*) from orders, db: "sqlite://", above: 1234.5}
+      - name: Orders flow
+        sql: select count(*) from orders
+        db: postgresql://shop:hunter2@db.example/shop
+        above: 1234.5
 """
 
 
@@ -143,3 +146,5 @@ def test_the_gate_card_shows_each_check_s_evidence_as_key_and_value(
     assert "min_requests : 1,500" in shown
     assert "Orders flow" in shown
     assert "above : 1,234.5" in shown
+    assert "db : postgresql://shop:***@db.example/shop" in shown
+    assert "hunter2" not in html

@@ -117,10 +117,19 @@ def test_a_rotating_x_forwarded_for_from_an_untrusted_peer_is_still_locked_out(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("given", ["option", "environment"])
 def test_a_trusted_proxy_s_x_forwarded_for_names_the_client(
-    store_url: str, people: dict[str, Person], tmp_path: Path
+    store_url: str,
+    people: dict[str, Person],
+    tmp_path: Path,
+    given: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    with serving(store_url, tmp_path, "--trusted-proxy", "127.0.0.0/8") as (url, _):
+    options = ["--trusted-proxy", "10.0.0.0/8", "--trusted-proxy", "127.0.0.0/8"]
+    if given == "environment":
+        monkeypatch.setenv("GOLIVE_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.0/8")
+        options = []
+    with serving(store_url, tmp_path, *options) as (url, _):
         rotating = [f"203.0.113.{n}" for n in range(7)]
         assert failed_logins(url, rotating) == [401] * 7  # seven clients, one failure each
         # a client's own X-Forwarded-For is not believed: the proxy appends the address it saw

@@ -4,6 +4,7 @@ render it. Built from the run's folded state, its plan, and the user's rights.""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +21,7 @@ from golive.web.broker import Watcher
 from golive.web.roles import ROLE_ORDER, Access
 
 CURRENT = (StepStatus.running, StepStatus.waiting, StepStatus.retrying)
+URL_PASSWORD = re.compile(r"(://[^/:@\s]*:)[^@/\s]+@")
 
 
 def iso(value: dt.datetime | None) -> str | None:
@@ -132,13 +134,13 @@ def _figure(value: Any, *, percent: bool = False) -> str:
         return ", ".join(_figure(v) for v in value)
     if isinstance(value, dict):
         return ", ".join(f"{k} = {_figure(v)}" for k, v in value.items())
-    return str(value)
+    return URL_PASSWORD.sub(r"\1***@", str(value))  # a database URL's password stays off the page
 
 
 def check_evidence(check: str | BaseModel) -> dict[str, Any]:
     """A gate's check for the page: a label (its name, else its kind and target) and what it
     expects, one `key: value` each, figures formatted; an HTTP check's header values are not
-    shown (they may carry credentials), only their names."""
+    shown (they may carry credentials), only their names, nor a URL's password."""
     if isinstance(check, str):
         return {"label": f"step {check}", "evidence": []}
     fields = check.model_dump(exclude_defaults=True, by_alias=True, exclude={"name"})
