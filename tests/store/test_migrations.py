@@ -131,6 +131,56 @@ def test_the_initial_migration_can_be_downgraded(store_url: str) -> None:
         engine.dispose()
 
 
+def _store_at_0003(url: str, plan_ids: list[str]) -> None:
+    """A store as golive left it before 0004: users linked to a person in no go-live."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        Path(parsed.database or "").parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(connection), "0003")
+            for n, plan_id in enumerate(plan_ids):
+                connection.execute(
+                    sa.text(
+                        "INSERT INTO runs (id, plan_id, plan_path, plan_hash, env, rehearsal, "
+                        "started_by, created_at) VALUES (:id, :plan, 'p', 'h', 'staging', true, "
+                        "'x', CURRENT_TIMESTAMP)"
+                    ),
+                    {"id": f"r-{n}", "plan": plan_id},
+                )
+            connection.execute(
+                sa.text(
+                    "INSERT INTO users (name, person, admin, password_hash, created_at) VALUES "
+                    "('ann', 'own', false, 'h', CURRENT_TIMESTAMP)"
+                )
+            )
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("plan_ids", "links", "unbound"),
+    [
+        (["shop", "shop"], (("shop", "own"),), None),  # one go-live: the link meant it
+        (["shop", "bank"], (), "own"),  # two: it could mean either, so it means neither
+        ([], (), "own"),
+    ],
+)
+def test_migration_0004_binds_an_old_person_link_only_to_the_store_s_one_go_live(
+    store_url: str,
+    plan_ids: list[str],
+    links: tuple[tuple[str, str], ...],
+    unbound: str | None,
+) -> None:
+    from golive.store.accounts import Accounts
+
+    _store_at_0003(store_url, plan_ids)
+    with open_store(store_url) as store:
+        user = Accounts(store).require_user("ann")
+    assert (user.links, user.unbound_person) == (links, unbound)
+
+
 def test_the_migrations_ship_inside_the_package() -> None:
     import golive.store
 

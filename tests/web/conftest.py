@@ -10,6 +10,7 @@ real store (SQLite or PostgreSQL), a real `golive run` engine process, the in-pr
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import time
@@ -88,7 +89,13 @@ def people(store_url: str) -> dict[str, Person]:
             ("viewer", None, False),
         ]:
             password = f"{name}-password"
-            accounts.add_user(name, password=password, person=person, admin=admin)
+            accounts.add_user(
+                name,
+                password=password,
+                person=person,
+                plan_id="call" if person else None,
+                admin=admin,
+            )
             made[name] = Person(name, person, accounts.create_token(name), password)
         accounts.grant("viewer", Role.observer, plan_id="call")
     return made
@@ -139,6 +146,23 @@ class Engine:
                 return
             time.sleep(0.05)
         raise AssertionError(f"timed out; the run is {self.status()}")
+
+
+@contextlib.contextmanager
+def running(plan: Path, store_url: str, cwd: Path, *, until: str) -> Iterator[str]:
+    """`golive run` of a plan in the background, once its step `until` waits: the run's id."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "golive", "run", str(plan), "--env", "staging",
+         "--state", store_url, "--plain"],
+        cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    engine = Engine(process, store_url)
+    try:
+        engine.wait_for(lambda s: s["steps"].get(until) == "waiting")
+        yield engine.run_id
+    finally:
+        process.kill()
+        process.communicate()
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from golive.engine.events import Severity, UpdatePosted
 from golive.errors import DecisionRejected, UsageError
 from golive.plan import load_plan
 from golive.store import RunRecord, open_store
-from golive.store.accounts import SESSION_LIFETIME, Accounts, Role
+from golive.store.accounts import SESSION_LIFETIME, Accounts, Role, token_id
 from golive.store.schema import web_sessions
 
 
@@ -39,7 +39,8 @@ def golive(
 def test_users_grants_and_tokens_are_made_from_the_command_line(tmp_path: Path) -> None:
     state = f"sqlite:///{tmp_path / 'state.db'}"
     added = golive(
-        "user", "add", "ann", "--person", "alice", "--password-stdin", "--state", state,
+        "user", "add", "ann", "--person", "alice", "--plan", "shop", "--password-stdin",
+        "--state", state,
         stdin="a-long-password\n",
     )  # fmt: skip
     assert added.returncode == 0, added.stderr
@@ -56,7 +57,8 @@ def test_users_grants_and_tokens_are_made_from_the_command_line(tmp_path: Path) 
         assert accounts.authenticate("ann", "wrong-password") is None
         user = accounts.user_for_token(token.stdout.strip())
         assert user is not None
-        assert user.person == "alice"
+        assert user.person_in("shop") == "alice"
+        assert user.person_in("other") is None
         assert [g.role for g in accounts.grants("ann")] == [Role.manager]
 
 
@@ -69,6 +71,17 @@ def test_users_grants_and_tokens_are_made_from_the_command_line(tmp_path: Path) 
         (["user", "add", "bad name", "--password-stdin"], "long-enough\n", "user name 'bad name'"),
         (["user", "grant", "nobody", "observer"], None, "no user 'nobody'"),
         (["token", "create", "nobody"], None, "no user 'nobody'"),
+        (
+            ["user", "add", "bob", "--person", "bob", "--password-stdin"],
+            "long-enough\n",
+            "--person bob needs --plan GOLIVE_ID",
+        ),
+        (["user", "disable", "nobody"], None, "no user 'nobody'"),
+        (["user", "link", "nobody", "--person", "x", "--plan", "shop"], None, "no user 'nobody'"),
+        (["token", "revoke"], None, "name one token id"),
+        (["token", "revoke", "abc"], None, "give at least 6 hex digits"),
+        (["token", "revoke", "abcdef"], None, "no token has an id starting with abcdef"),
+        (["serve", "--trusted-proxy", "proxy"], None, "--trusted-proxy 'proxy': not an IP"),
     ],
 )
 def test_bad_account_commands_say_what_to_do(
@@ -78,6 +91,67 @@ def test_bad_account_commands_say_what_to_do(
     assert result.returncode == 2
     assert error in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_user_is_a_person_in_each_go_live_it_is_linked_to(tmp_path: Path) -> None:
+    state = f"sqlite:///{tmp_path / 's.db'}"
+    added = golive("user", "add", "ann", "--password-stdin", "--state", state, stdin="long-pass\n")
+    assert added.returncode == 0, added.stderr
+    for plan, person in (("shop", "own"), ("bank", "ann"), ("shop", "alice")):
+        linked = golive("user", "link", "ann", "--person", person, "--plan", plan, "--state", state)
+        assert linked.returncode == 0, linked.stderr
+        assert f"ann is person {person} in go-live {plan}" in linked.stdout
+    unlinked = golive("user", "unlink", "ann", "--plan", "bank", "--state", state)
+    assert unlinked.returncode == 0, unlinked.stderr
+    with open_store(state) as store:
+        user = Accounts(store).require_user("ann")
+    assert user.links == (("shop", "alice"),)  # the second link in shop replaced the first
+
+
+def test_tokens_are_listed_by_id_and_revoked_one_or_all(tmp_path: Path) -> None:
+    state = f"sqlite:///{tmp_path / 's.db'}"
+    for name in ("ann", "bob"):
+        golive("user", "add", name, "--password-stdin", "--state", state, stdin="long-pass\n")
+    made = [golive("token", "create", name, "--state", state) for name in ("ann", "ann", "bob")]
+    tokens = [m.stdout.strip() for m in made]
+    ids = [token_id(t) for t in tokens]
+    assert f"token {ids[0]} of ann: revoke it with `golive token revoke {ids[0]}`" in made[0].stderr
+    listed = golive("token", "list", "--state", state)
+    assert [line.split()[:2] for line in listed.stdout.splitlines()] == [
+        [ids[0], "ann"], [ids[1], "ann"], [ids[2], "bob"]
+    ]  # fmt: skip
+    assert not any(t in listed.stdout for t in tokens)  # ids only, never a token
+    one = golive("token", "revoke", ids[2][:7], "--state", state)
+    assert one.returncode == 0, one.stderr
+    assert f"token {ids[2]} of bob revoked" in one.stdout
+    every = golive("token", "revoke", "--user", "ann", "--state", state)
+    assert "2 token(s) of ann revoked" in every.stdout
+    with open_store(state) as store:
+        accounts = Accounts(store)
+        assert [accounts.user_for_token(t) for t in tokens] == [None, None, None]
+        assert accounts.list_tokens() == []
+
+
+def test_a_disabled_user_cannot_log_in_until_enabled(tmp_path: Path) -> None:
+    state = f"sqlite:///{tmp_path / 's.db'}"
+    golive("user", "add", "ann", "--password-stdin", "--state", state, stdin="long-pass\n")
+    token = golive("token", "create", "ann", "--state", state).stdout.strip()
+    with open_store(state) as store:
+        session = Accounts(store).create_session("ann")
+    disabled = golive("user", "disable", "ann", "--state", state)
+    assert disabled.returncode == 0, disabled.stderr
+    with open_store(state) as store:
+        accounts = Accounts(store)
+        assert accounts.authenticate("ann", "long-pass") is None
+        assert accounts.user_for_token(token) is None
+        assert accounts.user_for_session(session) is None
+    enabled = golive("user", "enable", "ann", "--state", state)
+    assert enabled.returncode == 0, enabled.stderr
+    with open_store(state) as store:
+        accounts = Accounts(store)
+        assert accounts.authenticate("ann", "long-pass") is not None
+        assert accounts.user_for_token(token) is not None
+        assert accounts.user_for_session(session) is None  # ended when disabled
 
 
 def test_a_user_name_is_taken_once(tmp_path: Path) -> None:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from fastapi.testclient import TestClient
-from tests.web.conftest import Engine, Person, bearer, login
+from tests.web.conftest import Engine, Person, bearer, login, running
 
+from golive.store import open_store
+from golive.store.accounts import Accounts
+from golive.web import create_app
 from golive.web.pages import timeline
 
 PARTS = [
@@ -96,3 +100,61 @@ def test_a_checklist_item_a_manager_marked_shows_for_whom_she_marked_it(
 
     assert marked.status_code == 200, marked.text
     assert re.search(r"done · <span[^>]*>Mia Manager</span> for <span[^>]*>Olly Owner</span>", html)
+EVIDENCE_PLAN = """\
+golive: evidence
+title: Gate evidence
+people:
+  ann: {name: Ann}
+environments:
+  staging: {}
+steps:
+  - {id: wait, owner: ann, manual: Say when}
+  - id: go
+    gate: Go or no-go
+    needs: [wait]
+    approvers: [ann]
+    checks:
+      - wait
+      - http: https://shop.example/health
+        expect: [200, 204]
+        latency_below: 250ms
+        headers: {Authorization: Bearer very-secret}
+        json: {status: ok}
+      - {http_error_rate: /var/log/nginx/shop.json, below: 0.5%, over: 5m, min_requests: 1500}
+      - name: Orders flow
+        sql: select count(*) from orders
+        db: postgresql://shop:hunter2@db.example/shop
+        above: 1234.5
+"""
+
+
+def test_the_gate_card_shows_each_check_s_evidence_as_key_and_value(
+    store_url: str, tmp_path: Path
+) -> None:
+    plan = tmp_path / "evidence.golive.yaml"
+    plan.write_text(EVIDENCE_PLAN, encoding="utf-8")
+    with open_store(store_url) as store:
+        accounts = Accounts(store)
+        accounts.add_user("ann", password="ann-password", person="ann", plan_id="evidence")
+    with running(plan, store_url, tmp_path, until="wait") as run_id:
+        app = create_app(store_url)
+        with TestClient(app, base_url="http://127.0.0.1") as client:
+            html = page(client, Person("ann", "ann", "", "ann-password"), f"/runs/{run_id}")
+    checks = html[html.index('data-testid="gate-checks"') :]
+    checks = checks[: checks.index("</ul>")]
+    shown = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", checks)).strip()
+    assert "{" not in shown  # no dict, as Python or JSON would print it
+    assert "step wait" in shown
+    assert "http https://shop.example/health" in shown
+    assert "expect : 200, 204" in shown
+    assert "latency_below : 250ms" in shown
+    assert "headers : Authorization" in shown
+    assert "very-secret" not in html  # a header's value may be a credential
+    assert "json : status = ok" in shown
+    assert "below : 0.5%" in shown
+    assert "over : 5m" in shown
+    assert "min_requests : 1,500" in shown
+    assert "Orders flow" in shown
+    assert "above : 1,234.5" in shown
+    assert "db : postgresql://shop:***@db.example/shop" in shown
+    assert "hunter2" not in html

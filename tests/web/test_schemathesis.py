@@ -120,7 +120,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     url = f"sqlite:///{directory / 'state.db'}"
     with open_store(url) as opened:
         accounts = Accounts(opened)
-        accounts.add_user("manager", password="fuzz-manager-pw", person="ann")
+        accounts.add_user("manager", password="fuzz-manager-pw", person="ann", plan_id="api-fuzz")
         accounts.grant("manager", Role.manager, plan_id="api-fuzz")
         token = accounts.create_token("manager")
     return Store(url, token, stopped_at_gate(directory, url))

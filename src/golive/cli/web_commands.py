@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -10,7 +11,9 @@ import typer
 from golive.cli.app import app, console, console_err
 from golive.cli.options import StateOption, opened, state_url
 from golive.errors import UsageError
-from golive.store.accounts import Accounts, Role
+from golive.store.accounts import Accounts, Role, token_id
+
+TRUSTED_PROXIES_ENV = "GOLIVE_TRUSTED_PROXIES"  # the same name as golive.web.guard's
 
 user_app = typer.Typer(
     name="user",
@@ -43,7 +46,10 @@ def _password_from_stdin() -> str:
 def user_add(
     name: str = typer.Argument(..., help="The user name, used to log in."),
     person: str | None = typer.Option(
-        None, "--person", help="The person id this user is in the plans (their role follows)."
+        None, "--person", help="The person id this user is in the go-live --plan names."
+    ),
+    plan: str | None = typer.Option(
+        None, "--plan", help="The go-live id (golive: in the plan) --person belongs to."
     ),
     admin: bool = typer.Option(False, "--admin", help="Manager of every go-live."),
     password_stdin: bool = typer.Option(
@@ -52,15 +58,70 @@ def user_add(
     state: str | None = StateOption,
 ) -> None:
     """Add a user who can log in to mission control."""
+    if person is not None and plan is None:
+        raise UsageError(
+            f"--person {person} needs --plan GOLIVE_ID: a person id means something only in "
+            "one go-live's plan (the `golive:` id at its top)"
+        )
     if not password_stdin:
         raise UsageError(
             "pass --password-stdin and the password on standard input (never on the command line)"
         )
     password = _password_from_stdin()
     with opened(state, None, create=True) as store:
-        user = Accounts(store).add_user(name, password=password, person=person, admin=admin)
-    linked = f" (person {user.person})" if user.person else ""
+        user = Accounts(store).add_user(
+            name, password=password, person=person, plan_id=plan, admin=admin
+        )
+    linked = f" (person {person} in go-live {plan})" if person else ""
     console.print(f"user {user.name}{linked} added" + (", admin" if user.admin else ""))
+
+
+@user_app.command(name="link")
+def user_link(
+    name: str = typer.Argument(..., help="The user."),
+    person: str = typer.Option(..., "--person", help="The person id in the go-live's plan."),
+    plan: str = typer.Option(..., "--plan", help="The go-live id (golive: in the plan)."),
+    state: str | None = StateOption,
+) -> None:
+    """Make a user a person of one go-live (their roles there follow from the plan)."""
+    with opened(state, None, create=True) as store:
+        Accounts(store).link(name, plan_id=plan, person=person)
+    console.print(f"{name} is person {person} in go-live {plan}", markup=False)
+
+
+@user_app.command(name="unlink")
+def user_unlink(
+    name: str = typer.Argument(..., help="The user."),
+    plan: str = typer.Option(..., "--plan", help="The go-live id (golive: in the plan)."),
+    state: str | None = StateOption,
+) -> None:
+    """Remove a user's person in one go-live."""
+    with opened(state, None, create=True) as store:
+        removed = Accounts(store).unlink(name, plan_id=plan)
+    shown = "is no longer a person" if removed else "was no person"
+    console.print(f"{name} {shown} in go-live {plan}", markup=False)
+
+
+@user_app.command(name="disable")
+def user_disable(
+    name: str = typer.Argument(..., help="The user."),
+    state: str | None = StateOption,
+) -> None:
+    """Lock a user out at once: logins refused, sessions ended, tokens and streams cut."""
+    with opened(state, None, create=True) as store:
+        Accounts(store).set_disabled(name, True)
+    console.print(f"{name} disabled: their sessions, tokens and live streams end", markup=False)
+
+
+@user_app.command(name="enable")
+def user_enable(
+    name: str = typer.Argument(..., help="The user."),
+    state: str | None = StateOption,
+) -> None:
+    """Let a disabled user log in again (their tokens work again too)."""
+    with opened(state, None, create=True) as store:
+        Accounts(store).set_disabled(name, False)
+    console.print(f"{name} enabled", markup=False)
 
 
 @user_app.command(name="grant")
@@ -87,6 +148,47 @@ def token_create(
     with opened(state, None, create=True) as store:
         token = Accounts(store).create_token(name)
     typer.echo(token)
+    console_err.print(
+        f"token {token_id(token)} of {name}: revoke it with `golive token revoke "
+        f"{token_id(token)}`",
+        markup=False,
+    )
+
+
+@token_app.command(name="list")
+def token_list(
+    name: str | None = typer.Argument(None, help="Only this user's tokens."),
+    state: str | None = StateOption,
+) -> None:
+    """The API tokens: id, user, created (never the token itself)."""
+    with opened(state, None, create=True) as store:
+        tokens = Accounts(store).list_tokens(name)
+    for token in tokens:
+        created = token.created_at.strftime("%Y-%m-%d %H:%M UTC")
+        console.print(f"{token.id}  {token.user_name}  {created}", markup=False)
+    if not tokens:
+        console.print("no tokens", markup=False)
+
+
+@token_app.command(name="revoke")
+def token_revoke(
+    token: str | None = typer.Argument(None, help="The token's id (6+ first hex digits)."),
+    user: str | None = typer.Option(None, "--user", help="Revoke every token of this user."),
+    state: str | None = StateOption,
+) -> None:
+    """Revoke an API token, or all of a user's: refused at once, live streams cut."""
+    if (token is None) == (user is None):
+        raise UsageError(
+            "name one token id (see `golive token list`) or --user NAME for all of theirs"
+        )
+    with opened(state, None, create=True) as store:
+        accounts = Accounts(store)
+        if token is not None:
+            found = accounts.revoke_token(token)
+            console.print(f"token {found.id} of {found.user_name} revoked", markup=False)
+        elif user is not None:
+            count = accounts.revoke_tokens(user)
+            console.print(f"{count} token(s) of {user} revoked", markup=False)
 
 
 @app.command()
@@ -99,6 +201,13 @@ def serve(
         help="A plan its managers may start from the browser; a directory: each *.golive.yaml "
         "in it (repeatable).",
     ),
+    trusted_proxy: list[str] = typer.Option(
+        [],
+        "--trusted-proxy",
+        help="An address or CIDR network of a reverse proxy whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed (repeatable; default: none, the peer's address "
+        f"counts; or {TRUSTED_PROXIES_ENV}, comma-separated).",
+    ),
     state: str | None = StateOption,
 ) -> None:
     """Serve mission control: the live dashboard and the JSON API of the runs in the store."""
@@ -106,8 +215,14 @@ def serve(
 
     from golive.web.app import create_app
     from golive.web.auth import is_loopback
+    from golive.web.guard import parse_networks
     from golive.web.launch import load_served_plans
 
+    if trusted_proxy:
+        proxies = parse_networks(trusted_proxy)
+    else:
+        from_env = os.environ.get(TRUSTED_PROXIES_ENV, "").replace(",", " ").split()
+        proxies = parse_networks(from_env, where=TRUSTED_PROXIES_ENV)
     plans = load_served_plans(plan)  # a broken plan stops the server here, with file:line
     url = state_url(state, None)
     with opened(url, None, create=True) as store:  # a bad --state fails here, in one line
@@ -115,6 +230,9 @@ def serve(
     console.print(f"mission control on http://{host}:{port}/ (state store {shown})")
     for served in plans.values():
         console.print(f"  may start go-live {served.id} ({served.path})", markup=False)
+    if proxies:
+        shown_proxies = ", ".join(str(p) for p in proxies)
+        console.print(f"  X-Forwarded-For believed from {shown_proxies}", markup=False)
     if not is_loopback(host):
         console_err.print(
             f"warning: {host} is not the loopback address: browsers keep the session cookie "
@@ -122,10 +240,10 @@ def serve(
             markup=False,
         )
     uvicorn.run(
-        create_app(url, plans=plans),
+        create_app(url, plans=plans, trusted_proxies=proxies),
         host=host,
         port=port,
         log_level="warning",
-        proxy_headers=True,
+        proxy_headers=False,  # the app's Guard believes forwarded headers from --trusted-proxy
         timeout_graceful_shutdown=2,
     )

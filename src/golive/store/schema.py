@@ -74,6 +74,18 @@ users = sa.Table(
     sa.Column("admin", sa.Boolean(), nullable=False),
     sa.Column("password_hash", sa.Text(), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    # migration 0004: a disabled user cannot log in, and their sessions and tokens are refused
+    sa.Column("disabled", sa.Boolean(), nullable=False, server_default=sa.false()),
+)
+
+# Migration 0004: which person a user is in one go-live's plan (a person id means something only
+# there). `users.person` is a link made before 0004 that names no go-live: it grants nothing.
+person_links = sa.Table(
+    "person_links",
+    metadata,
+    sa.Column("user_name", sa.String(64), sa.ForeignKey("users.name"), primary_key=True),
+    sa.Column("plan_id", sa.Text(), primary_key=True),
+    sa.Column("person", sa.Text(), nullable=False),
 )
 
 api_tokens = sa.Table(

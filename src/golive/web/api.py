@@ -46,6 +46,7 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
         404: "No such run (or checklist item, or plan on this server)",
         409: "Refused by the run's state now (a gate not open, a step done already, an "
         "engine drives it already)",
+        413: "The request body is larger than 1 MiB",
         422: "The request does not fit: one `where: problem` per problem",
         503: "The state store cannot be reached (or a started engine did not report in time)",
     }
@@ -55,7 +56,7 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 router = APIRouter(prefix="/api")
 LIST_ERRORS = _errors(401, 422, 503)
 READ_ERRORS = _errors(401, 403, 404, 422, 503)
-WRITE_ERRORS = _errors(400, 401, 403, 404, 409, 422, 503)
+WRITE_ERRORS = _errors(400, 401, 403, 404, 409, 413, 422, 503)
 Reader = Annotated[Principal, Depends(reader)]
 Writer = Annotated[Principal, Depends(writer)]
 Missions = Annotated[Mission, Depends(mission)]
@@ -132,7 +133,8 @@ def _person(access: Access) -> str:
     if access.person is None:
         raise _forbidden(
             f"{access.user.name} is not linked to a person of go-live {access.plan.golive}: "
-            "add the user with `golive user add NAME --person PERSON_ID`"
+            f"link them with `golive user link {access.user.name} --person PERSON_ID "
+            f"--plan {access.plan.golive}`"
         )
     return access.person
 
@@ -518,7 +520,7 @@ async def stream(
     user = access.user
     name = access.plan.people[access.person].name if access.person else user.name
     subscription = await m.broker.subscribe(
-        run_id, Watcher(user.name, access.person, name), after=start
+        run_id, Watcher(user.name, access.person, name), after=start, credential=who.credential
     )
 
     async def messages() -> AsyncIterator[bytes]:

@@ -8,7 +8,7 @@ HTTPException and a request body that does not validate (422, one line per probl
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +26,8 @@ from golive.errors import DecisionRejected, GoliveError, RunNotFound, StoreError
 from golive.store import EventStore, open_store
 from golive.store.accounts import Accounts
 from golive.web.auth import LoginLimiter, Principal, check_csrf, identify, unauthorized
-from golive.web.broker import Broker
+from golive.web.broker import RECHECK_INTERVAL, Broker
+from golive.web.guard import MAX_BODY, Guard, Network
 from golive.web.launch import ServedPlan
 from golive.web.roles import Access
 from golive.web.runs import RunEntry, Runs
@@ -60,11 +61,16 @@ class Mission:
         entry = self.runs.entry(run_id)
         access = self.access_to(entry, principal)
         if not access.can_view:
+            name, plan_id = principal.user.name, entry.record.plan_id
+            unbound = principal.user.unbound_person
+            hint = (
+                f"link them to their person there: `golive user link {name} --person "
+                f"{unbound} --plan {plan_id}` (their link to {unbound} names no go-live)"
+                if unbound
+                else f"grant one: `golive user grant {name} observer --plan {plan_id}`"
+            )
             raise HTTPException(
-                403,
-                f"{principal.user.name} has no role in go-live {entry.record.plan_id}: a manager "
-                f"can grant one with `golive user grant {principal.user.name} observer "
-                f"--plan {entry.record.plan_id}`",
+                403, f"{name} has no role in go-live {plan_id}: an admin can {hint}"
             )
         return entry, access
 
@@ -120,12 +126,23 @@ def create_app(
     *,
     poll_interval: float = 0.05,
     plans: dict[str, ServedPlan] | None = None,
+    trusted_proxies: Sequence[Network] = (),
+    max_body: int = MAX_BODY,
+    recheck_interval: float = RECHECK_INTERVAL,
 ) -> FastAPI:
     """Mission control for the runs of the state store at `state_url` (opened now); `plans`
-    are those its managers may start from the browser (`golive serve --plan`)."""
+    are those its managers may start from the browser (`golive serve --plan`); X-Forwarded-For
+    is believed from `trusted_proxies` only; a request body may have `max_body` bytes; an open
+    stream re-checks its token or session every `recheck_interval` seconds."""
     store = open_store(state_url)
     runs = Runs(store)
-    broker = Broker(runs, interval=poll_interval)
+    accounts = Accounts(store)
+    broker = Broker(
+        runs,
+        interval=poll_interval,
+        recheck=accounts.live_credentials,
+        recheck_interval=recheck_interval,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -147,7 +164,7 @@ def create_app(
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     app.state.mission = Mission(
         store,
-        Accounts(store),
+        accounts,
         runs,
         broker,
         LoginLimiter(),
@@ -155,6 +172,7 @@ def create_app(
         state_url,
         dict(plans or {}),
     )
+    app.add_middleware(Guard, accounts=accounts, trusted_proxies=trusted_proxies, max_body=max_body)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     @app.exception_handler(GoliveError)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from fastapi import HTTPException, Request, Response
 
-from golive.store.accounts import SESSION_LIFETIME, Accounts, User
+from golive.store.accounts import SESSION_LIFETIME, Accounts, User, secret_hash
 
 SESSION_COOKIE = "golive_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -32,10 +32,12 @@ LOOPBACK_NAMES = {"localhost"}
 
 @dataclass(frozen=True)
 class Principal:
-    """An authenticated user, and the session they came with (None for an API token)."""
+    """An authenticated user, the session they came with (None for an API token), and the
+    SHA-256 of their token or session (how an open stream re-checks it is still valid)."""
 
     user: User
     session: str | None = None
+    credential: str = ""
 
     @property
     def csrf(self) -> str | None:
@@ -66,12 +68,19 @@ def identify(request: Request, accounts: Accounts) -> Principal | None:
             raise unauthorized("the Authorization header must be 'Bearer TOKEN'")
         user = accounts.user_for_token(token.strip())
         if user is None:
-            raise unauthorized("this API token is not valid: create one with `golive token create`")
-        principal = Principal(user)
+            raise unauthorized(
+                "this API token is not valid (revoked, or its user disabled): create one with "
+                "`golive token create`"
+            )
+        principal = Principal(user, credential=secret_hash(token.strip()))
     else:
         session = request.cookies.get(SESSION_COOKIE)
         user = accounts.user_for_session(session) if session else None
-        principal = Principal(user, session) if user is not None and session else None
+        principal = (
+            Principal(user, session, credential=secret_hash(session))
+            if user is not None and session
+            else None
+        )
     request.state.principal = principal
     return principal
 

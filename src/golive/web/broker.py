@@ -4,7 +4,10 @@ However many browsers watch a run, the store is read once per run: a tail task p
 calls `Runs.sync` every `interval` seconds (at once when this process appended an event), and
 each new event is encoded as one Server-Sent Events message, once, and queued for every
 subscriber. The broker also knows who watches each run now (presence), and tells the watchers
-when that changes, at most every `presence_interval` seconds.
+when that changes, at most every `presence_interval` seconds. Every `recheck_interval` seconds
+it asks the accounts, in one look for all of a run's watchers, whether each watcher's token or
+session is still valid: the stream of a revoked token, an ended session or a disabled user
+ends then.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import contextlib
 import json
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +27,7 @@ from golive.web.runs import Runs, event_json
 
 HEARTBEAT = 15.0  # every so many seconds, a keep-alive comment to every watcher
 KEEP_ALIVE = b": keep-alive\n\n"
+RECHECK_INTERVAL = 2.0  # seconds between two checks of the watchers' tokens and sessions
 QUEUE_LIMIT = 5000  # a watcher this far behind is dropped; its browser reconnects and catches up
 
 
@@ -48,6 +53,7 @@ class Subscription:
     run_id: str
     watcher: Watcher
     floor: int  # events up to this seq were sent already (or were before the watcher came)
+    credential: str = ""  # the SHA-256 of the watcher's token or session, re-checked
     queue: asyncio.Queue[tuple[int, bytes] | None] = field(default_factory=asyncio.Queue)
     dropped: bool = False
 
@@ -63,6 +69,12 @@ class Subscription:
     def close(self) -> None:
         self.queue.put_nowait(None)
 
+    def cut(self) -> None:
+        """End the stream now: nothing more is queued after its end."""
+        if not self.dropped:
+            self.dropped = True
+            self.queue.put_nowait(None)
+
 
 @dataclass(eq=False)
 class Channel:
@@ -74,17 +86,26 @@ class Channel:
     presence_dirty: bool = False
     presence_sent: float = 0.0
     heartbeat_sent: float = field(default_factory=time.monotonic)
+    rechecked: float = field(default_factory=time.monotonic)
 
 
 class Broker:
     """Live events and presence for every run watched through this process."""
 
     def __init__(
-        self, runs: Runs, *, interval: float = 0.05, presence_interval: float = 0.5
+        self,
+        runs: Runs,
+        *,
+        interval: float = 0.05,
+        presence_interval: float = 0.5,
+        recheck: Callable[[set[str]], set[str]] | None = None,
+        recheck_interval: float = RECHECK_INTERVAL,
     ) -> None:
         self.runs = runs
         self.interval = interval
         self.presence_interval = presence_interval
+        self.recheck = recheck  # of these credentials, those still valid
+        self.recheck_interval = recheck_interval
         self._channels: dict[str, Channel] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         runs.listener = self._from_any_thread
@@ -102,8 +123,11 @@ class Broker:
         await asyncio.gather(*tasks, return_exceptions=True)
         self._channels.clear()
 
-    async def subscribe(self, run_id: str, watcher: Watcher, *, after: int | None) -> Subscription:
-        """Watch a run: events after `after` (None: from now on) and presence changes."""
+    async def subscribe(
+        self, run_id: str, watcher: Watcher, *, after: int | None, credential: str = ""
+    ) -> Subscription:
+        """Watch a run: events after `after` (None: from now on) and presence changes; the
+        stream ends once `credential` (a token's or session's hash) is no longer valid."""
         if self._loop is None:
             self.start()
         entry = await asyncio.to_thread(self.runs.entry, run_id)
@@ -111,7 +135,7 @@ class Broker:
         if channel is None:
             channel = self._channels[run_id] = Channel(run_id)
         floor = entry.state.last_seq if after is None else after
-        subscription = Subscription(run_id, watcher, floor)
+        subscription = Subscription(run_id, watcher, floor, credential)
         channel.subscribers.add(subscription)
         channel.watchers[watcher] += 1
         if channel.watchers[watcher] == 1:
@@ -185,6 +209,19 @@ class Broker:
                 if seq > subscription.floor:
                     subscription.push(seq, message)
 
+    async def _recheck(self, channel: Channel) -> None:
+        """Cut the streams whose token or session is no longer valid."""
+        held = {s.credential for s in channel.subscribers if s.credential}
+        if self.recheck is None or not held:
+            return
+        try:
+            valid = await asyncio.to_thread(self.recheck, held)
+        except GoliveError:  # the store hiccuped: look again at the next recheck
+            return
+        for subscription in list(channel.subscribers):
+            if subscription.credential and subscription.credential not in valid:
+                subscription.cut()
+
     async def _tail(self, channel: Channel) -> None:
         while channel.subscribers:
             with contextlib.suppress(GoliveError):  # the store hiccuped: look again shortly
@@ -200,6 +237,9 @@ class Broker:
                 channel.heartbeat_sent = now
                 for subscription in list(channel.subscribers):
                     subscription.push(0, KEEP_ALIVE)
+            if now - channel.rechecked >= self.recheck_interval:
+                channel.rechecked = now
+                await self._recheck(channel)
             channel.wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(channel.wake.wait(), self.interval)

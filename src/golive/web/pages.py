@@ -58,7 +58,11 @@ def _page(
 def login_form(
     request: Request, next: str | None = None, m: Mission = Depends(mission)
 ) -> Response:
-    if identify(request, m.accounts) is not None:
+    try:
+        known = identify(request, m.accounts) is not None
+    except HTTPException:  # a token that is not valid (revoked): the form is the way back in
+        known = False
+    if known:
         return RedirectResponse(_safe_next(next), status_code=303)
     return _page(m, request, "login.html", {"next": _safe_next(next), "error": None})
 

@@ -1,6 +1,8 @@
 """Who may do what in a run: roles derived from the plan, plus the grants in the store.
 
-Derived from the run's plan, for a user linked to a person id (`golive user add --person`):
+Derived from the run's plan, for a user linked to a person id in that go-live (`golive user
+link NAME --person ID --plan GOLIVE`; a link in another go-live counts for nothing here, even
+if this plan has a person of the same id):
 
 - every person of the plan is an **observer** (reads the run);
 - a person who owns a step or a checklist item is an **owner**: they confirm and decide
@@ -51,7 +53,7 @@ class Access:
 
     @classmethod
     def of(cls, user: User, plan: Plan, *, started_by: str, grants: Iterable[Grant]) -> Access:
-        roles = derived_roles(plan, user.person, started_by=started_by)
+        roles = derived_roles(plan, user.person_in(plan.golive), started_by=started_by)
         roles |= {g.role for g in grants if g.plan_id in (None, plan.golive)}
         if user.admin:
             roles.add(Role.manager)
@@ -60,7 +62,7 @@ class Access:
     @property
     def person(self) -> str | None:
         """The user's person id in this plan, if they have one there."""
-        person = self.user.person
+        person = self.user.person_in(self.plan.golive)
         return person if person is not None and person in self.plan.people else None
 
     @property

@@ -4,20 +4,24 @@ render it. Built from the run's folded state, its plan, and the user's rights.""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from typing import Any
+
+from pydantic import BaseModel
 
 from golive.engine.checklist import ItemStatus
 from golive.engine.progress import eta_seconds
 from golive.engine.state import RunState, StepState, StepStatus, UndoStatus
 from golive.plan.graph import StepGraph, finish_times
-from golive.plan.models import Plan, Step, StepKind
-from golive.plan.values import format_duration
+from golive.plan.models import CHECK_KINDS, Plan, Step, StepKind
+from golive.plan.values import format_duration, parse_percent
 from golive.store import RunRecord
 from golive.web.broker import Watcher
 from golive.web.roles import ROLE_ORDER, Access
 
 CURRENT = (StepStatus.running, StepStatus.waiting, StepStatus.retrying)
+URL_PASSWORD = re.compile(r"(://[^/:@\s]*:)[^@/\s]+@")
 
 
 def iso(value: dt.datetime | None) -> str | None:
@@ -105,7 +109,54 @@ def _step(
         and (st.status in (StepStatus.waiting, StepStatus.interrupted) or step.id in state.blocked)
         and access.can_mark_done(step.id),
         "can_decide": step.id in state.blocked and access.can_decide_any(step.id),
+        "check_evidence": [check_evidence(c) for c in step.checks] if is_gate else [],
     }
+
+
+def _is_percent(check: BaseModel, key: str) -> bool:
+    field = type(check).model_fields.get(key)
+    return field is not None and any(
+        getattr(m, "func", None) is parse_percent for m in field.metadata
+    )
+
+
+def _figure(value: Any, *, percent: bool = False) -> str:
+    """A value of a check as people read it: 1,500 / 0.5% / 250ms / yes."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dt.timedelta):
+        return format_duration(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value * 100:g}%" if percent else f"{value:,.6g}"
+    if isinstance(value, list | tuple):
+        return ", ".join(_figure(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k} = {_figure(v)}" for k, v in value.items())
+    return URL_PASSWORD.sub(r"\1***@", str(value))  # a database URL's password stays off the page
+
+
+def check_evidence(check: str | BaseModel) -> dict[str, Any]:
+    """A gate's check for the page: a label (its name, else its kind and target) and what it
+    expects, one `key: value` each, figures formatted; an HTTP check's header values are not
+    shown (they may carry credentials), only their names, nor a URL's password."""
+    if isinstance(check, str):
+        return {"label": f"step {check}", "evidence": []}
+    fields = check.model_dump(exclude_defaults=True, by_alias=True, exclude={"name"})
+    kind = next((k for k in CHECK_KINDS if k in fields), "")
+    label = str(getattr(check, "name", None) or "")
+    if not label:
+        label = f"{kind} {_figure(fields.pop(kind))}" if kind else kind
+    evidence = []
+    for key, value in fields.items():
+        shown = (
+            ", ".join(value)
+            if key == "headers"
+            else _figure(value, percent=_is_percent(check, key))
+        )
+        evidence.append({"key": key, "value": shown})
+    return {"label": label, "evidence": evidence}
 
 
 def waiting_on(plan: Plan, state: RunState) -> list[str]:

@@ -166,7 +166,7 @@ def add_users(state_url: str) -> dict[str, User]:
     """ann, bob and olga through `golive user add/grant` and `golive token create`."""
     made: dict[str, User] = {}
     for user in USERS:
-        person = ["--person", user.person] if user.person else []
+        person = ["--person", user.person, "--plan", PLAN_ID] if user.person else []
         ok(golive("user", "add", user.name, *person, "--password-stdin", "--state", state_url,
                   stdin=user.password + "\n"))  # fmt: skip
         ok(golive("user", "grant", user.name, user.role, "--plan", PLAN_ID, "--state", state_url))
@@ -290,8 +290,10 @@ Login = Callable[[str], Page]
 
 @pytest.fixture
 def login(browser: Browser, server: Server) -> Iterator[Login]:
-    """`login("ann")`: a page in a browser context of its own, logged in through /login."""
+    """`login("ann")`: a page in a browser context of its own, logged in through /login. At
+    the end, no page may have had anything blocked by the Content-Security-Policy."""
     contexts = []
+    blocked: list[str] = []
 
     def log_in(name: str) -> Page:
         context = browser.new_context(
@@ -300,6 +302,10 @@ def login(browser: Browser, server: Server) -> Iterator[Login]:
         context.set_default_timeout(10_000)
         contexts.append(context)
         page = context.new_page()
+        page.on(
+            "console",
+            lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None,
+        )
         page.goto("/login")
         page.fill("input[name=username]", name)
         page.fill("input[name=password]", server.users[name].password)
@@ -310,6 +316,7 @@ def login(browser: Browser, server: Server) -> Iterator[Login]:
     yield log_in
     for context in contexts:
         context.close()
+    assert blocked == [], "the Content-Security-Policy blocked something"
 
 
 def screenshot(page: Page, name: str, *, full_page: bool = True) -> Path:

@@ -13,7 +13,16 @@ from typing import Any
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
-from tests.web.e2e.conftest import GATE, LiveRun, Login, Server, running_plan, screenshot
+from tests.web.e2e.conftest import (
+    GATE,
+    LiveRun,
+    Login,
+    Server,
+    golive,
+    ok,
+    running_plan,
+    screenshot,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -195,6 +204,9 @@ steps:
 def test_a_failure_is_decided_and_the_checklist_ticked_from_the_browser(
     server: Server, login: Login
 ) -> None:
+    # ann is person `ann` of e2e-shop; in this other go-live she is who she is linked to there
+    ok(golive("user", "link", "ann", "--person", "ann", "--plan", "e2e-steer",
+              "--state", server.state_url))  # fmt: skip
     with running_plan(server, STEER, step="warm", status="running") as run:
         ann = login("ann")
         ann.goto(f"/runs/{run.id}")

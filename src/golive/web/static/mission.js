@@ -40,6 +40,16 @@
   if (!run) return;
   let busy = false, again = false, timer = null;
 
+  // Positions and widths come as data-left / data-width (percent): the Content-Security-Policy
+  // refuses style attributes in the HTML, not styles set from this script.
+  function place(root) {
+    root.querySelectorAll("[data-left], [data-width]").forEach(function (el) {
+      const left = parseFloat(el.dataset.left), width = parseFloat(el.dataset.width);
+      if (!isNaN(left)) el.style.left = left + "%";
+      if (!isNaN(width)) el.style.width = width + "%";
+    });
+  }
+
   function localTimes(root) {
     root.querySelectorAll("time[data-local]").forEach(function (t) {
       const d = new Date(t.getAttribute("datetime"));
@@ -76,6 +86,7 @@
         if (k === focused) i.focus();
       });
       localTimes(document);
+      place(document);
       document.title = document.title.replace(/ · [a-z ]+ · /, " · " +
         document.querySelector("[data-testid='run-status']").textContent.trim() + " · ");
     } finally {
@@ -176,4 +187,5 @@
   source.addEventListener("presence", function (event) { presence(JSON.parse(event.data)); });
   setInterval(soon, 10000);  // the clocks: elapsed, ETA, a running step's time
   localTimes(document);
+  place(document);
 })();
