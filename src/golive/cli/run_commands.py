@@ -13,7 +13,7 @@ from typing import Any
 import typer
 
 from golive.cli.app import app, console, console_err, exits
-from golive.cli.live import Board, PlainPrinter, live_board, next_actions
+from golive.cli.live import Board, PlainPrinter, live_board
 from golive.cli.plan_commands import OutputFormat
 from golive.engine import loop
 from golive.engine.commands import (
@@ -312,7 +312,7 @@ def status(
         typer.echo(json.dumps(status_json(record, current), indent=2))
         return
     console.print(Board(plan_model, current))
-    if not next_actions(current, plan_model) and lease is not None:
+    if lease is not None:
         console.print(f"driven by {describe_holder(lease)}", style="dim", markup=False)
     for line in call_lines(current):
         console.print(line, markup=False, highlight=False)
