@@ -174,6 +174,7 @@ def test_resume_of_a_run_driven_from_another_host_is_refused_naming_host_process
     assert f"driven by the engine on host host-a (process {pid})" in status.stdout
 
 
+@pytest.mark.slow
 def test_force_is_refused_while_the_lease_lives_and_takes_over_once_it_expired(
     store_url: str, plan: Path, tmp_path: Path, engines: list[subprocess.Popen[str]]
 ) -> None:
@@ -209,6 +210,7 @@ def test_force_is_refused_while_the_lease_lives_and_takes_over_once_it_expired(
     assert (tmp_path / "effects.txt").read_text().split() == ["effect", "after"]
 
 
+@pytest.mark.slow
 def test_an_engine_whose_expired_lease_was_taken_over_stops_before_its_next_event(
     store_url: str, plan: Path, tmp_path: Path, engines: list[subprocess.Popen[str]]
 ) -> None:
@@ -257,3 +259,21 @@ def engine_tokens(store_url: str, run_id: str, *, after: int) -> list[int]:
             return [int(row[0]) for row in connection.execute(query)]
     finally:
         engine.dispose()
+
+
+def test_a_lease_lifetime_that_is_not_a_number_of_seconds_is_refused_before_the_run_starts(
+    plan: Path, tmp_path: Path, sqlite_url: str
+) -> None:
+    host = Host("host-a", sqlite_url, tmp_path, ttl=30)
+    host.env["GOLIVE_LEASE_TTL"] = "soon"
+
+    refused = host.run("run", str(plan), "--env", "staging")
+
+    assert refused.returncode == 2
+    assert one_line(refused.stderr) == (
+        "golive: error: GOLIVE_LEASE_TTL='soon': not a lease lifetime; give seconds between "
+        "0.1 and 86400, or unset it for 30 s"
+    )
+    assert not (tmp_path / "effects.txt").exists()
+    with open_store(sqlite_url) as store:
+        assert store.runs() == []

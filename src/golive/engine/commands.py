@@ -28,7 +28,7 @@ from golive.engine.events import (
     encode,
 )
 from golive.engine.gates import Ballot, Verdict, verdict
-from golive.engine.lease import EngineLease, claim, driving_lease, host_name
+from golive.engine.lease import EngineLease, claim, driving_lease, host_name, lease_ttl
 from golive.engine.runner import Engine, Observer
 from golive.engine.state import RunState, RunStatus, StepStatus, UndoStatus
 from golive.errors import DecisionRejected, UsageError
@@ -101,6 +101,7 @@ def start_run(
         )
     starter = _person(plan, by) if by else who_am_i()
     # Secrets and templates are checked before the run is recorded: a refused run leaves nothing.
+    lease_ttl()
     RunContext.build(
         plan, env=env, release=release, run_id="r-validate", plan_path=plan_file.path
     ).validate()
