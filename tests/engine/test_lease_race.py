@@ -98,23 +98,29 @@ def race(store: EventStore, folder: Path, run_id: str, round: int) -> None:
     that drives is stopped (Ctrl-C, or kill -9 every other round)."""
     resumed, started, waits = counts(store, run_id)
     pair = [golive(store.url, "resume", run_id, "--plain", cwd=folder) for _ in range(2)]
-    wait(
-        lambda: any(p.poll() is not None for p in pair) and counts(store, run_id)[2] > waits,
-        f"round {round} of {run_id}: one engine refused, the other opened the gate",
-    )
-    refused = [p for p in pair if p.poll() is not None]
-    driving = [p for p in pair if p.poll() is None]
-    assert (len(refused), len(driving)) == (1, 1), [p.poll() for p in pair]
-    out, err = refused[0].communicate()
-    assert refused[0].returncode == 1, out + err
-    assert f"run {run_id} is driven by the engine on host" in err
-    assert f"(process {driving[0].pid})" in err
-    if round % 2:
-        driving[0].kill()
-    else:
-        driving[0].send_signal(signal.SIGINT)
-    driving[0].communicate(timeout=60)
-    assert counts(store, run_id) == (resumed + 1, started + 1, waits + 1)
+    try:
+        wait(
+            lambda: any(p.poll() is not None for p in pair) and counts(store, run_id)[2] > waits,
+            f"round {round} of {run_id}: one engine refused, the other opened the gate",
+        )
+        refused = [p for p in pair if p.poll() is not None]
+        driving = [p for p in pair if p.poll() is None]
+        assert (len(refused), len(driving)) == (1, 1), [p.poll() for p in pair]
+        if round % 2:
+            driving[0].kill()
+        else:
+            driving[0].send_signal(signal.SIGINT)
+        driving[0].communicate(timeout=60)
+        assert counts(store, run_id) == (resumed + 1, started + 1, waits + 1)
+        out, err = refused[0].communicate()
+        assert refused[0].returncode == 1, out + err
+        assert f"run {run_id} is driven by the engine on host" in err
+        assert f"(process {driving[0].pid})" in err
+    finally:
+        for process in pair:
+            if process.poll() is None:
+                process.kill()
+            process.communicate()
 
 
 def races(store: EventStore, folder: Path, name: str) -> tuple[str, list[str]]:

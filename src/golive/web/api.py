@@ -382,7 +382,8 @@ def post_run_decision(run_id: RunPath, body: RunDecisionIn, who: Writer, m: Miss
 
 
 def _decided(m: Mission, entry: RunEntry, decision: Decision) -> str:
-    """What happens next: an engine on this machine acts on it, or someone must resume the run."""
+    """What happens next: the engine holding the lease (on any host) acts on it, or someone
+    must resume the run."""
     if engine_alive(store=m.store, run_id=entry.record.id):
         return f"{decision} recorded; the engine acts on it now"
     run_id = entry.record.id
