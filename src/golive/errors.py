@@ -7,6 +7,8 @@
      +-- RunNotFound            no such run in the store: list runs with `golive status`
      +-- SecretError            a secret could not be read: set the variable or file it names
      +-- DecisionRejected       an operator decision does not fit the run's state now
+     |    +-- LeaseHeld         another engine drives the run: decide from here, or wait
+     +-- LeaseLost              this engine's lease on its run is gone: it stops, see who drives
      +-- StepFailed             a step failed: investigate, retry, skip or roll back
 
 Anything else that escapes is a bug in golive: the CLI prints it with a request to report it.
@@ -64,6 +66,18 @@ class SecretError(GoliveError):
 
 class DecisionRejected(GoliveError):
     """An operator decision that does not apply to the run as it stands."""
+
+
+class LeaseHeld(DecisionRejected):
+    """Another engine holds the run's lease; `lease` is that engine's (a store Lease)."""
+
+    def __init__(self, message: str, *, lease: Any) -> None:
+        super().__init__(message)
+        self.lease = lease
+
+
+class LeaseLost(GoliveError):
+    """An engine's lease expired or was taken over: the engine must stop acting on the run."""
 
 
 class StepFailed(GoliveError):

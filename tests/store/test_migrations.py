@@ -120,6 +120,21 @@ def test_several_stores_opening_a_new_database_at_once_all_succeed(store_url: st
     assert revision_of(store_url) == HEAD
 
 
+def test_a_hundred_new_sqlite_stores_each_opened_by_four_threads_at_once_all_succeed(
+    tmp_path: Path,
+) -> None:
+    # Switching a new file to WAL met another opener's lock about once in fifty rounds, and
+    # SQLite reports that at once instead of waiting: "database is locked".
+    def open_and_count(url: str) -> int:
+        with open_store(url) as store:
+            return len(store.runs())
+
+    with ThreadPoolExecutor(4) as pool:
+        for round in range(100):
+            url = f"sqlite:///{tmp_path / f'state-{round}.db'}"
+            assert list(pool.map(open_and_count, [url] * 4, timeout=60)) == [0, 0, 0, 0]
+
+
 def test_the_initial_migration_can_be_downgraded(store_url: str) -> None:
     open_store(store_url).close()
     engine = sa.create_engine(store_url)

@@ -68,6 +68,7 @@ def test_the_public_api_is_sorted_and_complete() -> None:
         "accounts",
         "database",
         "event_store",
+        "leases",
         "migration",
         "queries",
         "records",

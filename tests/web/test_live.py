@@ -272,6 +272,11 @@ def _state(store_url: str, run_id: str) -> RunState:
         return read_state(store, run_id)
 
 
+def _alive(store_url: str, run_id: str) -> bool:
+    with open_store(store_url) as store:
+        return engine_alive(store=store, run_id=run_id)
+
+
 def _until(what: str, test: Callable[[], bool], timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while not test():
@@ -314,7 +319,7 @@ def test_a_run_is_started_and_resumed_from_the_api_alone(
                 lambda: _state(store_url, run_id).step("confirm").status == "waiting",
             )
         # The server has stopped; the engine it started drives the run still.
-        assert engine_alive(_state(store_url, run_id))
+        assert _alive(store_url, run_id)
         with serving(store_url, tmp_path, "--plan", str(plan_path)) as (url, _):
             api = f"{url}/api/runs/{run_id}"
             assert httpx.post(f"{api}/steps/confirm/done", headers=olly).status_code == 200
@@ -322,7 +327,7 @@ def test_a_run_is_started_and_resumed_from_the_api_alone(
                 "the gate opens", lambda: _state(store_url, run_id).step("go").status == "waiting"
             )
             os.kill(engines[0], signal.SIGKILL)
-            _until("the engine is gone", lambda: not engine_alive(_state(store_url, run_id)))
+            _until("the engine is gone", lambda: not _alive(store_url, run_id))
             page = httpx.get(f"{url}/runs/{run_id}", headers=mia).text
             assert "No engine drives this run" in page
             assert f'data-post="/api/runs/{run_id}/resume"' in page

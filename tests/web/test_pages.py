@@ -100,6 +100,8 @@ def test_a_checklist_item_a_manager_marked_shows_for_whom_she_marked_it(
 
     assert marked.status_code == 200, marked.text
     assert re.search(r"done · <span[^>]*>Mia Manager</span> for <span[^>]*>Olly Owner</span>", html)
+
+
 EVIDENCE_PLAN = """\
 golive: evidence
 title: Gate evidence

@@ -11,7 +11,7 @@ from typing import Any
 import typer
 
 from golive.cli.app import app, console, console_err, exits
-from golive.cli.live import Board, PlainPrinter, live_board, next_actions
+from golive.cli.live import Board, PlainPrinter, live_board
 from golive.cli.options import (
     AsOption,
     FormatOption,
@@ -38,6 +38,7 @@ from golive.engine.commands import (
     vote,
 )
 from golive.engine.events import Decision, Outcome, PolicyOverridden, RunStarted, Vote
+from golive.engine.lease import describe_holder, driving_lease
 from golive.engine.runner import Engine
 from golive.engine.state import RunState
 from golive.errors import GoliveError, UsageError
@@ -185,6 +186,11 @@ def resume(
     plan: Path | None = PlanOption,
     state: str | None = StateOption,
     plain: bool = PlainOption,
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Take over a run whose engine's lease expired without being released.",
+    ),
 ) -> int:
     """Continue a run after a crash or an interruption; finished steps never run again."""
     with opened(state, plan) as store:
@@ -193,7 +199,7 @@ def resume(
         if current.status.finished and not current.rollback_requested:
             console.print(f"run {record.id} has ended ({current.status}); nothing to resume")
             return EXIT_CODES[current.outcome or Outcome.failed]
-        engine = attach_engine(store=store, run=record, by=by)
+        engine = attach_engine(store=store, run=record, by=by, force=force)
         console.print(f"run {record.id}  resumed")
         return _summary(_drive(engine, plain=plain))
 
@@ -212,7 +218,7 @@ def rollback(
     with opened(state, plan) as store:
         record = find_run(store, run_id, plan)
         decide(store, record, decision=Decision.rollback, by=by, step=None, why=why)
-        if engine_alive(read_state(store, record.id)):
+        if engine_alive(store=store, run_id=record.id):
             console.print(f"rollback of {record.id} recorded; the engine driving it rolls back now")
             return 0
         engine = attach_engine(store=store, run=record, by=by)
@@ -251,7 +257,7 @@ def decide_command(
     with opened(state, plan) as store:
         record = find_run(store, run_id, plan)
         target = decide(store, record, decision=decision, by=by, step=step, why=why)
-        alive = engine_alive(read_state(store, record.id))
+        alive = engine_alive(store=store, run_id=record.id)
         about = f" {target}" if target else ""
         follow = (
             "the engine acts on it now" if alive else f"continue with `golive resume {record.id}`"
@@ -302,13 +308,14 @@ def status(
     with opened(state, plan) as store:
         record = find_run(store, run_id, plan)
         current = read_state(store, record.id)
+        lease = driving_lease(store=store, run_id=record.id)
     plan_model = run_plan(current, display=record.plan_path)
     if output is OutputFormat.json:
         typer.echo(json.dumps(status_json(record, current), indent=2))
         return
     console.print(Board(plan_model, current))
-    if not next_actions(current, plan_model) and engine_alive(current):
-        console.print(f"[dim]driven by process {current.engine_pid}[/]")
+    if lease is not None:
+        console.print(f"driven by {describe_holder(lease)}", style="dim", markup=False)
     for line in call_lines(current):
         console.print(line, markup=False, highlight=False)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import getpass
 import os
-import socket
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +28,7 @@ from golive.engine.events import (
     encode,
 )
 from golive.engine.gates import Ballot, Verdict, verdict
+from golive.engine.lease import EngineLease, claim, driving_lease, host_name, lease_ttl
 from golive.engine.runner import Engine, Observer
 from golive.engine.state import RunState, RunStatus, StepStatus, UndoStatus
 from golive.errors import DecisionRejected, UsageError
@@ -64,17 +65,9 @@ def who_am_i() -> str:
     return "unknown"
 
 
-def engine_alive(state: RunState) -> bool:
-    """Whether another live process on this machine is driving the run now."""
-    if state.engine_host != socket.gethostname() or not state.engine_pid:
-        return False
-    if state.engine_pid == os.getpid():
-        return False
-    try:
-        cmdline = Path(f"/proc/{state.engine_pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-    return b"golive" in cmdline
+def engine_alive(*, store: EventStore, run_id: str) -> bool:
+    """Whether an engine, on this host or another, drives the run now (it holds the lease)."""
+    return driving_lease(store=store, run_id=run_id) is not None
 
 
 def _person(plan: Plan, who: str) -> str:
@@ -109,6 +102,7 @@ def start_run(
         )
     starter = _person(plan, by) if by else who_am_i()
     # Secrets and templates are checked before the run is recorded: a refused run leaves nothing.
+    lease_ttl()
     RunContext.build(
         plan, env=env, release=release, run_id="r-validate", plan_path=plan_file.path
     ).validate()
@@ -124,7 +118,10 @@ def start_run(
     context = RunContext.build(
         plan, env=env, release=release, run_id=record.id, plan_path=plan_file.path
     )
-    engine = Engine(store=store, context=context, max_parallel=max_parallel, observers=observers)
+    lease = claim(store=store, run_id=record.id)
+    engine = Engine(
+        store=store, context=context, max_parallel=max_parallel, observers=observers, lease=lease
+    )
     engine.begin(
         RunStarted(
             plan_id=plan.golive,
@@ -136,7 +133,7 @@ def start_run(
             rehearsal=record.rehearsal,
             started_by=starter,
             max_parallel=max_parallel,
-            host=socket.gethostname(),
+            host=host_name(),
             pid=os.getpid(),
             steps=[step.id for step in plan.steps],
             step_digests=step_digests(plan),
@@ -152,27 +149,37 @@ def attach_engine(
     by: str | None,
     max_parallel: int | None = None,
     observers: list[Observer] | None = None,
+    force: bool = False,
 ) -> Engine:
-    """An engine that takes over `run` (resume, or a rollback of a finished run)."""
+    """An engine that takes over `run` (resume, or a rollback of a finished run), holding its
+    lease: LeaseHeld if another engine drives it (`force` takes over an expired lease)."""
     state = read_state(store, run.id)
-    if engine_alive(state):
-        raise DecisionRejected(
-            f"run {run.id} is being driven by process {state.engine_pid} on this machine; "
-            "decide from here with `golive decide`/`golive done`, or stop that process first"
-        )
     plan = run_plan(state, display=run.plan_path)
     who = _person(plan, by) if by else who_am_i()
     context = RunContext.build(
         plan, env=run.env, release=run.release, run_id=run.id, plan_path=Path(run.plan_path)
     )
+    lease = claim(store=store, run_id=run.id, force=force)
     engine = Engine(
         store=store,
         context=context,
         max_parallel=max_parallel or state.max_parallel,
         observers=observers,
+        lease=lease,
     )
-    engine.attach(by=who)
+    with _released_on_error(lease):
+        engine.attach(by=who)
     return engine
+
+
+@contextlib.contextmanager
+def _released_on_error(lease: EngineLease) -> Iterator[None]:
+    """Give the lease up if the engine fails before it is driven (driving releases it)."""
+    try:
+        yield
+    except BaseException:
+        lease.release()
+        raise
 
 
 def _append(
@@ -196,7 +203,7 @@ def mark_done(store: EventStore, run: RunRecord, *, step: str, by: str, note: st
             f"{step} is a gate: its approvers decide it with `golive gate {run.id} {step} "
             "go|no-go --as PERSON`"
         )
-    alive = engine_alive(state)
+    alive = engine_alive(store=store, run_id=run.id)
     if current is StepStatus.running and alive:
         raise DecisionRejected(
             f"step {step} is running now; wait for it to end, or decide once it has failed"
@@ -279,7 +286,8 @@ def decide(
         _append(store, run.id, DecisionMade(step=step, decision=decision, by=by, why=why))
         return step
     target = step or _only_blocked(state, run.id)
-    _check_retry_or_skip(state, decision, target, alive=engine_alive(state))
+    alive = engine_alive(store=store, run_id=run.id)
+    _check_retry_or_skip(state, decision, target, alive=alive)
     _append(store, run.id, DecisionMade(step=target, decision=decision, by=by, why=why))
     return target
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import heapq
 import os
-import socket
 from collections.abc import Callable
 
 from golive.actions.base import Action, Result, RunResources, StepContext
@@ -46,6 +45,7 @@ from golive.engine.events import (
     encode,
 )
 from golive.engine.gates import Verdict, verdict
+from golive.engine.lease import EngineLease, host_name
 from golive.engine.output import FLUSH_SECONDS, OutputBuffer
 from golive.engine.state import RunState, StepStatus, UndoStatus
 from golive.plan.graph import StepGraph
@@ -73,8 +73,10 @@ class Engine:
         clock: Clock | None = None,
         observers: list[Observer] | None = None,
         poll_interval: float = POLL_INTERVAL,
+        lease: EngineLease | None = None,
     ) -> None:
         self.store = store
+        self.lease = lease  # when set, every event is appended under its token (engine/lease.py)
         self.context = context
         self.plan: Plan = context.plan
         self.run_id = context.run_id
@@ -104,7 +106,11 @@ class Engine:
     def record(self, event: Event) -> Recorded:
         """Append an event (committed when this returns), then fold it into the state."""
         type_name, step, data = encode(event)
-        stored = self.store.append(self.run_id, type_name, step=step, data=data)
+        token = None
+        if self.lease is not None:
+            self.lease.check()
+            token = self.lease.token
+        stored = self.store.append(self.run_id, type_name, step=step, data=data, lease=token)
         recorded = Recorded(stored.seq, stored.at, event)
         self._own.add(stored.seq)
         self._apply(recorded)
@@ -117,6 +123,8 @@ class Engine:
 
     def sync(self) -> bool:
         """Fold events other processes appended since the last look; True if there were any."""
+        if self.lease is not None:
+            self.lease.check()  # a lost lease stops the engine between moves too
         foreign = False
         own = self._own
         if own and min(own) == self._seen + 1 and max(own) == self._seen + len(own):
@@ -162,7 +170,7 @@ class Engine:
     def attach(self, *, by: str) -> None:
         """Take over an existing run: note the interrupted steps and what to do with each."""
         self.load()
-        self.record(RunResumed(by=by, host=socket.gethostname(), pid=os.getpid()))
+        self.record(RunResumed(by=by, host=host_name(), pid=os.getpid()))
         for step_state in list(self.state.steps.values()):
             if step_state.status not in (
                 StepStatus.running,
@@ -191,6 +199,8 @@ class Engine:
 
     async def drive(self) -> RunState:
         """Run until the run finishes (completed, failed, rolled back or aborted)."""
+        if self.lease is not None:
+            self.lease.start()
         try:
             while True:
                 self.sync()
@@ -218,8 +228,12 @@ class Engine:
                 task.cancel()
             # wait for the cancelled steps: their processes are killed and reaped, not orphaned
             await asyncio.gather(*self._tasks.values(), return_exceptions=True)
-            self._output.flush_all()
-            await self.resources.aclose()
+            try:
+                self._output.flush_all()
+                await self.resources.aclose()
+            finally:
+                if self.lease is not None:
+                    self.lease.release()
         return self.state
 
     def _outcome(self) -> Outcome | None:

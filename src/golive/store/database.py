@@ -8,6 +8,8 @@ transactions that write, so two writers queue on the lock instead of failing on 
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -69,9 +71,30 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
         for pragma in SQLITE_PRAGMAS:
-            cursor.execute(pragma)
+            _pragma(cursor, pragma)
     finally:
         cursor.close()
+
+
+def _pragma(cursor: sqlite3.Cursor, pragma: str) -> None:
+    """Run `pragma`, waiting out another connection's lock as the busy timeout would.
+
+    Switching a new file to WAL takes an exclusive lock, and SQLite answers "database is
+    locked" at once, without calling the busy handler, when another connection opening the same
+    new file holds a shared lock meanwhile (four stores opened at once hit it one time in fifty).
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    delay = 0.001
+    while True:
+        try:
+            cursor.execute(pragma)
+            return
+        except sqlite3.OperationalError as exc:
+            busy = "locked" in str(exc) or "busy" in str(exc)
+            if not busy or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
 
 
 def _on_sqlite_begin(connection: Connection) -> None:

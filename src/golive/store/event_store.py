@@ -13,7 +13,7 @@ from typing import Any, Self
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from golive.errors import RunNotFound, StoreError
+from golive.errors import GoliveError, RunNotFound, StoreError
 from golive.store import queries, schema
 from golive.store.database import WRITE, create_store_engine, translated
 from golive.store.migration import upgrade_to_head
@@ -155,20 +155,27 @@ class EventStore:
         *,
         step: str | None = None,
         data: Mapping[str, Any] | None = None,
+        lease: int | None = None,
     ) -> EventRecord:
         """Append one event to a run, committed (it survives a crash) before this returns.
 
         `data` must be JSON-serialisable; the record returned holds it as readers will see it.
+        An engine passes its `lease` token: the event is stored with it, in the transaction
+        that checks the token is still the run's held lease; LeaseLost (and nothing stored) if not.
         """
         if self._sqlite is not None:
-            return self._append_sqlite(self._sqlite, run_id, type, step, data)
+            return self._append_sqlite(self._sqlite, run_id, type, step, data, lease)
         data = round_trip(data)
         with self._writing(f"append to run {run_id} in") as connection:
             at = self._now()
             row = {"run_id": run_id, "at": at, "type": type, "step": step, "data": data}
-            seq = connection.execute(queries.append_one, row).scalar()
-            if seq is None:
-                raise self._not_found(run_id)
+            if lease is None:
+                seq = connection.execute(queries.append_one, row).scalar()
+            else:
+                leased = {**row, "lease": lease, "now": at}
+                seq = connection.execute(queries.append_leased, leased).scalar()
+        if seq is None:
+            raise self._refused(run_id, lease)
         return EventRecord(seq=seq, run_id=run_id, at=at, type=type, step=step, data=data)
 
     def _append_sqlite(
@@ -178,15 +185,16 @@ class EventStore:
         type: str,
         step: str | None,
         data: Mapping[str, Any] | None,
+        lease: int | None,
     ) -> EventRecord:
         # The JSON text is made once: checked, stored as it is, and read back for the record.
         text = json_text(data)
         decoded = json.loads(text)
         self._check_open()
         with self._translated(f"append to run {run_id} in"):
-            appended = log.append(run_id, self._now, type, step, text)
+            appended = log.append(run_id, self._now, type, step, text, lease)
         if appended is None:
-            raise self._not_found(run_id)
+            raise self._refused(run_id, lease)
         seq, at = appended
         return EventRecord(seq=seq, run_id=run_id, at=at, type=type, step=step, data=decoded)
 
@@ -350,6 +358,14 @@ class EventStore:
     def _require_run(self, connection: Connection, run_id: str) -> None:
         if not self._has_run(connection, run_id):
             raise self._not_found(run_id)
+
+    def _refused(self, run_id: str, lease: int | None) -> GoliveError:
+        """Why an append inserted nothing: no such run, or (under a lease) the lease is lost."""
+        if lease is None:
+            return self._not_found(run_id)
+        from golive.store.leases import lost_lease  # it builds on this module
+
+        return lost_lease(store=self, run_id=run_id, token=lease)
 
     def _not_found(self, run_id: str, *, plan_id: str | None = None) -> RunNotFound:
         of_plan = f" of plan {plan_id!r}" if plan_id is not None else ""

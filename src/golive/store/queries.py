@@ -9,7 +9,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
-from golive.store.schema import events, runs
+from golive.store.schema import events, leases, runs
 
 
 class json_text(FunctionElement[Any]):
@@ -65,6 +65,33 @@ append_one = (
             sa.bindparam("data", type_=events.c.data.type),
         )
         .where(runs.c.id == sa.bindparam("run_id"))
+        .with_for_update(key_share=True),
+    )
+    .returning(events.c.seq)
+)
+
+# An engine's append: the same, only while its lease (token `lease`) is the run's, neither
+# released nor expired at `now`. The lease row is locked with the run's, so a takeover waits for
+# the append to commit (or the append for the takeover, and then inserts nothing).
+append_leased = (
+    sa.insert(events)
+    .from_select(
+        ["run_id", "at", "type", "step", "data", "lease"],
+        sa.select(
+            runs.c.id,
+            sa.bindparam("at", type_=events.c.at.type),
+            sa.bindparam("type", type_=events.c.type.type),
+            sa.bindparam("step", type_=events.c.step.type),
+            sa.bindparam("data", type_=events.c.data.type),
+            leases.c.token,
+        )
+        .join_from(runs, leases, leases.c.run_id == runs.c.id)
+        .where(
+            runs.c.id == sa.bindparam("run_id"),
+            leases.c.token == sa.bindparam("lease", type_=leases.c.token.type),
+            leases.c.released_at.is_(None),
+            leases.c.expires_at > sa.bindparam("now", type_=leases.c.expires_at.type),
+        )
         .with_for_update(key_share=True),
     )
     .returning(events.c.seq)

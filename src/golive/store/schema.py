@@ -44,6 +44,9 @@ events = sa.Table(
     sa.Column("type", sa.Text(), nullable=False),
     sa.Column("step", sa.Text(), nullable=True),
     sa.Column("data", sa.JSON(), nullable=False),
+    # The fencing token of the engine lease it was appended under (migration 0005); NULL for
+    # events people append (decisions, votes) and for events older than leases.
+    sa.Column("lease", sa.BigInteger(), nullable=True),
     sa.Index(None, "run_id", "seq"),
     sqlite_autoincrement=True,
 )
@@ -115,4 +118,20 @@ grants = sa.Table(
     sa.Column("plan_id", sa.Text(), nullable=True),
     sa.Index(None, "user_name"),
     sqlite_autoincrement=True,
+)
+
+# Which engine drives a run (migration 0005): one row per run, updated in place, never deleted,
+# so `token` (the fencing number) only ever grows. An engine holds the lease while `expires_at`
+# is ahead and `released_at` is NULL, renewing it with a heartbeat.
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("run_id", sa.String(64), sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("token", sa.BigInteger(), nullable=False),
+    sa.Column("host", sa.Text(), nullable=False),
+    sa.Column("pid", sa.Integer(), nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("released_at", sa.DateTime(timezone=True), nullable=True),
 )

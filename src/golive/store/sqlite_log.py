@@ -49,6 +49,7 @@ class _Sql:
 
     def __init__(self, dialect: Dialect) -> None:
         self.append = _Statement(queries.append_one, dialect)
+        self.append_leased = _Statement(queries.append_leased, dialect)
         self.select = _Statement(queries.select_events_after, dialect)
         self.exists = _Statement(queries.run_exists, dialect)
         self.at = _processor(events.c.at.type, dialect)
@@ -90,8 +91,10 @@ class SqliteEventLog:
         type: str,
         step: str | None,
         data: str,
+        lease: int | None = None,
     ) -> tuple[int, datetime] | None:
-        """Insert one event (`data` as JSON text) and commit: its seq and time; None if no run.
+        """Insert one event (`data` as JSON text) and commit: its seq and time; None if no run,
+        or (with a `lease` token) if that lease is not the run's, held, any more.
 
         The time is taken from `now` once the write lock is held, so that times follow seqs.
         """
@@ -103,7 +106,13 @@ class SqliteEventLog:
                 cursor.execute("BEGIN IMMEDIATE")
                 try:
                     at = now()
-                    cursor.execute(sql.append.sql, (sql.at(at), type, step, data, run_id))
+                    if lease is None:
+                        cursor.execute(sql.append.sql, (sql.at(at), type, step, data, run_id))
+                    else:
+                        stamp = sql.at(at)
+                        values = {"at": stamp, "now": stamp, "type": type, "step": step}
+                        values |= {"data": data, "lease": lease, "run_id": run_id}
+                        cursor.execute(sql.append_leased.sql, sql.append_leased.parameters(values))
                     rows = cursor.fetchall()
                     cursor.execute("COMMIT")
                 except BaseException:

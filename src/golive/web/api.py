@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from golive.engine import call
 from golive.engine.checklist import MarkState, mark_refusal, statuses
-from golive.engine.commands import decide, engine_alive, mark_done, read_state, vote
+from golive.engine.commands import decide, engine_alive, mark_done, vote
 from golive.engine.events import Decision, Severity, Vote
 from golive.errors import DecisionRejected
 from golive.report.history import load_runs
@@ -235,11 +235,6 @@ def resume(run_id: RunPath, who: Writer, m: Missions) -> Started:
     entry, access = m.access(who, run_id)
     if not access.manager:
         raise _forbidden(f"only a manager of run {run_id} resumes it")
-    state = read_state(m.store, run_id)
-    if engine_alive(state):
-        raise DecisionRejected(
-            f"run {run_id} is driven by process {state.engine_pid} already; nothing to resume"
-        )
     plan = m.plans.get(entry.record.plan_id)
     if plan is None:
         raise DecisionRejected(
@@ -389,12 +384,13 @@ def post_run_decision(run_id: RunPath, body: RunDecisionIn, who: Writer, m: Miss
 
 
 def _decided(m: Mission, entry: RunEntry, decision: Decision) -> str:
-    """What happens next: an engine on this machine acts on it, or someone must resume the run."""
-    if engine_alive(entry.state):
+    """What happens next: the engine holding the lease (on any host) acts on it, or someone
+    must resume the run."""
+    if engine_alive(store=m.store, run_id=entry.record.id):
         return f"{decision} recorded; the engine acts on it now"
     run_id = entry.record.id
     return (
-        f"{decision} recorded; no engine on this machine drives run {run_id}: "
+        f"{decision} recorded; no engine drives run {run_id}: "
         f"carry it out with `golive resume {run_id}`"
     )
 

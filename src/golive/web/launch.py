@@ -13,7 +13,6 @@ that exits before that is refused with the last line it wrote, which says why.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -24,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from golive.engine.commands import read_state
-from golive.errors import DecisionRejected, GoliveError, StoreError, UsageError
+from golive.engine.lease import describe_holder, driving_lease, host_name
+from golive.errors import DecisionRejected, GoliveError, LeaseHeld, StoreError, UsageError
 from golive.plan import PlanFile, load_plan
 from golive.store import EventStore, RunRecord
 
@@ -132,7 +132,7 @@ def _why(log: Path | None, code: int) -> str:
 
 def _driven_by(store: EventStore, run_id: str, pid: int) -> bool:
     state = read_state(store, run_id)
-    return state.engine_pid == pid and state.engine_host == socket.gethostname()
+    return state.engine_pid == pid and state.engine_host == host_name()
 
 
 def _wait(
@@ -211,10 +211,18 @@ def _rename(log: Path, target: Path) -> None:
 def resume_engine(
     store: EventStore, run: RunRecord, plan: ServedPlan, *, state_url: str, person: str | None
 ) -> None:
-    """Start `golive resume` of the run; returns once its RunResumed is stored."""
+    """Start `golive resume` of the run; returns once its RunResumed is stored. LeaseHeld if an
+    engine, on any host, drives the run (the engine started would refuse too, and say so)."""
     state = read_state(store, run.id)
     if state.status.finished and not state.rollback_requested:
         raise DecisionRejected(f"run {run.id} has ended ({state.status}); nothing to resume")
+    lease = driving_lease(store=store, run_id=run.id)
+    if lease is not None:
+        raise LeaseHeld(
+            f"run {run.id} is driven by {describe_holder(lease)}: nothing to resume; "
+            "steer it from here, or stop that engine first",
+            lease=lease,
+        )
     args = [run.id, "--plain"]
     if person:
         args.append(f"--as={person}")

@@ -142,7 +142,7 @@ def _view(m: Mission, principal: Principal, run_id: str) -> dict[str, Any]:
         )
         stalled = (
             not entry.state.status.finished or entry.state.rollback_requested
-        ) and not engine_alive(entry.state)
+        ) and not engine_alive(store=m.store, run_id=run_id)
     view["timeline"] = timeline(view)
     view["engine"] = {
         "stalled": stalled,
