@@ -36,6 +36,7 @@ from golive.plan import PlanFile, load_plan
 from golive.plan.values import format_duration
 from golive.store import EventStore, RunRecord, default_state_url, open_store
 from golive.store.url import missing_sqlite_file
+from golive.testing import crash_observers
 
 EXIT_CODES = {Outcome.completed: 0, Outcome.failed: 1, Outcome.rolled_back: 3, Outcome.aborted: 4}
 INTERRUPTED = 130
@@ -151,7 +152,13 @@ def run(
         _production_readiness(plan_file, state=state, required=ready)
     with opened(state, plan, create=True) as store:
         started = start_run(
-            plan_file, store=store, env=env, release=release, by=by, max_parallel=max_parallel
+            plan_file,
+            store=store,
+            env=env,
+            release=release,
+            by=by,
+            max_parallel=max_parallel,
+            observers=crash_observers(),
         )
         kind = "rehearsal" if started.run.rehearsal else "production go-live"
         console.print(f"run {started.run.id}  ({plan_file.plan.golive}, {env}, {kind})")
@@ -188,10 +195,11 @@ def resume(
     with opened(state, plan) as store:
         record = find_run(store, run_id, plan)
         current = read_state(store, record.id)
-        if current.status.finished and not current.rollback_requested:
+        ended = current.status.finished and not current.rollback_end_unrecorded
+        if ended and not current.rollback_requested:
             console.print(f"run {record.id} has ended ({current.status}); nothing to resume")
             return EXIT_CODES[current.outcome or Outcome.failed]
-        engine = attach_engine(store=store, run=record, by=by)
+        engine = attach_engine(store=store, run=record, by=by, observers=crash_observers())
         console.print(f"run {record.id}  resumed")
         return _summary(_drive(engine, plain=plain))
 

@@ -189,6 +189,11 @@ def mark_done(store: EventStore, run: RunRecord, *, step: str, by: str, note: st
     current = state.step(step).status
     if state.status.finished:
         raise DecisionRejected(f"run {run.id} has ended ({state.status}); nothing to mark done")
+    if state.rolling_back:
+        if state.step(step).undo not in (UndoStatus.failed, UndoStatus.interrupted):
+            raise DecisionRejected(f"the rollback is not waiting on step {step}")
+        _append(store, run.id, StepMarkedDone(step=step, by=by, note=note))
+        return
     if plan.step(step).kind is StepKind.gate and current is StepStatus.waiting:
         raise DecisionRejected(
             f"{step} is a gate: its approvers decide it with `golive gate {run.id} {step} "
@@ -295,8 +300,8 @@ def _only_blocked(state: RunState, run_id: str) -> str:
 
 def _check_retry_or_skip(state: RunState, decision: Decision, step: str, *, alive: bool) -> None:
     status = state.step(step).status
-    if state.rollback_started_at is not None and state.rollback_duration is None:
-        if state.step(step).undo is not UndoStatus.failed:
+    if state.rolling_back:
+        if state.step(step).undo not in (UndoStatus.failed, UndoStatus.interrupted):
             raise DecisionRejected(f"the rollback is not waiting on step {step}")
         return
     if step in state.blocked or status in (StepStatus.failed, StepStatus.interrupted):

@@ -1,0 +1,261 @@
+"""The engine killed right after each event of a run that fails, rolls back and undoes: after
+`golive resume` (and the operator's answers where it asks), the run ends as if never killed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import traceback
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from golive.actions.registry import actions
+from golive.cli import main
+from golive.engine.commands import decide, mark_done, read_state
+from golive.engine.events import Decision
+from golive.engine.state import RunState, StepStatus, UndoStatus
+from golive.store import EventStore, open_store
+from golive.testing import CRASH_AFTER_EVENT, CRASH_EXIT_CODE
+
+GOLIVE = [sys.executable, "-m", "golive"]
+RUN_TIMEOUT = 30.0
+
+
+def rollback_plan(out: Path) -> str:
+    """a and b have an effect and an undo; c fails without effect under `failure: rollback`
+    (its undo still runs: it started); d needs c and must never run."""
+    return f"""\
+golive: points
+title: Crash points
+people:
+  ops: {{name: Ops}}
+environments:
+  staging: {{}}
+steps:
+  - id: a
+    owner: ops
+    run: echo a >> {out}
+    undo: echo undo-a >> {out}
+  - id: b
+    owner: ops
+    needs: [a]
+    run: echo b >> {out}
+    undo: echo undo-b >> {out}
+  - id: c
+    owner: ops
+    needs: [b]
+    run: exit 3
+    undo: echo undo-c >> {out}
+    failure: rollback
+  - id: d
+    owner: ops
+    needs: [c]
+    run: echo d >> {out}
+"""
+
+
+@dataclass(frozen=True)
+class Ending:
+    """What a run did, as far as the world and the plan's people can tell."""
+
+    outcome: str | None
+    effects: dict[str, int]
+    steps: dict[str, tuple[str, str]]  # step -> (status, undo)
+
+
+def ending(state: RunState, out: Path) -> Ending:
+    effects = Counter(out.read_text().split()) if out.exists() else Counter()
+    steps = {s.id: (s.status.value, s.undo.value) for s in state.steps.values()}
+    return Ending(state.outcome, dict(effects), steps)
+
+
+def step_processes_alive(run_id: str) -> bool:
+    marker = f"GOLIVE_RUN_ID={run_id}".encode()
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if marker in (proc / "environ").read_bytes():
+                    return True
+            except OSError:
+                continue
+    return False
+
+
+def answer(store: EventStore, run_id: str, out: Path) -> None:
+    """The operator's answer to each question resume asks: done if the effect happened (its line
+    is in the file), else retry. Any other reason to wait is a failure of the test."""
+    deadline = time.monotonic() + 10
+    while step_processes_alive(run_id) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    state = read_state(store, run_id)
+    written = set(out.read_text().split()) if out.exists() else set()
+    run = store.get_run(run_id)
+    for step_id, why in list(state.blocked.items()):
+        step = state.step(step_id)
+        if step.undo is UndoStatus.interrupted:
+            effect = f"undo-{step_id}"
+        elif step.status is StepStatus.interrupted:
+            effect = step_id
+        else:
+            pytest.fail(f"run {run_id} waits on {step_id} for no crash-related reason: {why}")
+        if effect in written:
+            mark_done(store, run, step=step_id, by="ops", note=f"{effect} is in the file")
+        else:
+            decide(store, run, decision=Decision.retry, by="ops", step=step_id, why="not done")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _actions_loaded() -> None:
+    """Load the action plugins (scipy, for traffic analysis: seconds) once, before the forks."""
+    actions()
+
+
+def forked_golive(args: list[str], log: Path, *, crash_after: int | None = None) -> int:
+    """`golive ARGS` in a forked child: the console script's own code, in a process of its own
+    that can die like one, without paying Python's start-up (seconds on a busy machine) for
+    each of the dozens of runs. Returns the child's pid."""
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 70
+    try:
+        sys.stdout = sys.stderr = log.open("a", encoding="utf-8")
+        os.environ.pop(CRASH_AFTER_EVENT, None)
+        if crash_after is not None:
+            os.environ[CRASH_AFTER_EVENT] = str(crash_after)
+        sys.argv = ["golive", *args]
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        os._exit(code)
+
+
+def exit_code(pid: int, *, block: bool) -> int | None:
+    """The child's exit code; None while it runs (when not blocking)."""
+    done, status = os.waitpid(pid, 0 if block else os.WNOHANG)
+    return os.waitstatus_to_exitcode(status) if done else None
+
+
+def resume_to_the_end(store: EventStore, run_id: str, url: str, out: Path) -> None:
+    """`golive resume` until the run ends, answering what it asks; a run that neither ends nor
+    waits for an answer within RUN_TIMEOUT is stuck."""
+    log = out.with_name("resume.log")
+    pid = forked_golive(["resume", run_id, "--as", "ops", "--plain", "--state", url], log)
+    deadline = time.monotonic() + RUN_TIMEOUT
+    answered: set[int] = set()
+    code = None
+    try:
+        while (code := exit_code(pid, block=False)) is None:
+            state = read_state(store, run_id)
+            if state.blocked and state.last_seq not in answered:
+                answered.add(state.last_seq)
+                answer(store, run_id, out)
+            if time.monotonic() > deadline:
+                pytest.fail(f"run {run_id} is stuck ({state.status}, waiting on {state.blocked})")
+            time.sleep(0.05)
+    finally:
+        if code is None:
+            os.kill(pid, signal.SIGKILL)
+            exit_code(pid, block=True)
+    assert "Traceback" not in log.read_text(), log.read_text()
+
+
+def run_killed_after(tmp_path: Path, url: str, event: int | None) -> Ending:
+    """Run the plan with the engine killed right after `event` (None: never), then resume."""
+    out = tmp_path / "effects.txt"
+    plan = tmp_path / "points.golive.yaml"
+    plan.write_text(rollback_plan(out))
+    args = ["run", str(plan), "--env", "staging", "--plain", "--state", url]
+    code = exit_code(forked_golive(args, tmp_path / "run.log", crash_after=event), block=True)
+    with open_store(url) as store:
+        run_id = store.latest_run().id
+        if code == CRASH_EXIT_CODE:
+            resume_to_the_end(store, run_id, url, out)
+        return ending(read_state(store, run_id), out)
+
+
+def reference(tmp_path: Path) -> tuple[Ending, int]:
+    """The run never killed, by the real `golive` command, and how many events it has."""
+    where = tmp_path / "reference"
+    where.mkdir()
+    out, plan, url = where / "effects.txt", where / "points.golive.yaml", f"sqlite:///{where}/s.db"
+    plan.write_text(rollback_plan(out))
+    command = [*GOLIVE, "run", str(plan), "--env", "staging", "--plain", "--state", url]
+    finished = subprocess.run(command, capture_output=True, timeout=RUN_TIMEOUT, check=False)
+    assert finished.returncode == 3, finished.stderr.decode()  # rolled back
+    with open_store(url) as store:
+        run_id = store.latest_run().id
+        return ending(read_state(store, run_id), out), store.last_seq(run_id)
+
+
+def test_the_crash_hook_ends_the_real_command_right_after_the_event(tmp_path: Path) -> None:
+    out, plan, url = (
+        tmp_path / "effects.txt",
+        tmp_path / "p.golive.yaml",
+        f"sqlite:///{tmp_path}/s.db",
+    )
+    plan.write_text(rollback_plan(out))
+    command = [*GOLIVE, "run", str(plan), "--env", "staging", "--plain", "--state", url]
+    environ = {**os.environ, CRASH_AFTER_EVENT: "3"}  # StepSucceeded a
+    killed = subprocess.run(command, capture_output=True, env=environ, timeout=RUN_TIMEOUT)
+    assert killed.returncode == CRASH_EXIT_CODE, killed.stderr.decode()
+    with open_store(url) as store:
+        run_id = store.latest_run().id
+        assert [e.type for e in store.events(run_id)] == [
+            "RunStarted",
+            "StepStarted",
+            "StepSucceeded",
+        ]
+
+
+def test_the_reference_run_fails_rolls_back_and_undoes_what_ran(tmp_path: Path) -> None:
+    never_killed, events = reference(tmp_path)
+    assert never_killed == Ending(
+        "rolled_back",
+        {"a": 1, "b": 1, "undo-c": 1, "undo-b": 1, "undo-a": 1},
+        {
+            "a": ("succeeded", "succeeded"),
+            "b": ("succeeded", "succeeded"),
+            "c": ("failed", "succeeded"),
+            "d": ("pending", "none"),
+        },
+    )
+    assert events == 17
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_killing_the_engine_after_any_event_changes_nothing_on_sqlite(tmp_path: Path) -> None:
+    never_killed, events = reference(tmp_path)
+    wrong = {}
+    for event in range(1, events + 1):
+        where = tmp_path / f"killed-after-{event}"
+        where.mkdir()
+        killed = run_killed_after(where, f"sqlite:///{where / 'state.db'}", event)
+        if killed != never_killed:
+            wrong[event] = killed
+    assert not wrong, f"reference: {never_killed}; killed after event N: {wrong}"
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("event", [7, 8, 9, 10, 11, 16])
+def test_killing_the_engine_during_the_rollback_changes_nothing_on_postgres(
+    tmp_path: Path, postgres_url: str, event: int
+) -> None:
+    never_killed, _ = reference(tmp_path)
+    where = tmp_path / "killed"
+    where.mkdir()
+    assert run_killed_after(where, postgres_url, event) == never_killed
