@@ -15,7 +15,7 @@ import typer
 from golive.cli.app import app, console, console_err, exits
 from golive.cli.live import Board, PlainPrinter, live_board, next_actions
 from golive.cli.plan_commands import OutputFormat
-from golive.engine import loop
+from golive.engine import loop, orphans
 from golive.engine.commands import (
     DEFAULT_PARALLEL,
     attach_engine,
@@ -190,6 +190,12 @@ def resume(
     plan: Path | None = PlanOption,
     state: str | None = StateOption,
     plain: bool = PlainOption,
+    stop_orphans: bool = typer.Option(
+        False,
+        "--stop-orphans",
+        help="Stop step commands the dead engine left running (TERM, then KILL) instead of "
+        "waiting for them to end.",
+    ),
 ) -> int:
     """Continue a run after a crash or an interruption; finished steps never run again."""
     with opened(state, plan) as store:
@@ -199,6 +205,7 @@ def resume(
         if ended and not current.rollback_requested:
             console.print(f"run {record.id} has ended ({current.status}); nothing to resume")
             return EXIT_CODES[current.outcome or Outcome.failed]
+        _settle_orphans(current, stop=stop_orphans)
         engine = attach_engine(store=store, run=record, by=by, observers=crash_observers())
         console.print(f"run {record.id}  resumed")
         return _summary(_drive(engine, plain=plain))
@@ -221,8 +228,21 @@ def rollback(
         if engine_alive(read_state(store, record.id)):
             console.print(f"rollback of {record.id} recorded; the engine driving it rolls back now")
             return 0
+        _settle_orphans(read_state(store, record.id), stop=False)
         engine = attach_engine(store=store, run=record, by=by)
         return _summary(_drive(engine, plain=plain))
+
+
+def _settle_orphans(current: RunState, *, stop: bool) -> None:
+    """Step commands a dead engine left running: say so, wait for them or stop them."""
+    if engine_alive(current):
+        return  # its processes are its own; attaching is refused anyway
+
+    def say(line: str) -> None:
+        console.print(line, markup=False, highlight=False)
+        sys.stdout.flush()
+
+    loop.run(orphans.settle(current, os.environ, stop=stop, say=say))
 
 
 @app.command()

@@ -33,6 +33,7 @@ from golive.engine.events import (
     RunResumed,
     RunStarted,
     StepFailed,
+    StepProcessStarted,
     StepStarted,
     StepSucceeded,
     StepWaiting,
@@ -44,6 +45,7 @@ from golive.engine.events import (
     encode,
 )
 from golive.engine.gates import Verdict, verdict
+from golive.engine.orphans import start_time
 from golive.engine.output import FLUSH_SECONDS, OutputBuffer
 from golive.engine.recovery import interrupted, owed
 from golive.engine.state import RunState, StepStatus, UndoStatus
@@ -340,7 +342,22 @@ class Engine:
             ),
             wait_for_votes=lambda: self._wait_for_votes(step.id),
             step_status=lambda other: self._status_of(other),
+            process_started=lambda pid, *, host=None, started=None: self._process_started(
+                step.id, pid, host=host, started=started, undo=undo
+            ),
         )
+
+    def _process_started(
+        self, step_id: str, pid: int, *, host: str | None, started: int | None, undo: bool
+    ) -> None:
+        """Record where the command runs, for a later engine to find it if this one dies."""
+        remote = host is not None
+        if host is None:
+            host, started = socket.gethostname(), start_time(pid)
+        event = StepProcessStarted(
+            step=step_id, pid=pid, host=host, started=started, remote=remote, undo=undo
+        )
+        self.record(event)
 
     def _status_of(self, step_id: str) -> str | None:
         found = self.state.steps.get(step_id)

@@ -313,6 +313,7 @@ def _step_succeeded(state: RunState, event: StepSucceeded, at: dt.datetime) -> N
     step = state.step(event.step or "")
     step.status, step.finished_at, step.duration = StepStatus.succeeded, at, event.duration
     step.exit_code, step.waiting_for = event.exit_code, []
+    step.processes = []  # ended, and their end is known
     _merge_hosts(step, event.hosts)
 
 
@@ -320,6 +321,7 @@ def _step_failed(state: RunState, event: StepFailed, at: dt.datetime) -> None:
     step = state.step(event.step or "")
     step.status = StepStatus.retrying if event.will_retry else StepStatus.failed
     step.error, step.exit_code, step.finished_at = event.error, event.exit_code, at
+    step.processes = []
     _merge_hosts(step, event.hosts)
 
 
@@ -405,11 +407,13 @@ def _undo_interrupted(state: RunState, event: UndoInterrupted, at: dt.datetime) 
 def _undo_succeeded(state: RunState, event: UndoSucceeded, at: dt.datetime) -> None:
     step = state.step(event.step or "")
     step.undo, step.undo_duration = UndoStatus.succeeded, event.duration
+    step.processes = []
 
 
 def _undo_failed(state: RunState, event: UndoFailed, at: dt.datetime) -> None:
     step = state.step(event.step or "")
     step.undo, step.undo_error, step.undo_duration = UndoStatus.failed, event.error, event.duration
+    step.processes = []
 
 
 def _undo_skipped(state: RunState, event: UndoSkipped, at: dt.datetime) -> None:
