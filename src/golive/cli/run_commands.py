@@ -337,6 +337,9 @@ def status(
         console.print(f"[dim]driven by process {current.engine_pid}[/]")
     for line in call_lines(current):
         console.print(line, markup=False, highlight=False)
+    if not engine_alive(current) and not current.status.finished:
+        for orphan in loop.run(orphans.still_running(current, os.environ)):
+            console.print(orphan.describe(), markup=False, highlight=False)
 
 
 def call_lines(state: RunState, *, updates: int = 3) -> list[str]:

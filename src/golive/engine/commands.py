@@ -28,6 +28,7 @@ from golive.engine.events import (
     encode,
 )
 from golive.engine.gates import Ballot, Verdict, verdict
+from golive.engine.orphans import Orphan, local_alive
 from golive.engine.runner import Engine, Observer
 from golive.engine.state import RunState, RunStatus, StepStatus, UndoStatus
 from golive.errors import DecisionRejected, UsageError
@@ -189,6 +190,7 @@ def mark_done(store: EventStore, run: RunRecord, *, step: str, by: str, note: st
     current = state.step(step).status
     if state.status.finished:
         raise DecisionRejected(f"run {run.id} has ended ({state.status}); nothing to mark done")
+    _refuse_while_its_command_runs(state, run.id, step)
     if state.rolling_back:
         if state.step(step).undo not in (UndoStatus.failed, UndoStatus.interrupted):
             raise DecisionRejected(f"the rollback is not waiting on step {step}")
@@ -283,6 +285,7 @@ def decide(
         return step
     target = step or _only_blocked(state, run.id)
     _check_retry_or_skip(state, decision, target, alive=engine_alive(state))
+    _refuse_while_its_command_runs(state, run.id, target)
     _append(store, run.id, DecisionMade(step=target, decision=decision, by=by, why=why))
     return target
 
@@ -296,6 +299,20 @@ def _only_blocked(state: RunState, run_id: str) -> str:
     raise DecisionRejected(
         f"run {run_id} waits on several steps ({', '.join(blocked)}); name one with --step"
     )
+
+
+def _refuse_while_its_command_runs(state: RunState, run_id: str, step: str) -> None:
+    """A dead engine's step command may still run: deciding whether it completed, or running
+    it again, must wait until it has ended (processes on SSH hosts: `resume` checks them)."""
+    if engine_alive(state):
+        return
+    for process in state.step(step).processes:
+        if not process.remote and process.host == socket.gethostname() and local_alive(process):
+            orphan = Orphan(step, process).describe()
+            raise DecisionRejected(
+                f"{orphan}: wait for it to end, or stop it with "
+                f"`golive resume {run_id} --stop-orphans`, then decide"
+            )
 
 
 def _check_retry_or_skip(state: RunState, decision: Decision, step: str, *, alive: bool) -> None:

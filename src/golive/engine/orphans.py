@@ -187,3 +187,12 @@ async def settle(
         return found
     finally:
         await orphans.aclose()
+
+
+async def still_running(state: RunState, environ: Mapping[str, str]) -> list[Orphan]:
+    """The run's step processes that a dead engine left running (for `status`)."""
+    orphans = Orphans(state, environ)
+    try:
+        return await orphans.alive() if orphans.candidates else []
+    finally:
+        await orphans.aclose()
