@@ -289,3 +289,107 @@ def test_killing_the_engine_around_the_rollback_changes_nothing_on_postgres(
     where = tmp_path / "killed"
     where.mkdir()
     assert run_killed_after(where, postgres_url, event) == never_killed
+
+
+def policy_plan(policy: str) -> str:
+    return f"""\
+golive: policy
+title: Policy
+people:
+  ops: {{name: Ops}}
+environments:
+  staging: {{}}
+steps:
+  - id: x
+    owner: ops
+    run: exit 3
+    failure: {policy}
+  - id: y
+    owner: ops
+    needs: [x]
+    run: "true"
+"""
+
+
+def killed_after_the_failure(tmp_path: Path, policy: str) -> tuple[str, str]:
+    """Run x (fails under `policy`), the engine killed right after StepFailed; then resumed
+    (in the background); returns (store url, run id)."""
+    plan = tmp_path / "policy.golive.yaml"
+    plan.write_text(policy_plan(policy))
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    args = ["run", str(plan), "--env", "staging", "--plain", "--state", url]
+    failed_at = 4  # RunStarted, StepStarted, StepProcessStarted, StepFailed
+    code = exit_code(forked_golive(args, tmp_path / "run.log", crash_after=failed_at), block=True)
+    assert code == CRASH_EXIT_CODE
+    with open_store(url) as store:
+        run_id = store.latest_run().id
+        assert store.events(run_id)[-1].type == "StepFailed"
+    return url, run_id
+
+
+@pytest.mark.timeout(60)
+def test_a_failure_under_pause_recorded_just_before_a_crash_pauses_the_resumed_run(
+    tmp_path: Path,
+) -> None:
+    url, run_id = killed_after_the_failure(tmp_path, "pause")
+    resume = ["resume", run_id, "--as", "ops", "--plain", "--state", url]
+    pid = forked_golive(resume, tmp_path / "resume.log")
+    try:
+        with open_store(url) as store:
+            deadline = time.monotonic() + STUCK
+            while not (state := read_state(store, run_id)).blocked:
+                assert time.monotonic() < deadline, f"stuck: {state.status}, nothing waits"
+                time.sleep(0.05)
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        exit_code(pid, block=True)
+    assert state.blocked == {"x": "failed: exit code 3"}
+    assert state.step("y").status is StepStatus.pending
+
+
+@pytest.mark.timeout(60)
+def test_a_failure_under_continue_recorded_just_before_a_crash_skips_what_needs_it(
+    tmp_path: Path,
+) -> None:
+    url, run_id = killed_after_the_failure(tmp_path, "continue")
+    resume = ["resume", run_id, "--as", "ops", "--plain", "--state", url]
+    pid = forked_golive(resume, tmp_path / "resume.log")
+    deadline = time.monotonic() + STUCK
+    while (code := exit_code(pid, block=False)) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if code is None:
+        os.kill(pid, signal.SIGKILL)
+        exit_code(pid, block=True)
+    with open_store(url) as store:
+        state = read_state(store, run_id)
+    assert code == 1, f"resume did not end: {state.status}"
+    assert state.outcome == "failed"
+    assert state.step("y").status is StepStatus.skipped
+
+
+@pytest.mark.timeout(60)
+def test_an_undo_declared_undo_idempotent_runs_again_after_a_crash_without_asking(
+    tmp_path: Path, reference: tuple[Ending, list[str]]
+) -> None:
+    never_killed, types = reference
+    out = tmp_path / "effects.txt"
+    plan = tmp_path / "points.golive.yaml"
+    text = rollback_plan(out).replace(
+        f"    undo: echo undo-b >> {out}\n",
+        f"    undo: echo undo-b >> {out}\n    undo_idempotent: true\n",
+    )
+    plan.write_text(text)
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    undo_b = [i for i, t in enumerate(types, 1) if t == "UndoStarted"][1]  # c, then b
+    args = ["run", str(plan), "--env", "staging", "--plain", "--state", url]
+    code = exit_code(forked_golive(args, tmp_path / "run.log", crash_after=undo_b), block=True)
+    assert code == CRASH_EXIT_CODE
+    resume = ["resume", "--as", "ops", "--plain", "--state", url]
+    assert exit_code(forked_golive(resume, tmp_path / "resume.log"), block=True) == 3
+    with open_store(url) as store:
+        run_id = store.latest_run().id
+        assert ending(read_state(store, run_id), out) == never_killed
+        [interrupted] = [e.data for e in store.events(run_id, types={"UndoInterrupted"})]
+        paused = store.events(run_id, types={"RunPaused"})
+    assert interrupted == {"rerun": True}
+    assert paused == []
