@@ -33,6 +33,7 @@ from golive.engine.events import (
     StepSucceeded,
     StepWaiting,
     UndoFailed,
+    UndoInterrupted,
     UndoSkipped,
     UndoStarted,
     UndoSucceeded,
@@ -241,6 +242,10 @@ class PlainPrinter:
                 return f"↷ {step} skipped: {e.reason}"
             case StepInterrupted():
                 return f"? {step} was interrupted" + (", running it again" if e.rerun else "")
+            case UndoInterrupted():
+                return f"? undo of {step} was interrupted" + (
+                    ", running it again" if e.rerun else ""
+                )
             case RunResumed():
                 return f"● resumed by {e.by} (process {e.pid} on {e.host})"
             case RunPaused():
