@@ -91,7 +91,10 @@ def test_resume_stops_a_remote_command_a_killed_engine_left_running_and_a_retry_
     tmp_path: Path, ssh_env: Sshd
 ) -> None:
     effect = tmp_path / "effect"
-    url, run_id = killed_mid_step(tmp_path, f"sleep 8; echo x >> {effect}")
+    go = tmp_path / "go"  # the command writes its effect once this file exists
+    url, run_id = killed_mid_step(
+        tmp_path, f"until [ -e {go} ]; do sleep 0.05; done; echo x >> {effect}"
+    )
     pid = state_of(url).step("deploy").processes[0].pid
     command = [sys.executable, "-m", "golive", "resume", run_id, "--as", "ops", "--plain"]
     resumed = subprocess.Popen(
@@ -104,6 +107,7 @@ def test_resume_stops_a_remote_command_a_killed_engine_left_running_and_a_retry_
         until(lambda: "deploy" in state_of(url).blocked, "the question about deploy")
         assert not Path(f"/proc/{pid}/stat").exists()  # the sshd reaped the stopped shell
         assert not effect.exists()
+        go.touch()
         decide = [sys.executable, "-m", "golive", "decide", run_id, "retry", "--as", "ops"]
         retried = subprocess.run([*decide, "--state", url], capture_output=True, text=True)
         assert retried.returncode == 0, retried.stderr

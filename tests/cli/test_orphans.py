@@ -31,7 +31,7 @@ environments:
 steps:
   - id: slow
     owner: ops
-    run: sleep 6; echo x >> {effect}
+    run: until [ -e {go} ]; do sleep 0.05; done; echo x >> {effect}
 """
 
 
@@ -56,10 +56,11 @@ def until(condition: object, what: str, timeout: float = 30.0) -> None:
 
 
 def killed_mid_step(tmp_path: Path) -> tuple[str, str, Path]:
-    """Start the run, kill -9 its engine once the step's command runs; (url, run id, effect)."""
+    """Start the run, kill -9 its engine once the step's command runs; (url, run id, effect).
+    The command writes its effect once the test creates the file `go`, not before."""
     effect = tmp_path / "effect"
     plan = tmp_path / "orphans.golive.yaml"
-    plan.write_text(PLAN.format(effect=effect))
+    plan.write_text(PLAN.format(effect=effect, go=tmp_path / "go"))
     url = f"sqlite:///{tmp_path / 'state.db'}"
     command = [sys.executable, "-m", "golive", "run", str(plan), "--env", "staging", "--plain"]
     engine = subprocess.Popen([*command, "--state", url], stdout=subprocess.DEVNULL)
@@ -102,6 +103,13 @@ def test_resume_waits_for_the_command_a_killed_engine_left_running(
 
     resumed = resume(url, run_id)
     try:
+        assert resumed.stdout is not None
+        said = [resumed.stdout.readline() for _ in range(2)]
+        assert f"step slow's command (pid {pid} on host " in said[0]
+        assert "waiting for it to end" in said[1]
+        time.sleep(0.5)
+        assert "slow" not in state_of(url).blocked  # nobody is asked while it runs
+        (tmp_path / "go").touch()
         until(lambda: "slow" in state_of(url).blocked, "the question about slow")
         assert effect.read_text() == "x\n"  # the old command finished before anyone was asked
         done = golive("done", run_id, "slow", "--as", "ops", "--state", url)
@@ -110,8 +118,7 @@ def test_resume_waits_for_the_command_a_killed_engine_left_running(
     finally:
         resumed.kill()
     assert resumed.returncode == 0, err
-    assert f"step slow's command (pid {pid} on host" in out
-    assert "waiting for it to end" in out
+    assert "ended; now check what each step did" in out
     assert effect.read_text() == "x\n"
 
 
@@ -128,6 +135,7 @@ def test_resume_with_stop_orphans_stops_the_command_and_a_retry_runs_it_once(
         until(lambda: "slow" in state_of(url).blocked, "the question about slow")
         assert not Path(f"/proc/{pid}").exists() or b"Z" in Path(f"/proc/{pid}/stat").read_bytes()
         assert not effect.exists()  # stopped before its effect
+        (tmp_path / "go").touch()
         retry = golive("decide", run_id, "retry", "--step", "slow", "--as", "ops", "--state", url)
         assert retry.returncode == 0, retry.stderr
         out, err = resumed.communicate(timeout=60)
