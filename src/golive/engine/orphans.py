@@ -23,7 +23,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from golive.actions.ssh_pool import SshPool, SshSettings
+import asyncssh
+
+from golive.actions.ssh_pool import SshConnectError, SshPool, SshSettingError, SshSettings
 from golive.engine.state import RunState, StepProcess
 
 STOP_GRACE = 5.0  # seconds between TERM and KILL
@@ -92,6 +94,7 @@ class Orphans:
             Orphan(step.id, process) for step in state.steps.values() for process in step.processes
         ]
         self.environ = environ
+        self.unchecked: dict[str, str] = {}  # host -> why it could not be reached
         self._pool: SshPool | None = None
 
     async def alive(self) -> list[Orphan]:
@@ -131,7 +134,8 @@ class Orphans:
 
     async def _alive(self, process: StepProcess) -> bool:
         if self._unknown_host(process):
-            return False  # another machine's process: not ours to check from here
+            self.unchecked[process.host] = "not this machine"
+            return False
         if not process.remote:
             return local_alive(process)
         result = await self._ssh(process.host, remote_check(process))
@@ -151,10 +155,15 @@ class Orphans:
                 os.killpg(process.pid, getattr(signal, f"SIG{name}"))
 
     async def _ssh(self, host: str, command: str) -> str | None:
-        if self._pool is None:
-            self._pool = SshPool(SshSettings.from_environ(self.environ))
-        async with self._pool.lease(host) as connection:
-            done = await connection.run(command, check=False)
+        """The command's stdout on `host`; None (noted in `unchecked`) if it cannot run there."""
+        try:
+            if self._pool is None:
+                self._pool = SshPool(SshSettings.from_environ(self.environ))
+            async with self._pool.lease(host) as connection:
+                done = await connection.run(command, check=False)
+        except (SshConnectError, SshSettingError, asyncssh.Error, OSError) as exc:
+            self.unchecked[host] = str(getattr(exc, "reason", None) or exc)
+            return None
         out = done.stdout
         return out if isinstance(out, str) else None
 
@@ -173,6 +182,11 @@ async def settle(
         found = await orphans.alive() if orphans.candidates else []
         for orphan in found:
             say(orphan.describe())
+        for host, why in orphans.unchecked.items():
+            say(
+                f"cannot check whether the step commands started on host {host} still run "
+                f"({why}): check there before you answer"
+            )
         if found and stop:
             say(f"stopping: TERM to each process group, KILL after {STOP_GRACE:g}s")
             await orphans.stop(found)
