@@ -58,6 +58,20 @@ class OutputSink(Protocol):
     def __call__(self, stream: str, line: str, /, *, host: str | None = None) -> None: ...
 
 
+class ProcessSink(Protocol):
+    """Told of each process an action starts for its command: `host` for a remote one (None:
+    this machine), `started` its start time in clock ticks after boot if the action knows it.
+    The engine records it, so that a later engine finds the command if this one dies."""
+
+    def __call__(
+        self, pid: int, /, *, host: str | None = None, started: int | None = None
+    ) -> None: ...
+
+
+def _unrecorded(pid: int, /, *, host: str | None = None, started: int | None = None) -> None:
+    return None
+
+
 class RunResources:
     """What actions keep for the length of a run (SSH connections, HTTP clients, database
     engines), created on first use and closed by the engine when the run ends."""
@@ -103,6 +117,7 @@ class StepContext:
     changed_hosts: tuple[str, ...] | None = None  # for undo: the hosts the step touched
     wait_for_votes: Callable[[], Awaitable[Verdict]] | None = None  # gates: until decided
     step_status: Callable[[str], str | None] = lambda _step: None  # another step's status
+    process_started: ProcessSink = _unrecorded  # each process started for the command
 
 
 class Action(Protocol):

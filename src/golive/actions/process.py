@@ -54,8 +54,10 @@ async def run_command(
     output: Callable[[str, str], None],
     redact: Callable[[str], str],
     monotonic: Callable[[], float],
+    on_start: Callable[[int], None] | None = None,
 ) -> Result:
-    """Run `command` to its end; every output line goes through `redact` before `output`."""
+    """Run `command` to its end; every output line goes through `redact` before `output`.
+    The command leads a session (and process group) of its own; `on_start` is told its pid."""
     started = monotonic()
     tail: deque[str] = deque(maxlen=20)
     try:
@@ -75,6 +77,9 @@ async def run_command(
         return Result.failure(f"permission denied running: {redact(command)}", exit_code=126)
     except OSError as exc:
         return Result.failure(f"cannot start the command: {exc.strerror}", exit_code=126)
+
+    if on_start is not None:
+        on_start(proc.pid)
 
     def emit(stream: str, line: str) -> None:
         text = redact(line)

@@ -36,4 +36,5 @@ class ShellAction:
             output=ctx.output,
             redact=ctx.redact,
             monotonic=ctx.monotonic,
+            on_start=ctx.process_started,
         )

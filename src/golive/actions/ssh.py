@@ -49,6 +49,15 @@ SUDO_PASSWORD = ("sudo: a terminal is required", "sudo: a password is required")
 # leader of its own process group, a child of the connection's sshd process (our $PPID here).
 # sshd's own `signal` request would be simpler, but sshd refuses it for root sessions.
 STOP = 'for p in $(pgrep -P $PPID); do [ "$p" = $$ ] || kill -{signal} -$p 2>/dev/null; done'
+# Before the command, the remote shell says who it is: its pid (the leader of the command's
+# process group) and its /proc stat line (field 22: its start time), read without a fork. The
+# engine records them, so that a later engine can find the command still running if this one
+# dies. The line goes to stdout first, and is not the step's output.
+PID_MARK = "\x1egolive-pid "
+ANNOUNCE = (
+    "read -r _golive_stat 2>/dev/null < /proc/$$/stat; "
+    "printf '\\036golive-pid %s %s\\n' $$ \"$_golive_stat\"; "
+)
 
 
 class SshAction:
@@ -112,6 +121,7 @@ class Fanout:
         text = ctx.render(command)
         if step.cwd:
             text = f"cd {shlex.quote(ctx.render(step.cwd))} && {text}"
+        text = ANNOUNCE + text
         batches = batches_of(ctx.hosts, step)
         if undo:
             # the hosts the step touched (all of them when that is unknown, after a crash),
@@ -259,10 +269,25 @@ class Remote:
 
     async def _pump(self, stream: asyncssh.SSHReader[str], name: str) -> None:
         emit = self._emitter(name)
+        first = name == "stdout"
         async for line in stream:
             if not line:  # the end of the stream (an empty line is '\n')
                 break
+            if first and line.startswith(PID_MARK):
+                self._announced(line[len(PID_MARK) :])
+                first = False
+                continue
+            first = False
             emit(line.rstrip("\r\n")[:MAX_LINE])
+
+    def _announced(self, text: str) -> None:
+        """The remote shell's pid and stat line: recorded as the command's process."""
+        pid, _, stat = text.strip().partition(" ")
+        if not pid.isdigit():
+            return
+        fields = stat[stat.rfind(")") + 2 :].split() if ")" in stat else []
+        started = int(fields[19]) if len(fields) > 19 and fields[19].isdigit() else None
+        self.ctx.process_started(int(pid), host=self.host, started=started)
 
     def _emitter(self, name: str) -> Callable[[str], None]:
         ctx, host = self.ctx, self.host

@@ -34,6 +34,7 @@ from golive.engine.events import (
     StepSucceeded,
     StepWaiting,
     UndoFailed,
+    UndoInterrupted,
     UndoSkipped,
     UndoStarted,
     UndoSucceeded,
@@ -244,6 +245,10 @@ class PlainPrinter:
                 return f"? {step} was interrupted" + (", running it again" if e.rerun else "")
             case PolicyOverridden():
                 return f"⚠ policy overridden by {e.by} ({', '.join(e.rules)}): {e.why}"
+            case UndoInterrupted():
+                return f"? undo of {step} was interrupted" + (
+                    ", running it again" if e.rerun else ""
+                )
             case RunResumed():
                 return f"● resumed by {e.by} (process {e.pid} on {e.host})"
             case RunPaused():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from contextlib import nullcontext
 from pathlib import Path
@@ -24,7 +25,7 @@ from golive.cli.options import (
     opened,
 )
 from golive.cli.readiness import readiness_of
-from golive.engine import loop
+from golive.engine import loop, orphans
 from golive.engine.commands import (
     DEFAULT_PARALLEL,
     attach_engine,
@@ -46,6 +47,7 @@ from golive.plan import PlanFile, load_plan
 from golive.plan.schedule import start_findings
 from golive.plan.values import format_duration
 from golive.store import EventStore, RunRecord
+from golive.testing import crash_observers
 
 EXIT_CODES = {Outcome.completed: 0, Outcome.failed: 1, Outcome.rolled_back: 3, Outcome.aborted: 4}
 INTERRUPTED = 130
@@ -123,7 +125,13 @@ def run(
         _production_readiness(plan_file, state=state, required=ready)
     with opened(state, plan, create=True) as store:
         started = start_run(
-            plan_file, store=store, env=env, release=release, by=by, max_parallel=max_parallel
+            plan_file,
+            store=store,
+            env=env,
+            release=release,
+            by=by,
+            max_parallel=max_parallel,
+            observers=crash_observers(),
         )
         if overridden is not None:
             started.engine.record(overridden)
@@ -191,15 +199,25 @@ def resume(
         "--force",
         help="Take over a run whose engine's lease expired without being released.",
     ),
+    stop_orphans: bool = typer.Option(
+        False,
+        "--stop-orphans",
+        help="Stop step commands the dead engine left running (TERM, then KILL) instead of "
+        "waiting for them to end.",
+    ),
 ) -> int:
     """Continue a run after a crash or an interruption; finished steps never run again."""
     with opened(state, plan) as store:
         record = find_run(store, run_id, plan)
         current = read_state(store, record.id)
-        if current.status.finished and not current.rollback_requested:
+        ended = current.status.finished and not current.rollback_end_unrecorded
+        if ended and not current.rollback_requested:
             console.print(f"run {record.id} has ended ({current.status}); nothing to resume")
             return EXIT_CODES[current.outcome or Outcome.failed]
-        engine = attach_engine(store=store, run=record, by=by, force=force)
+        _settle_orphans(store, record.id, current, stop=stop_orphans)
+        engine = attach_engine(
+            store=store, run=record, by=by, force=force, observers=crash_observers()
+        )
         console.print(f"run {record.id}  resumed")
         return _summary(_drive(engine, plain=plain))
 
@@ -221,8 +239,21 @@ def rollback(
         if engine_alive(store=store, run_id=record.id):
             console.print(f"rollback of {record.id} recorded; the engine driving it rolls back now")
             return 0
+        _settle_orphans(store, record.id, read_state(store, record.id), stop=False)
         engine = attach_engine(store=store, run=record, by=by)
         return _summary(_drive(engine, plain=plain))
+
+
+def _settle_orphans(store: EventStore, run_id: str, current: RunState, *, stop: bool) -> None:
+    """Step commands a dead engine left running: say so, wait for them or stop them."""
+    if engine_alive(store=store, run_id=run_id):
+        return  # its processes are its own; attaching is refused anyway
+
+    def say(line: str) -> None:
+        console.print(line, markup=False, highlight=False)
+        sys.stdout.flush()
+
+    loop.run(orphans.settle(current, os.environ, stop=stop, say=say))
 
 
 @app.command()
@@ -318,6 +349,9 @@ def status(
         console.print(f"driven by {describe_holder(lease)}", style="dim", markup=False)
     for line in call_lines(current):
         console.print(line, markup=False, highlight=False)
+    if lease is None and not current.status.finished:
+        for orphan in loop.run(orphans.still_running(current, os.environ)):
+            console.print(orphan.describe(), markup=False, highlight=False)
 
 
 def call_lines(state: RunState, *, updates: int = 3) -> list[str]:

@@ -29,6 +29,7 @@ from golive.engine.events import (
 )
 from golive.engine.gates import Ballot, Verdict, verdict
 from golive.engine.lease import EngineLease, claim, driving_lease, host_name, lease_ttl
+from golive.engine.orphans import Orphan, local_alive
 from golive.engine.runner import Engine, Observer
 from golive.engine.state import RunState, RunStatus, StepStatus, UndoStatus
 from golive.errors import DecisionRejected, UsageError
@@ -198,6 +199,14 @@ def mark_done(store: EventStore, run: RunRecord, *, step: str, by: str, note: st
     current = state.step(step).status
     if state.status.finished:
         raise DecisionRejected(f"run {run.id} has ended ({state.status}); nothing to mark done")
+    _refuse_while_its_command_runs(
+        state, run.id, step, alive=engine_alive(store=store, run_id=run.id)
+    )
+    if state.rolling_back:
+        if state.step(step).undo not in (UndoStatus.failed, UndoStatus.interrupted):
+            raise DecisionRejected(f"the rollback is not waiting on step {step}")
+        _append(store, run.id, StepMarkedDone(step=step, by=by, note=note))
+        return
     if plan.step(step).kind is StepKind.gate and current is StepStatus.waiting:
         raise DecisionRejected(
             f"{step} is a gate: its approvers decide it with `golive gate {run.id} {step} "
@@ -288,6 +297,7 @@ def decide(
     target = step or _only_blocked(state, run.id)
     alive = engine_alive(store=store, run_id=run.id)
     _check_retry_or_skip(state, decision, target, alive=alive)
+    _refuse_while_its_command_runs(state, run.id, target, alive=alive)
     _append(store, run.id, DecisionMade(step=target, decision=decision, by=by, why=why))
     return target
 
@@ -303,10 +313,24 @@ def _only_blocked(state: RunState, run_id: str) -> str:
     )
 
 
+def _refuse_while_its_command_runs(state: RunState, run_id: str, step: str, *, alive: bool) -> None:
+    """A dead engine's step command may still run: deciding whether it completed, or running
+    it again, must wait until it has ended (processes on SSH hosts: `resume` checks them)."""
+    if alive:
+        return
+    for process in state.step(step).processes:
+        if not process.remote and process.host == host_name() and local_alive(process):
+            orphan = Orphan(step, process).describe()
+            raise DecisionRejected(
+                f"{orphan}: wait for it to end, or stop it with "
+                f"`golive resume {run_id} --stop-orphans`, then decide"
+            )
+
+
 def _check_retry_or_skip(state: RunState, decision: Decision, step: str, *, alive: bool) -> None:
     status = state.step(step).status
-    if state.rollback_started_at is not None and state.rollback_duration is None:
-        if state.step(step).undo is not UndoStatus.failed:
+    if state.rolling_back:
+        if state.step(step).undo not in (UndoStatus.failed, UndoStatus.interrupted):
             raise DecisionRejected(f"the rollback is not waiting on step {step}")
         return
     if step in state.blocked or status in (StepStatus.failed, StepStatus.interrupted):

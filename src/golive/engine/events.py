@@ -91,6 +91,20 @@ class StepStarted(Event):
 
 
 @dataclass(frozen=True)
+class StepProcessStarted(Event):
+    """A step's command (or its undo's) started as a process: what a later engine looks for
+    when this one dies. `started` is the process's start time in clock ticks after boot (field
+    22 of /proc/PID/stat), so that another process given the same pid is not taken for it;
+    `remote`: the process runs on SSH host `host` (checked and stopped over SSH)."""
+
+    pid: int
+    host: str
+    started: int | None = None
+    remote: bool = False
+    undo: bool = False
+
+
+@dataclass(frozen=True)
 class StepWaiting(Event):
     """A step waits for a person (a manual step) before it can finish."""
 
@@ -176,6 +190,14 @@ class UndoStarted(Event):
 
 
 @dataclass(frozen=True)
+class UndoInterrupted(Event):
+    """Found undoing when an engine attached. `rerun`: the undo runs again (it is declared
+    `undo_idempotent`); otherwise the rollback waits for an operator to say what happened."""
+
+    rerun: bool
+
+
+@dataclass(frozen=True)
 class UndoSucceeded(Event):
     duration: float
     hosts: dict[str, Any] | None = None
@@ -253,6 +275,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         PolicyOverridden,
         RunResumed,
         StepStarted,
+        StepProcessStarted,
         StepWaiting,
         StepOutput,
         StepSucceeded,
@@ -265,6 +288,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         GateVoted,
         RollbackStarted,
         UndoStarted,
+        UndoInterrupted,
         UndoSucceeded,
         UndoFailed,
         UndoSkipped,

@@ -32,8 +32,7 @@ from golive.engine.events import (
     RunResumed,
     RunStarted,
     StepFailed,
-    StepInterrupted,
-    StepSkipped,
+    StepProcessStarted,
     StepStarted,
     StepSucceeded,
     StepWaiting,
@@ -46,15 +45,16 @@ from golive.engine.events import (
 )
 from golive.engine.gates import Verdict, verdict
 from golive.engine.lease import EngineLease, host_name
+from golive.engine.orphans import start_time
 from golive.engine.output import FLUSH_SECONDS, OutputBuffer
+from golive.engine.recovery import interrupted, owed
 from golive.engine.state import RunState, StepStatus, UndoStatus
 from golive.plan.graph import StepGraph
-from golive.plan.models import FailurePolicy, Plan, Step, StepKind
+from golive.plan.models import Plan, Step, StepKind
 from golive.store import EventStore
 
 Observer = Callable[[Recorded, RunState], None]
 POLL_INTERVAL = 0.2
-SAFE_TO_RERUN = (StepKind.manual, StepKind.check)
 
 
 class _Aborted(Exception):
@@ -168,32 +168,18 @@ class Engine:
         self._refresh_ready()
 
     def attach(self, *, by: str) -> None:
-        """Take over an existing run: note the interrupted steps and what to do with each."""
+        """Take over an existing run: note the interrupted steps and undos, then record what
+        the log implies and lacks (see `golive.engine.recovery`)."""
         self.load()
         self.record(RunResumed(by=by, host=host_name(), pid=os.getpid()))
-        for step_state in list(self.state.steps.values()):
-            if step_state.status not in (
-                StepStatus.running,
-                StepStatus.waiting,
-                StepStatus.retrying,
-            ):
-                continue
-            step = self.steps[step_state.id]
-            safe = (
-                step.idempotent
-                or step.kind in SAFE_TO_RERUN
-                or (step_state.status is not StepStatus.running)
-            )
-            self.record(StepInterrupted(step=step.id, attempt=step_state.attempt, rerun=safe))
-            if not safe:
-                self.record(
-                    RunPaused(
-                        step=step.id,
-                        reason="was running when the engine stopped and is not idempotent: check "
-                        "whether it completed, then mark it done, retry it or skip it",
-                    )
-                )
+        for event in interrupted(self.state, self.plan):
+            self.record(event)
+        self._catch_up()
         self._refresh_ready()
+
+    def _catch_up(self) -> None:
+        for event in owed(self.state, self.plan, self.graph, self.order):
+            self.record(event)
 
     # --- the loop ------------------------------------------------------------------------------
 
@@ -212,6 +198,9 @@ class Engine:
                 if state.rollback_requested:
                     await self._drain()
                     await self._rollback()
+                    break
+                if state.rollback_end_unrecorded:
+                    self._finish(Outcome.rolled_back)
                     break
                 if state.status.finished:
                     break
@@ -367,7 +356,22 @@ class Engine:
             ),
             wait_for_votes=lambda: self._wait_for_votes(step.id),
             step_status=lambda other: self._status_of(other),
+            process_started=lambda pid, *, host=None, started=None: self._process_started(
+                step.id, pid, host=host, started=started, undo=undo
+            ),
         )
+
+    def _process_started(
+        self, step_id: str, pid: int, *, host: str | None, started: int | None, undo: bool
+    ) -> None:
+        """Record where the command runs, for a later engine to find it if this one dies."""
+        remote = host is not None
+        if host is None:
+            host, started = host_name(), start_time(pid)
+        event = StepProcessStarted(
+            step=step_id, pid=pid, host=host, started=started, remote=remote, undo=undo
+        )
+        self.record(event)
 
     def _status_of(self, step_id: str) -> str | None:
         found = self.state.steps.get(step_id)
@@ -440,35 +444,12 @@ class Engine:
             delay = step.retry_delay.total_seconds() * (2 ** (attempt - 1))
             self._launch(step_id, attempt + 1, delay=delay)
         else:
-            self._apply_policy(step, result)
+            self._catch_up()  # the failure policy: pause, rollback, or skip what needs it
 
     def _after_settled(self, step_id: str) -> None:
         for dependent in self.graph.dependents[step_id]:
             if self._is_ready(dependent):
                 heapq.heappush(self._ready, (self.position[dependent], dependent))
-
-    def _apply_policy(self, step: Step, result: Result) -> None:
-        policy = step.failure or self.plan.failure
-        error = result.error or "failed"
-        if policy is FailurePolicy.pause:
-            self.record(RunPaused(step=step.id, reason=f"failed: {error}"))
-        elif policy is FailurePolicy.rollback:
-            self.record(
-                DecisionMade(
-                    step=step.id,
-                    decision=Decision.rollback,
-                    by="policy",
-                    why=f"step {step.id} failed ({error}); failure: rollback",
-                )
-            )
-        else:
-            for descendant in self.order:
-                if step.id in self.graph.ancestors(descendant) and (
-                    self.state.step(descendant).status is StepStatus.pending
-                ):
-                    self.record(
-                        StepSkipped(step=descendant, reason=f"needs {step.id}, which failed")
-                    )
 
     # --- rollback ------------------------------------------------------------------------------
 
@@ -504,6 +485,10 @@ class Engine:
     async def _undo(self, step: Step) -> None:
         action = action_for(step)
         while True:
+            if step.id in self.state.blocked:  # failed, or interrupted by a crash: ask first
+                await self._until_decided(step.id)
+            if self.state.step(step.id).undo in (UndoStatus.succeeded, UndoStatus.skipped):
+                return
             attempt = max(1, self.state.step(step.id).attempt)
             command = self.context.redact(self.context.render(step.undo)) if step.undo else None
             if command is None and step.kind is not StepKind.traffic:
@@ -524,9 +509,6 @@ class Engine:
             error = result.error or "failed"
             self.record(UndoFailed(step=step.id, duration=duration, error=error, hosts=hosts))
             self.record(RunPaused(step=step.id, reason=f"undo failed: {result.error}"))
-            await self._until_decided(step.id)
-            if self.state.step(step.id).undo is UndoStatus.skipped:
-                return
 
     async def _until_decided(self, step_id: str) -> None:
         while step_id in self.state.blocked:

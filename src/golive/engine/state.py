@@ -32,11 +32,13 @@ from golive.engine.events import (
     StepInterrupted,
     StepMarkedDone,
     StepOutput,
+    StepProcessStarted,
     StepSkipped,
     StepStarted,
     StepSucceeded,
     StepWaiting,
     UndoFailed,
+    UndoInterrupted,
     UndoSkipped,
     UndoStarted,
     UndoSucceeded,
@@ -68,6 +70,7 @@ class UndoStatus(StrEnum):
     running = "running"
     succeeded = "succeeded"
     failed = "failed"
+    interrupted = "interrupted"  # was running when the engine died: did it complete?
     skipped = "skipped"
 
 
@@ -88,6 +91,18 @@ class RunStatus(StrEnum):
             RunStatus.rolled_back,
             RunStatus.aborted,
         )
+
+
+@dataclass(frozen=True)
+class StepProcess:
+    """A process a step's command (or undo) runs as: where, which, since when."""
+
+    pid: int
+    host: str
+    started: int | None  # clock ticks after boot, from /proc/PID/stat
+    remote: bool
+    undo: bool
+    at: dt.datetime
 
 
 @dataclass
@@ -111,6 +126,7 @@ class StepState:
     undo: UndoStatus = UndoStatus.none
     undo_error: str | None = None
     undo_duration: float | None = None
+    processes: list[StepProcess] = field(default_factory=list)  # of the latest attempt or undo
 
     @property
     def done(self) -> bool:
@@ -208,6 +224,17 @@ class RunState:
     def paused(self) -> bool:
         return bool(self.blocked) and not self.status.finished
 
+    @property
+    def rolling_back(self) -> bool:
+        """A rollback has started and not finished."""
+        return self.rollback_started_at is not None and self.rollback_duration is None
+
+    @property
+    def rollback_end_unrecorded(self) -> bool:
+        """The rollback finished but the run's end (rolled back) is not recorded: the engine
+        that finished it died in between."""
+        return self.rollback_duration is not None and self.outcome is not Outcome.rolled_back
+
     def apply(self, recorded: Recorded) -> None:
         """Apply one event; events are facts, so this never refuses one."""
         self.last_seq = max(self.last_seq, recorded.seq)
@@ -263,7 +290,14 @@ def _step_started(state: RunState, event: StepStarted, at: dt.datetime) -> None:
     step.started_at = step.started_at or at
     step.error = None
     step.ballots = {}  # a gate opened again (after a retry) asks for fresh votes
+    step.processes = []
     state._unblock(step.id)
+
+
+def _step_process_started(state: RunState, event: StepProcessStarted, at: dt.datetime) -> None:
+    state.step(event.step or "").processes.append(
+        StepProcess(event.pid, event.host, event.started, event.remote, event.undo, at)
+    )
 
 
 def _step_waiting(state: RunState, event: StepWaiting, at: dt.datetime) -> None:
@@ -281,6 +315,7 @@ def _step_succeeded(state: RunState, event: StepSucceeded, at: dt.datetime) -> N
     step = state.step(event.step or "")
     step.status, step.finished_at, step.duration = StepStatus.succeeded, at, event.duration
     step.exit_code, step.waiting_for = event.exit_code, []
+    step.processes = []  # ended, and their end is known
     _merge_hosts(step, event.hosts)
 
 
@@ -288,6 +323,7 @@ def _step_failed(state: RunState, event: StepFailed, at: dt.datetime) -> None:
     step = state.step(event.step or "")
     step.status = StepStatus.retrying if event.will_retry else StepStatus.failed
     step.error, step.exit_code, step.finished_at = event.error, event.exit_code, at
+    step.processes = []
     _merge_hosts(step, event.hosts)
 
 
@@ -312,6 +348,10 @@ def _step_skipped(state: RunState, event: StepSkipped, at: dt.datetime) -> None:
 
 def _step_marked_done(state: RunState, event: StepMarkedDone, at: dt.datetime) -> None:
     step = state.step(event.step or "")
+    if state.rolling_back:  # the rollback waits on this step's undo: done by hand
+        step.undo, step.undo_error = UndoStatus.succeeded, None
+        state._unblock(step.id)
+        return
     step.status, step.marked_by, step.finished_at = StepStatus.succeeded, event.by, at
     if step.attempt_started_at is not None and step.duration is None:
         step.duration = (at - step.attempt_started_at).total_seconds()
@@ -357,17 +397,25 @@ def _rollback_started(state: RunState, event: RollbackStarted, at: dt.datetime) 
 
 
 def _undo_started(state: RunState, event: UndoStarted, at: dt.datetime) -> None:
-    state.step(event.step or "").undo = UndoStatus.running
+    step = state.step(event.step or "")
+    step.undo, step.processes = UndoStatus.running, []
+    state._unblock(step.id)
+
+
+def _undo_interrupted(state: RunState, event: UndoInterrupted, at: dt.datetime) -> None:
+    state.step(event.step or "").undo = UndoStatus.none if event.rerun else UndoStatus.interrupted
 
 
 def _undo_succeeded(state: RunState, event: UndoSucceeded, at: dt.datetime) -> None:
     step = state.step(event.step or "")
     step.undo, step.undo_duration = UndoStatus.succeeded, event.duration
+    step.processes = []
 
 
 def _undo_failed(state: RunState, event: UndoFailed, at: dt.datetime) -> None:
     step = state.step(event.step or "")
     step.undo, step.undo_error, step.undo_duration = UndoStatus.failed, event.error, event.duration
+    step.processes = []
 
 
 def _undo_skipped(state: RunState, event: UndoSkipped, at: dt.datetime) -> None:
@@ -405,6 +453,7 @@ _HANDLERS: dict[type[Any], Callable[[RunState, Any, dt.datetime], None]] = {
     RunStarted: _run_started,
     RunResumed: _run_resumed,
     StepStarted: _step_started,
+    StepProcessStarted: _step_process_started,
     StepWaiting: _step_waiting,
     StepOutput: _step_output,
     StepSucceeded: _step_succeeded,
@@ -417,6 +466,7 @@ _HANDLERS: dict[type[Any], Callable[[RunState, Any, dt.datetime], None]] = {
     DecisionMade: _decision_made,
     RollbackStarted: _rollback_started,
     UndoStarted: _undo_started,
+    UndoInterrupted: _undo_interrupted,
     UndoSucceeded: _undo_succeeded,
     UndoFailed: _undo_failed,
     UndoSkipped: _undo_skipped,

@@ -586,6 +586,7 @@ class Step(Model):
     retries: int = Field(default=0, ge=0, le=100)
     retry_delay: Duration = Field(default=dt.timedelta(seconds=5))
     idempotent: bool = False
+    undo_idempotent: bool = False
     failure: FailurePolicy | None = None
     cwd: str | None = None
     env: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], VarValue] = Field(
