@@ -88,7 +88,7 @@ def _judge(
         bound = round(check.latency_below.total_seconds() * 1000)
         problems.append(f"took {ms} ms, expected below {bound} ms")
     if check.body is not None and (wanted_text := render(check.body)) not in response.text:
-        problems.append(f"the body does not contain {redact(shorten(wanted_text, 40))!r}")
+        problems.append(f"the body does not contain {shorten(redact(wanted_text), 40)!r}")
     if check.json_path:
         problems.extend(_json_problems(check, response, details, render=render))
     if problems:

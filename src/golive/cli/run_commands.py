@@ -15,6 +15,7 @@ import typer
 from golive.cli.app import app, console, console_err, exits
 from golive.cli.live import Board, PlainPrinter, live_board, next_actions
 from golive.cli.plan_commands import OutputFormat
+from golive.cli.terminal import visible
 from golive.engine import loop
 from golive.engine.commands import (
     DEFAULT_PARALLEL,
@@ -308,7 +309,7 @@ def status(
     if not next_actions(current, plan_model) and engine_alive(current):
         console.print(f"[dim]driven by process {current.engine_pid}[/]")
     for line in call_lines(current):
-        console.print(line, markup=False, highlight=False)
+        console.print(visible(line), markup=False, highlight=False)
 
 
 def call_lines(state: RunState, *, updates: int = 3) -> list[str]:
@@ -421,9 +422,11 @@ def log(
             printer.describe(event, replay)
             if not isinstance(event.event, RunStarted)
             else (
-                f"● run {record.id} started by {replay.started_by}: "
-                f"{record.plan_id} on {record.env}"
-                + (f", release {record.release}" if record.release else "")
+                visible(
+                    f"● run {record.id} started by {replay.started_by}: "
+                    f"{record.plan_id} on {record.env}"
+                    + (f", release {record.release}" if record.release else "")
+                )
             )
         )
         if line:
