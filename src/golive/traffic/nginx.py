@@ -21,9 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from golive.plan.shell import shell_command
 from golive.errors import GoliveError
 from golive.plan.models import NginxSettings
+from golive.plan.shell import shell_command
 
 COMMAND_TIMEOUT = 30.0
 CONFIRM_TIMEOUT = 10.0
