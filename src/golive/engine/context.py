@@ -96,6 +96,20 @@ class Redactor:
         return self._pattern.sub(MASK, text) if self._pattern else text
 
 
+def shown(text: str, plan: Plan, *, env: str, release: str | None, run_id: str) -> str:
+    """A text for people (a step's title) with the values anyone may see filled in; a secret
+    stays masked, and a name without a value in this run stays as written."""
+    environment = plan.environments.get(env)
+    values = {"env": env, "run_id": run_id, "plan": plan.golive}
+    if release is not None:
+        values["release"] = release
+    namespaces = {
+        "vars": dict(environment.vars) if environment else {},
+        "secrets": dict.fromkeys(environment.secrets, MASK) if environment else {},
+    }
+    return render(text, values=values, namespaces=namespaces, keep_unknown=True)
+
+
 @dataclass(frozen=True)
 class RunContext:
     """Everything a run renders and runs with, for one plan, environment and release."""
