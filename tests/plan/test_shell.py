@@ -16,7 +16,7 @@ HOSTILE = {
     "backticks": "`touch pwned`",
     "newline": "1.0\ntouch pwned",
     "quotes": "a'b\"c; touch pwned; '\"",
-    "backslash": "x\\\"; touch pwned; \\",
+    "backslash": 'x\\"; touch pwned; \\',
 }
 
 
@@ -84,7 +84,9 @@ def test_a_command_without_templates_is_left_as_written() -> None:
 def test_a_template_inside_single_quotes_is_refused_with_what_to_do(
     command: str, where: str
 ) -> None:
-    with pytest.raises(ShellQuotingError, match=f"stands inside {where}.*put it outside the quotes"):
+    with pytest.raises(
+        ShellQuotingError, match=f"stands inside {where}.*put it outside the quotes"
+    ):
         shell_command(command, lambda text: filled(text, "v"))
 
 
@@ -99,7 +101,7 @@ def test_raw_pastes_the_value_as_shell_text_on_purpose(tmp_path: Path) -> None:
 
 def test_the_reader_follows_quotes_escapes_substitutions_and_here_documents() -> None:
     text = (
-        "a {{ vars.x }} \"b {{ vars.x }} $(c {{ vars.x }} 'd') \\\" {{ vars.x }}\" "
+        'a {{ vars.x }} "b {{ vars.x }} $(c {{ vars.x }} \'d\') \\" {{ vars.x }}" '
         "'e \\' {{ vars.x }} <<-EOF\n\tf {{ vars.x }}\n\tEOF\n{{ vars.x }}"
     )
     assert quoting(text, list(spans(text))) == [
