@@ -8,12 +8,12 @@ import json
 from pathlib import Path
 
 import pytest
+from tests.conftest import Golive
 
 from golive.engine.context import check_release
 from golive.errors import UsageError
 from golive.store import open_store
 from golive.testing_ssh import alias
-from tests.conftest import Golive
 
 KINDS = {
     "semicolon": "1.0; touch {pwned}; echo",
@@ -26,7 +26,7 @@ KINDS = {
 
 def plan(tmp_path: Path, value: str, *, on: str | None) -> Path:
     """One step that writes the variable, the secret and the release to a file, one a line."""
-    where = f"    on: web\n" if on else ""
+    where = "    on: web\n" if on else ""
     text = (
         "golive: inject\n"
         "title: Injection\n"

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.conftest import Golive
+
 from golive.cli.terminal import visible, visible_lines
 from golive.engine.call import comment_issue, post_update, raise_issue
 from golive.engine.events import Severity
 from golive.store import open_store
 from golive.store.url import default_state_url
-from tests.conftest import Golive
 
 PLAN = r"""
 golive: escapes
@@ -61,5 +62,6 @@ def test_log_and_status_show_escape_sequences_and_line_breaks_visibly(
     assert "raised by ann: slow\\r\\x1b[1Afake line" in log
     assert "ann commented: see\\x1b[2Kthis\\nnow" in log
     assert not any(line.startswith("12:00:00 ✓ forged") for line in log.splitlines())
-    assert "open issue" in status and "slow\\r\\x1b[1Afake line" in status
+    assert "open issue" in status
+    assert "slow\\r\\x1b[1Afake line" in status
     assert "all good\\n12:00:00 ✓ forged succeeded" in status

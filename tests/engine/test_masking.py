@@ -9,10 +9,10 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
+from tests.conftest import Golive
 
 from golive.store import open_store
 from golive.store.url import default_state_url
-from tests.conftest import Golive
 
 TOKEN = "tok-5ecret-canary-0123"
 PASSWORD = "pw@c4nary/x%y:z"

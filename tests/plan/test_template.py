@@ -116,7 +116,8 @@ def test_raw_is_read_as_a_keyword_and_renders_the_plain_value_outside_shell_comm
     assert reference.problem is None
     assert render("{{ raw vars.x }}", values={}, namespaces={"vars": {"x": "a b"}}) == "a b"
     (unknown,) = references("{{ raw }}")
-    assert unknown.problem is not None and "unknown template name 'raw'" in unknown.problem
+    assert unknown.problem is not None
+    assert "unknown template name 'raw'" in unknown.problem
 
 
 def test_keep_unknown_leaves_a_name_without_value_as_written() -> None:

@@ -69,7 +69,8 @@ def test_the_start_form_refuses_a_release_with_shell_syntax_and_starts_nothing(
     )
     assert answer.status_code == 400, answer.text
     error = answer.json()["error"]
-    assert error.startswith("release ") and "is not valid: a release is 1 to 64" in error
+    assert error.startswith("release ")
+    assert "is not valid: a release is 1 to 64" in error
     assert "\n" not in error
     with open_store(store_url) as store:
         assert store.runs() == []

@@ -16,8 +16,8 @@ from golive.plan.diagnostics import Diagnostic, Severity, did_you_mean
 from golive.plan.graph import StepGraph
 from golive.plan.models import Plan, StepCheck, StepKind
 from golive.plan.schedule import window_findings
-from golive.plan.source import DataPath, Positions, human_path
 from golive.plan.shell import Quoting, quoted_problem, quoting
+from golive.plan.source import DataPath, Positions, human_path
 from golive.plan.template import has_template, references, spans
 from golive.plan.values import format_duration
 
