@@ -103,7 +103,7 @@ class Board:
         eta = eta_seconds(self.plan, state, now=now)
         kind = "rehearsal" if state.rehearsal else "PRODUCTION"
         header = Text.from_markup(
-            f"[bold]{escape(self.plan.title)}[/]  run [bold]{state.run_id}[/]  "
+            f"[bold]{escape(visible(self.plan.title))}[/]  run [bold]{state.run_id}[/]  "
             f"{state.env} ({kind})"
             + (f"  release {escape(visible(state.release))}" if state.release else "")
         )
@@ -131,7 +131,7 @@ class Board:
             table.add_row(
                 Text(icon, style=style),
                 Text(step_id, style=style),
-                step.owner or ", ".join(step.approvers) or "-",
+                visible(step.owner or ", ".join(step.approvers) or "-"),
                 _timing(st.duration, st.attempt_started_at, st.status, step.estimate, now),
                 Text(
                     visible(_detail(self.state, step_id, self.plan)), style="dim" if st.done else ""
