@@ -233,9 +233,10 @@ def _is_shell_command(data: dict[str, Any], path: DataPath) -> bool:
     """`run` (a step's or a check's) and a `run` step's `undo` go to a shell."""
     if path[-1] == "run":
         return True
-    if path[-1] != "undo" or path[0] != "steps" or len(path) != 3:
+    steps = data.get("steps")
+    if path[-1] != "undo" or path[0] != "steps" or len(path) != 3 or not isinstance(steps, list):
         return False
-    step = data["steps"][path[1]]
+    step = steps[path[1]] if isinstance(path[1], int) else None
     return isinstance(step, dict) and "sql" not in step and "traffic" not in step
 
 
