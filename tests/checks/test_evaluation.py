@@ -91,6 +91,25 @@ def test_a_run_check_streams_its_output_and_uses_the_workdir_and_environment(
     assert ("stderr", "oops") in lines
 
 
+def test_a_run_check_takes_a_value_with_shell_syntax_as_data(
+    run_check: Any, tmp_path: Path
+) -> None:
+    lines: list[tuple[str, str]] = []
+    value = "x; touch pwned; $(touch pwned) `touch pwned`"
+    outcome = run_check(
+        '{run: "printf %s {{ vars.v }}"}',
+        vars={"v": value},
+        workdir=tmp_path,
+        output=lambda stream, line: lines.append((stream, line)),
+    )
+    assert outcome.ok, outcome.summary
+    assert lines == [("stdout", value)]
+    assert not (tmp_path / "pwned").exists()
+    refused = run_check("{run: \"test '{{ vars.v }}' = x\"}", vars={"v": "x"})
+    assert not refused.ok
+    assert "stands inside single quotes" in refused.summary
+
+
 def test_a_run_check_is_stopped_at_its_timeout(run_check: Any) -> None:
     outcome = run_check('{run: "sleep 5", timeout: 200ms}')
     assert not outcome.ok

@@ -182,3 +182,18 @@ def test_within_gives_up_at_its_end_with_the_last_failure(run_check: Any, site: 
     assert "expected 200, got 503" in outcome.summary
     assert "still failing after" in outcome.summary
     assert 1.5 <= outcome.duration < 4
+
+
+def test_a_long_secret_in_a_json_value_is_masked_before_the_summary_cuts_it(
+    run_check: Any, site: Any
+) -> None:
+    secret = "canary-" + "s" * 50
+    outcome = run_check(
+        f"""{{http: "{site.url}/echo", headers: {{X-Token: "{{{{ secrets.T }}}}"}},
+             json: {{"headers.x-token": nope}}}}""",
+        secrets={"T": secret},
+    )
+    assert not outcome.ok
+    assert 'headers.x-token is "••••••", expected "nope"' in outcome.summary
+    assert "canary-" not in outcome.summary
+    assert outcome.details["json"]["headers.x-token"] == "••••••"

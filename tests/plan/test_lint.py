@@ -80,3 +80,36 @@ def test_steps_without_estimates_are_warned_about_only_when_there_is_a_window(
     tmp_path: Path,
 ) -> None:
     assert "no-estimate" not in [rule for _, rule, _ in rules(tmp_path)]
+
+
+QUOTED = """\
+golive: quoted
+title: Quoted
+people: {ann: {name: Ann}}
+environments:
+  staging: {vars: {name: x, db: "sqlite:///x.db"}}
+steps:
+  - id: greet
+    owner: ann
+    run: echo 'hello {{ vars.name }}' "and {{ vars.name }}"
+    undo: echo '{{ raw vars.name }}'
+  - id: test
+    owner: ann
+    check: {run: "test '{{ vars.name }}' = x"}
+  - id: store
+    owner: ann
+    sql: {db: "{{ vars.db }}", statement: "insert into t values ('{{ vars.name }}')"}
+    undo: delete from t where name = '{{ vars.name }}'
+"""
+
+
+def test_a_template_inside_single_quotes_of_a_shell_command_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "quoted.golive.yaml"
+    path.write_text(QUOTED, encoding="utf-8")
+    found = [(d.line, d.rule, d.message) for d in check_plan(path).diagnostics]
+    quoting = [f for f in found if f[1] == "shell-quoting"]
+    assert [(line, message.split(":")[0]) for line, _, message in quoting] == [
+        (9, "steps.greet.run"),
+        (13, "steps.test.check.run"),
+    ]
+    assert "{{ vars.name }} stands inside single quotes" in quoting[0][2]

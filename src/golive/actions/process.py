@@ -16,7 +16,8 @@ from typing import Any
 from golive.actions.base import Result
 
 SHELL_SYNTAX = set("|&;<>()$`\\\"'*?[]#~=%{}!\n")
-MAX_LINE = 8192
+MAX_LINE = 8192  # characters of one output line that are recorded
+RAW_LINE = 4 * MAX_LINE  # bytes of one line read before masking: a secret cut at MAX_LINE is whole
 KILL_GRACE = 5.0
 
 
@@ -71,8 +72,11 @@ async def run_command(
             start_new_session=True,
         )
     except FileNotFoundError as exc:
+        if not cwd.is_dir():
+            where = redact(str(cwd))
+            return Result.failure(f"the directory {where} does not exist (cwd)", exit_code=127)
         missing = exc.filename or command.split()[0]
-        return Result.failure(f"command not found: {missing}", exit_code=127)
+        return Result.failure(f"command not found: {redact(str(missing))}", exit_code=127)
     except PermissionError:
         return Result.failure(f"permission denied running: {redact(command)}", exit_code=126)
     except OSError as exc:
@@ -82,7 +86,7 @@ async def run_command(
         on_start(proc.pid)
 
     def emit(stream: str, line: str) -> None:
-        text = redact(line)
+        text = redact(line)[:MAX_LINE]  # masked first: a cut never leaves part of a secret
         tail.append(text)
         output(stream, text)
 
@@ -122,17 +126,21 @@ async def _finish(proc: asyncio.subprocess.Process, pumps: asyncio.Future[Any]) 
 
 
 async def _pump(stream: asyncio.StreamReader, name: str, emit: Callable[[str, str], None]) -> None:
-    pending = b""
+    """Emit each line; a line longer than RAW_LINE is emitted once, its rest is dropped."""
+    pending, skipping = b"", False
     while chunk := await stream.read(65536):
         pending += chunk
         *lines, pending = pending.split(b"\n")
         for line in lines:
-            emit(name, line[:MAX_LINE].decode("utf-8", "replace"))
-        if len(pending) > MAX_LINE:
-            emit(name, pending[:MAX_LINE].decode("utf-8", "replace"))
-            pending = b""
-    if pending:
-        emit(name, pending[:MAX_LINE].decode("utf-8", "replace"))
+            if not skipping:
+                emit(name, line[:RAW_LINE].decode("utf-8", "replace"))
+            skipping = False
+        if len(pending) > RAW_LINE:
+            if not skipping:
+                emit(name, pending[:RAW_LINE].decode("utf-8", "replace"))
+            pending, skipping = b"", True
+    if pending and not skipping:
+        emit(name, pending[:RAW_LINE].decode("utf-8", "replace"))
 
 
 async def _kill(proc: asyncio.subprocess.Process) -> None:

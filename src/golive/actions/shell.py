@@ -7,6 +7,8 @@ from typing import ClassVar
 from golive.actions.base import Result, StepContext
 from golive.actions.process import run_command
 from golive.plan.models import Step, StepKind
+from golive.plan.shell import shell_command
+from golive.plan.template import TemplateError
 
 
 class ShellAction:
@@ -28,8 +30,12 @@ class ShellAction:
         return await self._execute(ctx, ctx.step.undo)
 
     async def _execute(self, ctx: StepContext, command: str) -> Result:
+        try:
+            script = shell_command(command, ctx.render).script()
+        except TemplateError as exc:
+            return Result.failure(ctx.redact(f"cannot fill in the command: {exc}"))
         return await run_command(
-            ctx.render(command),
+            script,
             cwd=ctx.workdir,
             environ=ctx.environ,
             timeout=ctx.timeout,

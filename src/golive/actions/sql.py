@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from golive.actions.base import Result, StepContext
 from golive.plan.models import Step, StepKind
-from golive.plan.template import TemplateError
+from golive.plan.template import TemplateError, render_url
 
 if TYPE_CHECKING:
     from golive.checks.database import Executed
@@ -46,7 +46,10 @@ class SqlAction:
         started = ctx.monotonic()
         try:
             db = database(
-                ctx.resources, ctx.render(ctx.step.sql.db), read_only=False, workdir=ctx.workdir
+                ctx.resources,
+                render_url(ctx.step.sql.db, ctx.render),
+                read_only=False,
+                workdir=ctx.workdir,
             )
             done = await db.execute(ctx.render(statement), timeout=ctx.timeout)
         except (DatabaseError, TemplateError) as exc:

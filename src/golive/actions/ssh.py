@@ -40,6 +40,8 @@ import asyncssh
 from golive.actions.base import Result, StepContext
 from golive.actions.ssh_pool import SshConnectError, SshPool, SshSettingError, SshSettings
 from golive.plan.models import Step, StepKind
+from golive.plan.shell import shell_command
+from golive.plan.template import TemplateError
 
 TAIL = 20
 MAX_LINE = 8192
@@ -88,6 +90,8 @@ class SshAction:
             fanout = Fanout.of(ctx, command, undo=undo)
         except SshSettingError as exc:
             return Result.failure(str(exc))
+        except TemplateError as exc:
+            return Result.failure(ctx.redact(f"cannot fill in the command: {exc}"))
         return await fanout.run()
 
 
@@ -118,10 +122,9 @@ class Fanout:
         step = ctx.step
         settings = SshSettings.from_environ(ctx.environ)
         pool = ctx.resources.get(settings.key, lambda: SshPool(settings))
-        text = ctx.render(command)
-        if step.cwd:
-            text = f"cd {shlex.quote(ctx.render(step.cwd))} && {text}"
-        text = ANNOUNCE + text
+        shell = shell_command(command, ctx.render)
+        cd = f"cd {shlex.quote(ctx.render(step.cwd))} && " if step.cwd else ""
+        text = ANNOUNCE + shell.script(before=cd)
         batches = batches_of(ctx.hosts, step)
         if undo:
             # the hosts the step touched (all of them when that is unknown, after a crash),
@@ -278,7 +281,7 @@ class Remote:
                 first = False
                 continue
             first = False
-            emit(line.rstrip("\r\n")[:MAX_LINE])
+            emit(line.rstrip("\r\n"))
 
     def _announced(self, text: str) -> None:
         """The remote shell's pid and stat line: recorded as the command's process."""
@@ -293,7 +296,7 @@ class Remote:
         ctx, host = self.ctx, self.host
 
         def emit(line: str) -> None:
-            text = ctx.redact(line)
+            text = ctx.redact(line)[:MAX_LINE]  # masked first: a cut leaves no part of a secret
             self.tail.append(text)
             self.step_tail.append(f"[{host}] {text}")
             ctx.output(name, text, host=host)

@@ -10,6 +10,7 @@ from pathlib import Path
 from golive.actions.process import run_command
 from golive.checks.outcome import CheckOutcome
 from golive.plan.models import CommandCheck
+from golive.plan.shell import shell_command
 
 
 async def check_command(
@@ -26,7 +27,7 @@ async def check_command(
     own = check.timeout.total_seconds() if check.timeout else None
     limit = min((t for t in (own, timeout) if t is not None), default=None)
     result = await run_command(
-        render(check.run),
+        shell_command(check.run, render).script(),
         cwd=workdir or Path.cwd(),
         environ=os.environ if environ is None else environ,
         timeout=limit,

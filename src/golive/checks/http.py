@@ -12,7 +12,7 @@ import httpx
 
 from golive.checks.comparison import jsonable, matches, show
 from golive.checks.json_path import PathError, lookup
-from golive.checks.outcome import CheckOutcome, Resources, first_line, shorten
+from golive.checks.outcome import CheckOutcome, Resources, first_line, redacted, shorten
 from golive.checks.trust import TrustError, verifying_context
 from golive.plan.models import HttpCheck
 
@@ -88,9 +88,9 @@ def _judge(
         bound = round(check.latency_below.total_seconds() * 1000)
         problems.append(f"took {ms} ms, expected below {bound} ms")
     if check.body is not None and (wanted_text := render(check.body)) not in response.text:
-        problems.append(f"the body does not contain {redact(shorten(wanted_text, 40))!r}")
+        problems.append(f"the body does not contain {shorten(redact(wanted_text), 40)!r}")
     if check.json_path:
-        problems.extend(_json_problems(check, response, details, render=render))
+        problems.extend(_json_problems(check, response, details, render=render, redact=redact))
     if problems:
         return CheckOutcome(False, f"{shown}: " + redact("; ".join(problems)), details)
     return CheckOutcome(True, f"{shown}: HTTP {response.status_code} in {ms} ms", details)
@@ -102,11 +102,13 @@ def _json_problems(
     details: dict[str, Any],
     *,
     render: Callable[[str], str],
+    redact: Callable[[str], str],
 ) -> list[str]:
+    # values are masked before show() cuts them: a cut never leaves part of a secret
     try:
         document = json.loads(response.content)
     except ValueError:
-        return [f"the body is not JSON: {shorten(response.text, 40)!r}"]
+        return [f"the body is not JSON: {shorten(redact(response.text), 40)!r}"]
     problems = []
     found = details.setdefault("json", {})
     for path, expected in check.json_path.items():
@@ -116,9 +118,10 @@ def _json_problems(
         except PathError as exc:
             problems.append(str(exc))
             continue
-        found[path] = jsonable(value)
+        found[path] = redacted(jsonable(value), redact)
         if not matches(value, wanted):
-            problems.append(f"{path} is {show(value)}, expected {show(wanted)}")
+            shown, expected_shown = (redacted(jsonable(v), redact) for v in (value, wanted))
+            problems.append(f"{path} is {show(shown)}, expected {show(expected_shown)}")
     return problems
 
 

@@ -46,3 +46,14 @@ def first_line(error: BaseException) -> str:
     """An exception's message without the stack of context drivers like to add."""
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
+def redacted(value: Any, redact: Callable[[str], str]) -> Any:
+    """A JSON-ready value with every text in it (keys too) passed through `redact`."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {redact(str(k)): redacted(v, redact) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redacted(v, redact) for v in value]
+    return value

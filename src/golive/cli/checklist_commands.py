@@ -14,6 +14,7 @@ from rich.text import Text
 
 from golive.cli.app import app, console
 from golive.cli.options import OutputFormat, StateOption, now, opened
+from golive.cli.terminal import visible
 from golive.engine.checklist import (
     VERIFIER,
     ItemState,
@@ -122,7 +123,7 @@ def _print(plan: Plan, current: list[ItemStatus]) -> None:
         icon, style = STYLE[status.state]
         title = Text(status.item.title)
         if status.last is not None and status.last.note:
-            title.append(f"\n{status.last.note}", style="dim")
+            title.append(f"\n{visible(status.last.note)}", style="dim")
         table.add_row(
             Text(icon, style=style),
             status.item.id,

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from golive.cli.terminal import visible, visible_lines
 from golive.engine.events import (
     DecisionMade,
     GateVoted,
@@ -104,9 +105,9 @@ class Board:
         eta = eta_seconds(self.plan, state, now=now)
         kind = "rehearsal" if state.rehearsal else "PRODUCTION"
         header = Text.from_markup(
-            f"[bold]{escape(self.plan.title)}[/]  run [bold]{state.run_id}[/]  "
+            f"[bold]{escape(visible(self.plan.title))}[/]  run [bold]{state.run_id}[/]  "
             f"{state.env} ({kind})"
-            + (f"  release {escape(state.release)}" if state.release else "")
+            + (f"  release {escape(visible(state.release))}" if state.release else "")
         )
         status = Text.from_markup(
             f"{_status_markup(state)}  {done}/{len(self.order)} steps  "
@@ -115,10 +116,11 @@ class Board:
         parts: list[RenderableType] = [header, status, self._table(now)]
         for step in state.steps.values():
             if step.status is StepStatus.running and step.output:
-                tail = "\n".join(f"  {step.id} │ {line}" for line in list(step.output)[-3:])
+                lines = [visible(line) for line in list(step.output)[-3:]]
+                tail = "\n".join(f"  {step.id} │ {line}" for line in lines)
                 parts.append(Text(tail, style="dim"))
         for line in next_actions(state, self.plan):
-            parts.append(Text.from_markup(f"[bold yellow]waiting:[/] {escape(line)}"))
+            parts.append(Text.from_markup(f"[bold yellow]waiting:[/] {escape(visible(line))}"))
         return Group(*parts)
 
     def _table(self, now: dt.datetime) -> Table:
@@ -131,9 +133,11 @@ class Board:
             table.add_row(
                 Text(icon, style=style),
                 Text(step_id, style=style),
-                step.owner or ", ".join(step.approvers) or "-",
+                visible(step.owner or ", ".join(step.approvers) or "-"),
                 _timing(st.duration, st.attempt_started_at, st.status, step.estimate, now),
-                Text(_detail(self.state, step_id, self.plan), style="dim" if st.done else ""),
+                Text(
+                    visible(_detail(self.state, step_id, self.plan)), style="dim" if st.done else ""
+                ),
             )
         return table
 
@@ -213,6 +217,18 @@ class PlainPrinter:
             self.console.print(f"{stamp} {line}", markup=False, highlight=False)
 
     def describe(self, recorded: Recorded, state: RunState) -> str | None:
+        """The fact in words: one line, or one per line of output, with control characters of
+        the log (escape sequences, carriage returns, newlines) made visible."""
+        e = recorded.event
+        if isinstance(e, StepOutput):
+            if e.stream == "traffic":
+                return None  # a traffic step's figures: its stdout says the same for people
+            where = visible(f"{e.step} [{e.host}]" if e.host else f"{e.step}")
+            return "\n".join(f"  {where} │ {line}" for line in visible_lines(e.text))
+        line = self._fact(recorded, state)
+        return visible(line) if line is not None else None
+
+    def _fact(self, recorded: Recorded, state: RunState) -> str | None:
         e, step = recorded.event, recorded.event.step
         match e:
             case StepStarted():
@@ -222,11 +238,6 @@ class PlainPrinter:
             case StepFailed():
                 retry = ", will retry" if e.will_retry else ""
                 return f"✗ {step} failed (attempt {e.attempt}{retry}): {e.error}"
-            case StepOutput() if e.stream == "traffic":
-                return None  # a traffic step's figures: its stdout says the same for people
-            case StepOutput():
-                where = f"{step} [{e.host}]" if e.host else f"{step}"
-                return "\n".join(f"  {where} │ {line}" for line in e.text.splitlines())
             case StepWaiting() if e.what.startswith("Go/No-Go"):
                 return f"⌛ {step} waits for votes from {', '.join(e.who) or 'its approvers'}" + (
                     f"  → golive gate {state.run_id} {step} go|no-go --as {e.who[0]}"

@@ -25,6 +25,7 @@ from golive.cli.options import (
     opened,
 )
 from golive.cli.readiness import readiness_of
+from golive.cli.terminal import visible
 from golive.engine import loop, orphans
 from golive.engine.commands import (
     DEFAULT_PARALLEL,
@@ -348,10 +349,10 @@ def status(
     if lease is not None:
         console.print(f"driven by {describe_holder(lease)}", style="dim", markup=False)
     for line in call_lines(current):
-        console.print(line, markup=False, highlight=False)
+        console.print(visible(line), markup=False, highlight=False)
     if lease is None and not current.status.finished:
         for orphan in loop.run(orphans.still_running(current, os.environ)):
-            console.print(orphan.describe(), markup=False, highlight=False)
+            console.print(visible(orphan.describe()), markup=False, highlight=False)
 
 
 def call_lines(state: RunState, *, updates: int = 3) -> list[str]:
@@ -464,9 +465,11 @@ def log(
             printer.describe(event, replay)
             if not isinstance(event.event, RunStarted)
             else (
-                f"● run {record.id} started by {replay.started_by}: "
-                f"{record.plan_id} on {record.env}"
-                + (f", release {record.release}" if record.release else "")
+                visible(
+                    f"● run {record.id} started by {replay.started_by}: "
+                    f"{record.plan_id} on {record.env}"
+                    + (f", release {record.release}" if record.release else "")
+                )
             )
         )
         if line:

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from golive.actions.base import RunResources
 from golive.cli.app import app, console, exits
 from golive.cli.options import OutputFormat
+from golive.cli.terminal import visible
 from golive.errors import UsageError
 from golive.plan.models import Normalization, TableMapping, VerifySpec
 from golive.verify import VerifyReport, verify
@@ -55,7 +56,7 @@ def verify_command(
         typer.echo(json.dumps(report.json(), indent=2, ensure_ascii=False))
     else:
         for line in report.lines():
-            console.print(line, markup=False)
+            console.print(visible(line), markup=False, highlight=False)
     return 0 if report.ok else 1
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from golive.actions.registry import unsupported
-from golive.engine.context import RunContext
+from golive.engine.context import RunContext, check_release
 from golive.engine.events import (
     Decision,
     DecisionMade,
@@ -101,6 +101,7 @@ def start_run(
         raise UsageError(
             f"this golive cannot run every step of {plan_file.path}: " + "; ".join(problems)
         )
+    check_release(release)
     starter = _person(plan, by) if by else who_am_i()
     # Secrets and templates are checked before the run is recorded: a refused run leaves nothing.
     lease_ttl()

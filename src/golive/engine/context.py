@@ -6,19 +6,33 @@ step as environment variables or `{{ secrets.X }}`, and are masked in everything
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shlex
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 from golive.errors import SecretError, UsageError
-from golive.plan.models import Plan, SecretSource, Step
+from golive.plan.models import Plan, SecretSource, Step, StepKind
+from golive.plan.shell import shell_command
 from golive.plan.template import TemplateError, references, render
 
 MASK = "••••••"
 MIN_SECRET_LENGTH = 3
+RELEASE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")
+RELEASE_RULE = (
+    "1 to 64 letters, digits and . _ + -, starting with a letter or digit (e.g. 1.4.2, 2026.12-rc1)"
+)
+
+
+def check_release(release: str | None) -> None:
+    """Refuse a release that is not a plain version string: it reaches commands and file names."""
+    if release is not None and not RELEASE.fullmatch(release):
+        raise UsageError(f"release {release!r} is not valid: a release is {RELEASE_RULE}")
 
 
 def read_secrets(plan: Plan, env: str, *, base: Path) -> dict[str, str]:
@@ -46,26 +60,54 @@ def _read_secret(name: str, source: SecretSource, *, base: Path) -> str:
         raise SecretError(f"secret {name}: {path} is not UTF-8 text") from None
 
 
+def encodings(secret: str) -> set[str]:
+    """The forms of a secret golive itself may write: as it is, each of its lines, shell-quoted,
+    URL-encoded (as a path, a query value, SQLAlchemy's URLs), JSON- and repr-escaped."""
+    forms = {secret, *secret.splitlines()}
+    for form in list(forms):
+        forms |= {
+            shlex.quote(form),
+            urllib.parse.quote(form, safe=""),
+            urllib.parse.quote(form),
+            urllib.parse.quote_plus(form),
+            json.dumps(form)[1:-1],
+            json.dumps(form, ensure_ascii=False)[1:-1],
+            repr(form)[1:-1],
+        }
+    return {f for f in forms if len(f.strip()) >= MIN_SECRET_LENGTH}
+
+
 @dataclass(frozen=True)
 class Redactor:
-    """Masks every secret value (and simple encodings of it) in a text."""
+    """Masks every secret value (and the encodings of it golive produces) in a text."""
 
     secrets: tuple[str, ...] = ()
     _pattern: re.Pattern[str] | None = field(default=None, compare=False)
 
     @classmethod
     def of(cls, values: Mapping[str, str]) -> Redactor:
-        secrets = tuple(
-            sorted(
-                {v for v in values.values() if len(v) >= MIN_SECRET_LENGTH}, key=len, reverse=True
-            )
-        )
+        forms = {f for v in values.values() if len(v) >= MIN_SECRET_LENGTH for f in encodings(v)}
+        secrets = tuple(sorted(forms, key=len, reverse=True))
         if not secrets:
             return cls()
         return cls(secrets, re.compile("|".join(re.escape(s) for s in secrets)))
 
     def __call__(self, text: str) -> str:
         return self._pattern.sub(MASK, text) if self._pattern else text
+
+
+def shown(text: str, plan: Plan, *, env: str, release: str | None, run_id: str) -> str:
+    """A text for people (a step's title) with the values anyone may see filled in; a secret
+    stays masked, and a name without a value in this run stays as written."""
+    environment = plan.environments.get(env)
+    values = {"env": env, "run_id": run_id, "plan": plan.golive}
+    if release is not None:
+        values["release"] = release
+    namespaces = {
+        "vars": dict(environment.vars) if environment else {},
+        "secrets": dict.fromkeys(environment.secrets, MASK) if environment else {},
+    }
+    return render(text, values=values, namespaces=namespaces, keep_unknown=True)
 
 
 @dataclass(frozen=True)
@@ -92,6 +134,7 @@ class RunContext:
         return cls(plan, env, release, run_id, workdir, secrets, Redactor.of(secrets))
 
     def render(self, text: str) -> str:
+        """`text` with its values; in a shell command, see `shell_command` instead."""
         values = {"env": self.env, "run_id": self.run_id, "plan": self.plan.golive}
         if self.release is not None:
             values["release"] = self.release
@@ -139,6 +182,8 @@ class RunContext:
                     continue
                 try:
                     self.render(text)
+                    if key in ("run", "undo") and step.kind is StepKind.run:
+                        shell_command(text, self.render)
                 except TemplateError as exc:
                     needs_release = any(r.name == "release" for r in references(text))
                     hint = "; pass --release VERSION" if needs_release else ""

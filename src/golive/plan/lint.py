@@ -16,8 +16,9 @@ from golive.plan.diagnostics import Diagnostic, Severity, did_you_mean
 from golive.plan.graph import StepGraph
 from golive.plan.models import Plan, StepCheck, StepKind
 from golive.plan.schedule import window_findings
+from golive.plan.shell import Quoting, quoted_problem, quoting
 from golive.plan.source import DataPath, Positions, human_path
-from golive.plan.template import references
+from golive.plan.template import has_template, references, spans
 from golive.plan.values import format_duration
 
 
@@ -224,6 +225,27 @@ def templates(ctx: Context) -> Iterator[Diagnostic]:
         for path, text in _strings(ctx.data.get(section), (section,)):
             for ref in references(text):
                 yield from _template_ref(ctx, path, ref.name, ref.attribute, ref.problem)
+            if has_template(text) and _is_shell_command(ctx.data, path):
+                yield from _shell_quoting(ctx, path, text)
+
+
+def _is_shell_command(data: dict[str, Any], path: DataPath) -> bool:
+    """`run` (a step's or a check's) and a `run` step's `undo` go to a shell."""
+    if path[-1] == "run":
+        return True
+    steps = data.get("steps")
+    if path[-1] != "undo" or path[0] != "steps" or len(path) != 3 or not isinstance(steps, list):
+        return False
+    step = steps[path[1]] if isinstance(path[1], int) else None
+    return isinstance(step, dict) and "sql" not in step and "traffic" not in step
+
+
+def _shell_quoting(ctx: Context, path: DataPath, text: str) -> Iterator[Diagnostic]:
+    found = list(spans(text))
+    for span, context in zip(found, quoting(text, found), strict=True):
+        if context in (Quoting.single, Quoting.literal_heredoc) and not span.reference.raw:
+            written = text[span.start : span.end]
+            yield ctx.error(path, quoted_problem(written, context), rule="shell-quoting")
 
 
 def _template_ref(

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from golive.errors import GoliveError
 from golive.plan.models import NginxSettings
+from golive.plan.shell import shell_command
 
 COMMAND_TIMEOUT = 30.0
 CONFIRM_TIMEOUT = 10.0
@@ -60,7 +61,9 @@ class Nginx:
             include=path(settings.include),
             config=str(path(settings.config)) if settings.config else None,
             prefix=str(path(settings.prefix)) if settings.prefix else None,
-            reload_command=render(settings.reload) if settings.reload else None,
+            reload_command=(
+                shell_command(settings.reload, render).script() if settings.reload else None
+            ),
             pid_file=path(settings.pid),
             access_log=path(settings.access_log) if settings.access_log else None,
         )

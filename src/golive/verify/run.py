@@ -10,6 +10,7 @@ from pathlib import Path
 from golive.checks.database import DatabaseError, mask
 from golive.checks.outcome import Resources
 from golive.plan.models import SqlCheck, TableMapping, VerifySpec
+from golive.plan.template import render_url
 from golive.verify.compare import compare_table
 from golive.verify.reader import reader
 from golive.verify.report import AssertionReport, TableReport, VerifyReport
@@ -28,7 +29,7 @@ async def verify(
 ) -> VerifyReport:
     """Compare every table of `spec` and run its assertions; never writes to either database."""
     started = time.monotonic()
-    source_url, target_url = render(spec.source), render(spec.target)
+    source_url, target_url = render_url(spec.source, render), render_url(spec.target, render)
     try:
         source = reader(resources, source_url, workdir=workdir)
         target = reader(resources, target_url, workdir=workdir)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from golive.engine.commands import read_state
+from golive.engine.context import check_release
 from golive.engine.lease import describe_holder, driving_lease, host_name
 from golive.errors import DecisionRejected, GoliveError, LeaseHeld, StoreError, UsageError
 from golive.plan import PlanFile, load_plan
@@ -179,6 +180,7 @@ def start_engine(
     person: str | None,
 ) -> str:
     """Start `golive run` of the plan; the new run's id once its RunStarted is stored."""
+    check_release(release)
     known = {r.id for r in store.runs() if r.plan_id == plan.id}
     # `--option=VALUE`: a value from the request that starts with "-" stays a value
     args = [str(plan.path), f"--env={env}", "--plain"]

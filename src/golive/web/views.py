@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from golive.engine.checklist import ItemStatus
+from golive.engine.context import shown
 from golive.engine.progress import eta_seconds
 from golive.engine.state import RunState, StepState, StepStatus, UndoStatus
 from golive.plan.graph import StepGraph, finish_times
@@ -203,6 +204,11 @@ def run_view(
     planned = _planned(plan, graph)
     order = graph.order()
     steps = [_step(plan.step(s), state.step(s), planned[s], state, access, now) for s in order]
+    for row in steps:  # a title may say `{{ release }}`: shown with the run's values
+        row["title"] = shown(
+            row["title"], plan, env=state.env, release=state.release, run_id=state.run_id
+        )
+        row["named"] = row["title"] != row["id"]
     eta = eta_seconds(plan, state, now=now)
     end = state.finished_at if state.status.finished and state.finished_at else now
     elapsed = (end - state.started_at).total_seconds() if state.started_at else 0.0
