@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from golive.plan.diagnostics import Diagnostic, Severity, did_you_mean
+from golive.plan.diagnostics import Diagnostic, Hints, Severity
 from golive.plan.graph import StepGraph
 from golive.plan.models import Plan, StepCheck, StepKind
 from golive.plan.schedule import window_findings
@@ -27,6 +27,10 @@ class Context:
     data: dict[str, Any]
     positions: Positions
     env: str | None
+    hints: Hints = field(default_factory=Hints)
+
+    def did_you_mean(self, word: str, choices: Collection[str]) -> str | None:
+        return self.hints.did_you_mean(word, choices)
 
     def error(
         self, path: DataPath, message: str, hint: str | None = None, *, rule: str
@@ -85,7 +89,7 @@ def unknown_people(ctx: Context) -> Iterator[Diagnostic]:
             )
     for path, person in refs:
         if person not in people:
-            hint = did_you_mean(person, people) or "add them under people:"
+            hint = ctx.did_you_mean(person, people) or "add them under people:"
             yield ctx.error(path, f"unknown person '{person}'", hint, rule="unknown-person")
 
 
@@ -110,7 +114,7 @@ def unknown_steps(ctx: Context) -> Iterator[Diagnostic]:
     ids = {s.id: None for s in ctx.plan.steps}  # ordered for the hint, hashed for the lookup
     for path, ref in _step_check_refs(ctx):
         if ref not in ids:
-            hint = did_you_mean(ref, ids) or "name a step id from steps:"
+            hint = ctx.did_you_mean(ref, ids) or "name a step id from steps:"
             yield ctx.error(path, f"unknown step '{ref}'", hint, rule="unknown-step")
 
 
@@ -120,10 +124,19 @@ def cycles(ctx: Context) -> Iterator[Diagnostic]:
         index = next(i for i, s in enumerate(ctx.plan.steps) if s.id == cycle[0])
         yield ctx.error(
             ("steps", index, "needs"),
-            f"dependency cycle: {' -> '.join(cycle)}",
+            f"dependency cycle: {chain(cycle)}",
             "each step needs the next one; remove one of these needs",
             rule="cycle",
         )
+
+
+def chain(ids: Sequence[str], *, ends: int = 5) -> str:
+    """`a -> b -> c`; a long chain shows its ends and how many steps it skips (a diagnostic is
+    one line, even for a cycle through 10,000 steps)."""
+    if len(ids) <= 2 * ends + 1:
+        return " -> ".join(ids)
+    skipped = len(ids) - 2 * ends
+    return " -> ".join([*ids[:ends], f"... {skipped:,} more ...", *ids[-ends:]])
 
 
 def owners(ctx: Context) -> Iterator[Diagnostic]:
@@ -162,7 +175,9 @@ def host_groups(ctx: Context) -> Iterator[Diagnostic]:
         lacking = [e for e in ctx.environments if step.on not in ctx.plan.environments[e].hosts]
         if lacking:
             groups = ctx.plan.environments[lacking[0]].hosts
-            hint = did_you_mean(step.on, groups) or f"add it under environments.{lacking[0]}.hosts"
+            hint = (
+                ctx.did_you_mean(step.on, groups) or f"add it under environments.{lacking[0]}.hosts"
+            )
             yield ctx.error(
                 ("steps", i, "on"),
                 f"unknown host group '{step.on}' in {_envs(lacking)}",
@@ -184,7 +199,7 @@ def upstream_groups(ctx: Context) -> Iterator[Diagnostic]:
             lacking = [env for env, nginx in settings.items() if group not in nginx.upstreams]
             if lacking:
                 known = settings[lacking[0]].upstreams
-                hint = did_you_mean(group, known) or (
+                hint = ctx.did_you_mean(group, known) or (
                     f"add it under environments.{lacking[0]}.nginx.upstreams"
                 )
                 yield ctx.error(
@@ -241,7 +256,7 @@ def _template_ref(
 
     lacking = [env for env in ctx.environments if attribute not in known(env)]
     if lacking:
-        hint = did_you_mean(attribute, known(lacking[0])) or (
+        hint = ctx.did_you_mean(attribute, known(lacking[0])) or (
             f"add it under environments.{lacking[0]}.{name}"
         )
         yield ctx.error(
@@ -289,7 +304,7 @@ def critical_path(ctx: Context) -> Iterator[Diagnostic]:
         yield ctx.error(
             ("window", "end"),
             f"the window ({format_duration(window.length)}) is shorter than the critical "
-            f"path ({format_duration(path.total)}: {' -> '.join(path.steps)})",
+            f"path ({format_duration(path.total)}: {chain(path.steps)})",
             "widen the window or shorten the plan",
             rule="window-too-short",
         )
