@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,10 +18,10 @@ PROMPT_S = 20.0
 
 
 @pytest.fixture
-def fifo(tmp_path: Path) -> Iterator[Path]:
+def fifo(tmp_path: Path) -> Path:
     path = tmp_path / "pipe.golive.yaml"
     os.mkfifo(path)
-    yield path
+    return path
 
 
 def refusal(result: subprocess.CompletedProcess[str]) -> str:
