@@ -50,14 +50,13 @@ def plan_text(steps: int, *, cycle: bool = False) -> str:
         "people:",
         "  ops: {name: Ops}",
         "environments:",
-        "  prod: {vars: {greeting: hello}}",
+        "  prod: {}",
         "steps:",
     ]
     for i in range(steps):
         need = f"s{(i - 1) % steps}" if cycle or i else ""
         needs = f", needs: [{need}]" if need else ""
-        run = '"echo {{ vars.greeting }}"'
-        lines.append(f'  - {{id: s{i}, owner: ops, run: {run}, undo: "true"{needs}}}')
+        lines.append(f"  - {{id: s{i}, owner: ops, run: deploy, undo: revert{needs}}}")
     return "\n".join(lines) + "\n"
 
 
@@ -68,10 +67,10 @@ def timed(function: Callable[[], object]) -> Timing:
 
 
 def check_once(path: Path, *, errors: int) -> Timing:
-    found: list[int] = []
-    timing = timed(lambda: found.append(len(check_plan(path).errors)))
-    if found != [errors]:
-        raise SystemExit(f"check found {found[0]} errors in {path.name}, expected {errors}")
+    found: list[str] = []
+    timing = timed(lambda: found.extend(e.format() for e in check_plan(path).errors))
+    if len(found) != errors:
+        raise SystemExit(f"check found {len(found)} errors, expected {errors}: {found[:1]}")
     return timing
 
 
