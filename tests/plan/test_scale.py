@@ -121,3 +121,23 @@ def test_a_plan_is_read_once_so_its_digest_and_text_are_of_the_same_bytes(
     plan.write_text(steps(2), encoding="utf-8")
     result = check_plan(plan)
     assert result.text == plan.read_text(encoding="utf-8")
+
+
+def test_a_name_missing_from_many_environments_names_a_few_of_them(tmp_path: Path) -> None:
+    # regression: the message listed every environment, once per step that used the name
+    plan = tmp_path / "envs.golive.yaml"
+    environments = "".join(f"  e{i}: {{hosts: {{db: [h]}}}}\n" for i in range(200))
+    runs = "".join(f"  - {{id: s{i}, owner: ops, run: x, undo: x, on: web}}\n" for i in range(3))
+    plan.write_text(
+        "golive: e\ntitle: E\npeople:\n  ops: {name: Ops}\nenvironments:\n"
+        + environments
+        + "steps:\n"
+        + runs,
+        encoding="utf-8",
+    )
+    errors = check_plan(plan).errors
+    assert [e.message for e in errors] == [
+        f"steps.s{i}.on: unknown host group 'web' in environments 'e0', 'e1', 'e2', 'e3', 'e4' "
+        "and 195 more"
+        for i in range(3)
+    ]

@@ -29,8 +29,22 @@ class Context:
     env: str | None
     hints: Hints = field(default_factory=Hints)
 
+    lacking_cache: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+
     def did_you_mean(self, word: str, choices: Collection[str]) -> str | None:
         return self.hints.did_you_mean(word, choices)
+
+    def lacking(self, section: str, name: str) -> list[str]:
+        """The environments checked whose `section` (hosts, vars, secrets) has no `name`; once
+        per name, however many steps refer to it."""
+        key = (section, name)
+        if key not in self.lacking_cache:
+            self.lacking_cache[key] = [
+                env
+                for env in self.environments
+                if name not in getattr(self.plan.environments[env], section)
+            ]
+        return self.lacking_cache[key]
 
     def error(
         self, path: DataPath, message: str, hint: str | None = None, *, rule: str
@@ -172,7 +186,7 @@ def host_groups(ctx: Context) -> Iterator[Diagnostic]:
                 "define environments: with hosts:",
                 rule="unknown-host-group",
             )
-        lacking = [e for e in ctx.environments if step.on not in ctx.plan.environments[e].hosts]
+        lacking = ctx.lacking("hosts", step.on)
         if lacking:
             groups = ctx.plan.environments[lacking[0]].hosts
             hint = (
@@ -218,9 +232,10 @@ def upstream_groups(ctx: Context) -> Iterator[Diagnostic]:
             )
 
 
-def _envs(names: list[str]) -> str:
-    quoted = ", ".join(f"'{n}'" for n in names)
-    return f"environment{'s' if len(names) > 1 else ''} {quoted}"
+def _envs(names: list[str], *, most: int = 5) -> str:
+    quoted = ", ".join(f"'{n}'" for n in names[:most])
+    more = f" and {len(names) - most:,} more" if len(names) > most else ""
+    return f"environment{'s' if len(names) > 1 else ''} {quoted}{more}"
 
 
 def _strings(node: Any, path: DataPath) -> Iterator[tuple[DataPath, str]]:
@@ -250,13 +265,10 @@ def _template_ref(
     if name not in ("vars", "secrets") or attribute is None:
         return
 
-    def known(env: str) -> dict[str, Any]:
-        environment = ctx.plan.environments[env]
-        return dict(environment.vars if name == "vars" else environment.secrets)
-
-    lacking = [env for env in ctx.environments if attribute not in known(env)]
+    lacking = ctx.lacking(name, attribute)
     if lacking:
-        hint = ctx.did_you_mean(attribute, known(lacking[0])) or (
+        known = getattr(ctx.plan.environments[lacking[0]], name)
+        hint = ctx.did_you_mean(attribute, known) or (
             f"add it under environments.{lacking[0]}.{name}"
         )
         yield ctx.error(
