@@ -30,7 +30,7 @@ from golive.plan.schema_walk import keys_at
 DataPath = tuple[str | int, ...]
 # The bounds that keep a hostile file from exhausting memory or time (docs/plan.md says them):
 MAX_BYTES = 8 * 1024 * 1024  # read at most this + 1 bytes, so /dev/zero cannot fill memory
-MAX_NODES = 2_000_000  # values in the document; more than an 8 MiB file can hold without aliases
+MAX_NODES = 2_000_000  # values in the document: 20 times a 100,000-step plan
 MAX_ALIASED = 100_000  # values reached again through YAML aliases (a "billion laughs")
 MAX_TEXT = MAX_BYTES  # characters of all the text; more than the file holds comes from aliases
 MAX_DEPTH = 48
@@ -260,7 +260,7 @@ class _Converter:
     def convert(self, node: Any, path: DataPath) -> Any:
         self.count += 1
         if self.count > MAX_NODES:
-            raise _Unreadable(f"the plan has more than {MAX_NODES:,} values")
+            raise _Unreadable(f"the plan has more than {MAX_NODES:,} values", hint="split it up")
         if self.again:
             self.aliased += 1
             if self.aliased > MAX_ALIASED:
