@@ -12,7 +12,9 @@ in the same process, alternately:
     before anything else.
 
 Then a plan whose steps form one cycle through all of them (s0 needs the last step), which
-check must report as one short diagnostic. Medians of `--repeat` runs, wall and CPU seconds.
+check must report as one short diagnostic. Medians of `--repeat` runs, wall and CPU seconds; the
+verdicts and the last line use CPU seconds of this process, which neighbours on a shared machine
+disturb far less than wall time.
 Targets (issue 11): check within 2x the floor at every size; check's time grows with the steps
 as the floor's does (within 1.5x of the floor's growth; linear is 10x per 10x); a 10k-step plan
 checks in under 2 s on an idle machine (where the floor alone is slower, the ratio says more).
@@ -112,7 +114,10 @@ def main() -> None:
         f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average "
         f"{os.getloadavg()[0]:.2f}; medians of {args.repeat} runs, check and floor alternating"
     )
-    print(f"{'plan':>16} {'bytes':>10} {'check s':>8} {'floor s':>8} {'ratio':>6} {'CPU ratio':>9}")
+    print(
+        f"{'plan':>16} {'bytes':>10} {'check wall':>10} {'floor wall':>10} {'check CPU':>9} "
+        f"{'floor CPU':>9} {'CPU ratio':>9}"
+    )
     results: dict[int, tuple[Timing, Timing]] = {}
     with tempfile.TemporaryDirectory(prefix="golive-bench-") as temp:
         cases = [(f"{_size(n)} steps", n, False) for n in sizes]
@@ -124,31 +129,32 @@ def main() -> None:
             if not cycle:
                 results[steps] = (check, floor)
             print(
-                f"{label:>16} {path.stat().st_size:>10,} {check[0]:>8.2f} {floor[0]:>8.2f} "
-                f"{check[0] / floor[0]:>6.2f} {check[1] / floor[1]:>9.2f}"
+                f"{label:>16} {path.stat().st_size:>10,} {check[0]:>10.2f} {floor[0]:>10.2f} "
+                f"{check[1]:>9.2f} {floor[1]:>9.2f} {check[1] / floor[1]:>9.2f}"
             )
 
-    worst = max(check[0] / floor[0] for check, floor in results.values())
+    # CPU seconds of this process judge: on a shared machine wall time follows the neighbours
+    worst = max(check[1] / floor[1] for check, floor in results.values())
     verdict = "ok" if worst <= RATIO_TARGET else "MISSED"
     print(
-        f"worst ratio check/floor (wall medians): {worst:.2f} (target <= {RATIO_TARGET}: {verdict})"
+        f"worst ratio check/floor (CPU medians): {worst:.2f} (target <= {RATIO_TARGET}: {verdict})"
     )
     for small, large in itertools.pairwise(sizes):
-        growth = results[large][0][0] / results[small][0][0]
-        floor_growth = results[large][1][0] / results[small][1][0]
+        growth = results[large][0][1] / results[small][0][1]
+        floor_growth = results[large][1][1] / results[small][1][1]
         per_10x = growth ** (1 / math.log10(large / small))
         verdict = "ok" if growth <= GROWTH_SLACK * floor_growth else "MISSED"
         print(
-            f"growth {_size(small)} -> {_size(large)} steps: check x{growth:.1f} "
+            f"growth {_size(small)} -> {_size(large)} steps (CPU): check x{growth:.1f} "
             f"(x{per_10x:.1f} per 10x steps), the floor x{floor_growth:.1f}; linear is x10 per "
             f"10x (target: check within {GROWTH_SLACK}x the floor's growth: {verdict})"
         )
     print(f"load average at the end: {os.getloadavg()[0]:.2f}")
     if 10_000 in results:
-        (wall, _), (floor, _) = results[10_000]
-        verdict = "ok" if wall < TEN_K_TARGET_S else "MISSED"
+        (_, cpu), (_, floor) = results[10_000]
+        verdict = "ok" if cpu < TEN_K_TARGET_S else "MISSED"
         print(f"10k steps: target < {TEN_K_TARGET_S:.0f} s: {verdict}")
-        print(f"check 10k steps: {wall:.2f} s ({wall / floor:.1f}x the YAML parse floor)")
+        print(f"check 10k steps: {cpu:.2f} s ({cpu / floor:.1f}x the YAML parse floor)")
 
 
 if __name__ == "__main__":
