@@ -16,7 +16,7 @@ from ruamel.yaml import YAML
 from golive.plan import check_plan
 from golive.plan.source import MAX_BYTES
 
-# check measured 1.3-1.6x the parse on 10,000 steps; a quadratic spot was 50x and more
+# check measured 1.0-1.3x the parse (CPU) on 1k-100k steps; a quadratic spot was 50x and more
 RATIO = 3.0
 HEAD = (
     "golive: scale\ntitle: Scale\npeople:\n  ops: {name: Ops}\n"
