@@ -215,6 +215,8 @@ def init(
     target = directory / f"{plan_id}.golive.yaml"
     if target.exists() and not force:
         raise GoliveError(f"{target} exists already; pass --force to overwrite it")
+    if target.exists() and not target.is_file():  # writing to a FIFO would block
+        raise GoliveError(f"{target} exists and is not a regular file; remove it first")
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):

@@ -6,8 +6,7 @@ valid plan or raises `PlanError` carrying the diagnostics.
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from golive.errors import PlanError, UsageError
@@ -25,6 +24,7 @@ class CheckResult:
     plan: Plan | None
     diagnostics: list[Diagnostic]
     digest: str
+    text: str | None = field(default=None, repr=False)  # the file as read, when it was UTF-8
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -51,9 +51,11 @@ class PlanFile:
 
 
 def check_plan(path: Path, *, env: str | None = None) -> CheckResult:
-    """Read, validate and lint a plan file. Raises UsageError only for an unknown `env`."""
+    """Read, validate and lint a plan file. Raises UsageError only for an unknown `env`.
+
+    The file is read once (at most `MAX_BYTES` + 1 bytes of a regular file; a FIFO, a device or a
+    directory is a diagnostic): the digest and the text come from those bytes."""
     document = read_document(path)
-    digest = _digest(path)
     diagnostics = list(document.diagnostics)
     if document.plan is not None:
         if env is not None and env not in document.plan.environments:
@@ -64,23 +66,15 @@ def check_plan(path: Path, *, env: str | None = None) -> CheckResult:
             )
         diagnostics.extend(lint(document.plan, document.data, document.positions, env))
     diagnostics.sort(key=sort_key)
-    return CheckResult(path, document.plan, diagnostics, digest)
+    return CheckResult(path, document.plan, diagnostics, document.digest, document.text)
 
 
 def load_plan(path: Path, *, env: str | None = None) -> PlanFile:
     """A plan ready to run, or PlanError with every error found."""
     result = check_plan(path, env=env)
-    if result.plan is None or not result.ok:
+    if result.plan is None or result.text is None or not result.ok:
         raise PlanError(result.errors)
-    text = path.read_text(encoding="utf-8-sig")
-    return PlanFile(path, result.plan, result.digest, result.warnings, text)
-
-
-def _digest(path: Path) -> str:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return ""
+    return PlanFile(path, result.plan, result.digest, result.warnings, result.text)
 
 
 def parse_plan_text(text: str, *, display: str) -> Plan:

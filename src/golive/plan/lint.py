@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from golive.plan.diagnostics import Diagnostic, Severity, did_you_mean
+from golive.plan.diagnostics import Diagnostic, Hints, Severity
 from golive.plan.graph import StepGraph
 from golive.plan.models import Plan, StepCheck, StepKind
 from golive.plan.schedule import window_findings
@@ -28,6 +28,24 @@ class Context:
     data: dict[str, Any]
     positions: Positions
     env: str | None
+    hints: Hints = field(default_factory=Hints)
+
+    lacking_cache: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+
+    def did_you_mean(self, word: str, choices: Collection[str]) -> str | None:
+        return self.hints.did_you_mean(word, choices)
+
+    def lacking(self, section: str, name: str) -> list[str]:
+        """The environments checked whose `section` (hosts, vars, secrets) has no `name`; once
+        per name, however many steps refer to it."""
+        key = (section, name)
+        if key not in self.lacking_cache:
+            self.lacking_cache[key] = [
+                env
+                for env in self.environments
+                if name not in getattr(self.plan.environments[env], section)
+            ]
+        return self.lacking_cache[key]
 
     def error(
         self, path: DataPath, message: str, hint: str | None = None, *, rule: str
@@ -86,7 +104,7 @@ def unknown_people(ctx: Context) -> Iterator[Diagnostic]:
             )
     for path, person in refs:
         if person not in people:
-            hint = did_you_mean(person, people) or "add them under people:"
+            hint = ctx.did_you_mean(person, people) or "add them under people:"
             yield ctx.error(path, f"unknown person '{person}'", hint, rule="unknown-person")
 
 
@@ -111,7 +129,7 @@ def unknown_steps(ctx: Context) -> Iterator[Diagnostic]:
     ids = {s.id: None for s in ctx.plan.steps}  # ordered for the hint, hashed for the lookup
     for path, ref in _step_check_refs(ctx):
         if ref not in ids:
-            hint = did_you_mean(ref, ids) or "name a step id from steps:"
+            hint = ctx.did_you_mean(ref, ids) or "name a step id from steps:"
             yield ctx.error(path, f"unknown step '{ref}'", hint, rule="unknown-step")
 
 
@@ -121,10 +139,19 @@ def cycles(ctx: Context) -> Iterator[Diagnostic]:
         index = next(i for i, s in enumerate(ctx.plan.steps) if s.id == cycle[0])
         yield ctx.error(
             ("steps", index, "needs"),
-            f"dependency cycle: {' -> '.join(cycle)}",
+            f"dependency cycle: {chain(cycle)}",
             "each step needs the next one; remove one of these needs",
             rule="cycle",
         )
+
+
+def chain(ids: Sequence[str], *, ends: int = 5) -> str:
+    """`a -> b -> c`; a long chain shows its ends and how many steps it skips (a diagnostic is
+    one line, even for a cycle through 10,000 steps)."""
+    if len(ids) <= 2 * ends + 1:
+        return " -> ".join(ids)
+    skipped = len(ids) - 2 * ends
+    return " -> ".join([*ids[:ends], f"... {skipped:,} more ...", *ids[-ends:]])
 
 
 def owners(ctx: Context) -> Iterator[Diagnostic]:
@@ -160,10 +187,12 @@ def host_groups(ctx: Context) -> Iterator[Diagnostic]:
                 "define environments: with hosts:",
                 rule="unknown-host-group",
             )
-        lacking = [e for e in ctx.environments if step.on not in ctx.plan.environments[e].hosts]
+        lacking = ctx.lacking("hosts", step.on)
         if lacking:
             groups = ctx.plan.environments[lacking[0]].hosts
-            hint = did_you_mean(step.on, groups) or f"add it under environments.{lacking[0]}.hosts"
+            hint = (
+                ctx.did_you_mean(step.on, groups) or f"add it under environments.{lacking[0]}.hosts"
+            )
             yield ctx.error(
                 ("steps", i, "on"),
                 f"unknown host group '{step.on}' in {_envs(lacking)}",
@@ -185,7 +214,7 @@ def upstream_groups(ctx: Context) -> Iterator[Diagnostic]:
             lacking = [env for env, nginx in settings.items() if group not in nginx.upstreams]
             if lacking:
                 known = settings[lacking[0]].upstreams
-                hint = did_you_mean(group, known) or (
+                hint = ctx.did_you_mean(group, known) or (
                     f"add it under environments.{lacking[0]}.nginx.upstreams"
                 )
                 yield ctx.error(
@@ -204,9 +233,10 @@ def upstream_groups(ctx: Context) -> Iterator[Diagnostic]:
             )
 
 
-def _envs(names: list[str]) -> str:
-    quoted = ", ".join(f"'{n}'" for n in names)
-    return f"environment{'s' if len(names) > 1 else ''} {quoted}"
+def _envs(names: list[str], *, most: int = 5) -> str:
+    quoted = ", ".join(f"'{n}'" for n in names[:most])
+    more = f" and {len(names) - most:,} more" if len(names) > most else ""
+    return f"environment{'s' if len(names) > 1 else ''} {quoted}{more}"
 
 
 def _strings(node: Any, path: DataPath) -> Iterator[tuple[DataPath, str]]:
@@ -257,13 +287,10 @@ def _template_ref(
     if name not in ("vars", "secrets") or attribute is None:
         return
 
-    def known(env: str) -> dict[str, Any]:
-        environment = ctx.plan.environments[env]
-        return dict(environment.vars if name == "vars" else environment.secrets)
-
-    lacking = [env for env in ctx.environments if attribute not in known(env)]
+    lacking = ctx.lacking(name, attribute)
     if lacking:
-        hint = did_you_mean(attribute, known(lacking[0])) or (
+        known = getattr(ctx.plan.environments[lacking[0]], name)
+        hint = ctx.did_you_mean(attribute, known) or (
             f"add it under environments.{lacking[0]}.{name}"
         )
         yield ctx.error(
@@ -311,7 +338,7 @@ def critical_path(ctx: Context) -> Iterator[Diagnostic]:
         yield ctx.error(
             ("window", "end"),
             f"the window ({format_duration(window.length)}) is shorter than the critical "
-            f"path ({format_duration(path.total)}: {' -> '.join(path.steps)})",
+            f"path ({format_duration(path.total)}: {chain(path.steps)})",
             "widen the window or shorten the plan",
             rule="window-too-short",
         )

@@ -8,7 +8,10 @@ with a `Positions` index, and pydantic's errors are mapped back through that ind
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
+from ruamel.yaml.composer import MaxDepthExceededError
 from ruamel.yaml.error import MarkedYAMLError
 
 from golive.plan.diagnostics import Diagnostic, Severity, did_you_mean
@@ -24,8 +28,11 @@ from golive.plan.models import Plan
 from golive.plan.schema_walk import keys_at
 
 DataPath = tuple[str | int, ...]
-MAX_BYTES = 2_000_000
-MAX_NODES = 200_000
+# The bounds that keep a hostile file from exhausting memory or time (docs/plan.md says them):
+MAX_BYTES = 8 * 1024 * 1024  # read at most this + 1 bytes, so /dev/zero cannot fill memory
+MAX_NODES = 2_000_000  # values in the document: 20 times a 100,000-step plan
+MAX_ALIASED = 100_000  # values reached again through YAML aliases (a "billion laughs")
+MAX_TEXT = MAX_BYTES  # characters of all the text; more than the file holds comes from aliases
 MAX_DEPTH = 48
 
 
@@ -70,14 +77,19 @@ class Document:
     positions: Positions
     diagnostics: list[Diagnostic]
     plan: Plan | None = None
+    text: str | None = None  # as read, once: what a run keeps in its log
+    digest: str = ""  # sha256 of the bytes read
 
 
 class _Unreadable(Exception):
     """The YAML parsed but cannot be a plan: too big, too deep, a recursive alias, a list key."""
 
-    def __init__(self, message: str, position: tuple[int, int] | None = None) -> None:
+    def __init__(
+        self, message: str, position: tuple[int, int] | None = None, *, hint: str | None = None
+    ) -> None:
         super().__init__(message)
         self.position = position or (1, 1)
+        self.hint = hint
 
 
 def read_document(path: Path, *, display: str | None = None) -> Document:
@@ -91,21 +103,75 @@ def read_document(path: Path, *, display: str | None = None) -> Document:
         return Document(path, None, positions, [diag])
 
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return fail("no such plan file", "check the path, or create one with `golive init`")
-    except IsADirectoryError:
-        return fail("this is a directory, not a plan file", "name a *.golive.yaml file")
-    except OSError as exc:
-        return fail(f"cannot read the plan file: {exc.strerror}")
+        raw = read_plan_bytes(path)
+    except PlanFileRefused as exc:
+        return fail(str(exc), exc.hint)
+    digest = hashlib.sha256(raw).hexdigest()
     if len(raw) > MAX_BYTES:
-        return fail(f"the plan file is larger than {MAX_BYTES // 1_000_000} MB", "split it up")
+        return fail(f"the plan file is larger than {MAX_BYTES // 2**20} MiB", "split it up")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         return fail("the plan file is not valid UTF-8", "save it as UTF-8", line)
-    return parse_text(text, path=path, display=name)
+    document = parse_text(text, path=path, display=name)
+    document.text, document.digest = text, digest
+    return document
+
+
+class PlanFileRefused(Exception):
+    """The path names no regular file that can be read (a FIFO, a device, a directory...)."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+_KINDS = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a FIFO (named pipe)",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+def read_plan_bytes(path: Path) -> bytes:
+    """At most MAX_BYTES + 1 bytes of a regular file. Anything else is refused before it is
+    read: a FIFO would block, /dev/zero never ends. The file is opened without blocking and
+    checked again once open, in case it was swapped between the two looks."""
+    try:
+        _regular(os.stat(path))
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise PlanFileRefused(
+            "no such plan file", "check the path, or create one with `golive init`"
+        ) from None
+    except OSError as exc:
+        raise PlanFileRefused(f"cannot read the plan file: {exc.strerror}") from None
+    try:
+        _regular(os.fstat(fd))
+        chunks: list[bytes] = []
+        left = MAX_BYTES + 1
+        while left > 0 and (chunk := os.read(fd, min(left, 1 << 20))):
+            chunks.append(chunk)
+            left -= len(chunk)
+    except OSError as exc:
+        raise PlanFileRefused(f"cannot read the plan file: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
+def _regular(status: os.stat_result) -> None:
+    if stat.S_ISREG(status.st_mode):
+        return
+    kind = _KINDS.get(stat.S_IFMT(status.st_mode), "a special file")
+    if kind == "a directory":
+        raise PlanFileRefused("this is a directory, not a plan file", "name a *.golive.yaml file")
+    raise PlanFileRefused(
+        f"this is {kind}, not a plan file", "golive reads regular files: name a *.golive.yaml file"
+    )
 
 
 def parse_text(text: str, *, path: Path, display: str) -> Document:
@@ -118,8 +184,15 @@ def parse_text(text: str, *, path: Path, display: str) -> Document:
 
     if "\x00" in text:
         return fail("the plan file contains a NUL byte", "is it a binary file?")
+    yaml = YAML(typ="rt")
+    # the composer stops at this depth: ruamel's scanner slows down with every level of [ or {
+    yaml.max_depth = MAX_DEPTH + 1
     try:
-        node = YAML(typ="rt").load(text)
+        node = yaml.load(text)
+    except MaxDepthExceededError as exc:
+        mark = exc.problem_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        return fail(f"the plan is nested more than {MAX_DEPTH} levels deep", None, line, column)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -136,7 +209,7 @@ def parse_text(text: str, *, path: Path, display: str) -> Document:
     try:
         data = _Converter(positions).convert(node, ())
     except _Unreadable as exc:
-        return fail(str(exc), None, *exc.position)
+        return fail(str(exc), exc.hint, *exc.position)
     if not isinstance(data, dict):
         return fail("a plan is a mapping of keys (golive, title, steps, ...)", "see `golive init`")
     document = Document(path, data, positions, [])
@@ -178,27 +251,57 @@ class _Converter:
     def __init__(self, positions: Positions) -> None:
         self.positions = positions
         self.count = 0
+        self.text = 0
+        self.aliased = 0
         self.active: set[int] = set()
+        self.seen: set[int] = set()
+        self.again = 0  # > 0 while converting a mapping or list met before (through an alias)
 
     def convert(self, node: Any, path: DataPath) -> Any:
         self.count += 1
         if self.count > MAX_NODES:
-            raise _Unreadable(f"the plan has more than {MAX_NODES:,} values (YAML aliases expand)")
+            raise _Unreadable(f"the plan has more than {MAX_NODES:,} values", hint="split it up")
+        if self.again:
+            self.aliased += 1
+            if self.aliased > MAX_ALIASED:
+                raise _Unreadable(
+                    f"YAML aliases repeat more than {MAX_ALIASED:,} values",
+                    hint="a plan needs no alias bomb; write the values out",
+                )
         if len(path) > MAX_DEPTH:
             raise _Unreadable(f"the plan is nested more than {MAX_DEPTH} levels deep")
         if isinstance(node, CommentedMap | CommentedSeq):
-            if id(node) in self.active:
-                raise _Unreadable(
-                    "a YAML alias refers to the mapping that contains it", _node_pos(node)
-                )
-            self.active.add(id(node))
-            try:
-                if isinstance(node, CommentedMap):
-                    return self._mapping(node, path)
-                return self._sequence(node, path)
-            finally:
-                self.active.discard(id(node))
-        return _scalar(node)
+            return self._collection(node, path)
+        value = _scalar(node)
+        if isinstance(value, str):
+            self._count_text(value)
+        return value
+
+    def _collection(self, node: CommentedMap | CommentedSeq, path: DataPath) -> Any:
+        if id(node) in self.active:
+            raise _Unreadable(
+                "a YAML alias refers to the mapping that contains it", _node_pos(node)
+            )
+        again = id(node) in self.seen
+        self.seen.add(id(node))
+        self.active.add(id(node))
+        self.again += again
+        try:
+            if isinstance(node, CommentedMap):
+                return self._mapping(node, path)
+            return self._sequence(node, path)
+        finally:
+            self.active.discard(id(node))
+            self.again -= again
+
+    def _count_text(self, text: str) -> None:
+        self.text += len(text)
+        if self.text > MAX_TEXT:
+            raise _Unreadable(
+                f"the plan's text adds up to more than {MAX_TEXT // 2**20} MiB "
+                "(YAML aliases repeat it)",
+                hint="a plan needs no alias bomb; write the values out",
+            )
 
     def _mapping(self, node: CommentedMap, path: DataPath) -> dict[str, Any]:
         result: dict[str, Any] = {}
@@ -208,6 +311,7 @@ class _Converter:
                 # `? [a, b]` and `? {a: b}` come back as tuples and frozen mappings
                 raise _Unreadable("a mapping key must be plain text", key_pos or _node_pos(node))
             name = _key_text(key)
+            self._count_text(name)
             child = (*path, name)
             if key_pos:
                 self.positions.keys[child] = key_pos

@@ -58,7 +58,7 @@ def plan_paths(given: Iterable[Path]) -> list[Path]:
             if not inside:
                 raise UsageError(f"--plan {path}: no *{PLAN_SUFFIX} file in this directory")
             found.extend(inside)
-        elif path.is_file():
+        elif path.exists():  # the loader refuses a FIFO or a device, without opening it
             found.append(path)
         else:
             raise UsageError(f"--plan {path}: no such file or directory")
