@@ -1,8 +1,12 @@
 """Reading a plan file: YAML with positions, then the pydantic model, every problem located.
 
-The YAML is read by ruamel.yaml's round-trip loader, which remembers where each key and value
-stood. The document is turned into plain Python (so nothing else sees ruamel types) together
-with a `Positions` index, and pydantic's errors are mapped back through that index.
+The YAML is read by libyaml's event stream (PyYAML's C parser: fast, iterative, so no nesting
+can overflow a stack) and turned, in one pass with an explicit stack, into plain Python together
+with a `Positions` index of where each key and value stood. Anything that pass does not handle
+exactly as ruamel.yaml's round-trip loader does (an error, an alias, a tag, a duplicate or
+non-text key, a %YAML directive, deep nesting...) makes it give up, and the document is read
+again by ruamel, the reference, whose messages point at the problem. pydantic's errors are
+mapped back through the index.
 """
 
 from __future__ import annotations
@@ -17,11 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml as pyyaml
 from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 from ruamel.yaml.composer import MaxDepthExceededError
 from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.nodes import ScalarNode
 
 from golive.plan.diagnostics import Diagnostic, Severity, did_you_mean
 from golive.plan.models import Plan
@@ -174,7 +180,8 @@ def _regular(status: os.stat_result) -> None:
     )
 
 
-def parse_text(text: str, *, path: Path, display: str) -> Document:
+def parse_text(text: str, *, path: Path, display: str, fast: bool = True) -> Document:
+    """Parse and validate; `fast=False` reads with ruamel only (the reference the tests compare)."""
     positions = Positions(display)
     positions.values[()] = (1, 1)
 
@@ -184,6 +191,9 @@ def parse_text(text: str, *, path: Path, display: str) -> Document:
 
     if "\x00" in text:
         return fail("the plan file contains a NUL byte", "is it a binary file?")
+    read = _fast_parse(text, display) if fast else None
+    if read is not None:
+        return _validated(Document(path, read[0], read[1], []))
     yaml = YAML(typ="rt")
     # the composer stops at this depth: ruamel's scanner slows down with every level of [ or {
     yaml.max_depth = MAX_DEPTH + 1
@@ -212,11 +222,14 @@ def parse_text(text: str, *, path: Path, display: str) -> Document:
         return fail(str(exc), exc.hint, *exc.position)
     if not isinstance(data, dict):
         return fail("a plan is a mapping of keys (golive, title, steps, ...)", "see `golive init`")
-    document = Document(path, data, positions, [])
+    return _validated(Document(path, data, positions, []))
+
+
+def _validated(document: Document) -> Document:
     try:
-        document.plan = Plan.model_validate(data)
+        document.plan = Plan.model_validate(document.data)
     except ValidationError as exc:
-        document.diagnostics.extend(_translate(exc, data, positions))
+        document.diagnostics.extend(_translate(exc, document.data, document.positions))
     return document
 
 
@@ -243,6 +256,165 @@ def _yaml_hint(problem: str, exc: MarkedYAMLError | None = None) -> str | None:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())[:200]
+
+
+# --- the fast path: libyaml's events -> plain data and positions ---------------------------------
+
+
+class _GiveUp(Exception):
+    """The fast path meets something it does not read exactly as ruamel does: ruamel reads it."""
+
+
+# Characters whose handling differs between YAML 1.1 (libyaml) and 1.2 (ruamel), or that libyaml
+# and ruamel count differently in a column: a text with any of them goes to ruamel.
+_AWKWARD = re.compile("[\\t\\r\\x85\\u2028\\u2029\\ufeff]")
+_STR_TAG = "tag:yaml.org,2002:str"
+# the plain-scalar types ruamel's round-trip constructor makes plain values of (via `_scalar`)
+_CONSTRUCTED = {
+    "tag:yaml.org,2002:null",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:timestamp",
+}
+
+
+class _PlainScalars:
+    """Resolve plain scalars with ruamel's own YAML 1.2 resolver and round-trip constructor,
+    so a plain `1_000`, `0o17`, `.inf`, `2026-01-01` or `True` is exactly what ruamel makes
+    of it. Text no implicit resolver can match (most of a plan) is returned without a look."""
+
+    def __init__(self) -> None:
+        self._yaml = YAML(typ="rt")
+        self._yaml.load("a: 1")  # settles the resolver on the version it reads by default (1.2)
+        resolver = self._yaml.resolver
+        if resolver.processing_version != (1, 2):
+            raise _GiveUp("ruamel reads another YAML version by default")
+        table = resolver.versioned_resolver
+        anywhere = list(table.get(None, []))
+        self.first: dict[str, list[tuple[str, Any]]] = {
+            str(char): [*rules, *anywhere] for char, rules in table.items() if char is not None
+        }
+        self.anywhere = anywhere
+        self.cache: dict[str, Any] = {}
+
+    def value(self, text: str) -> Any:
+        """The plain scalar `text` as `_scalar` would return ruamel's value of it."""
+        rules = self.first.get(text[:1], self.anywhere)
+        if not rules:
+            return text
+        if text in self.cache:
+            return self.cache[text]
+        tag = _STR_TAG
+        for rule_tag, regexp in rules:
+            if regexp.match(text):
+                tag = str(rule_tag)
+                break
+        if tag == _STR_TAG:
+            value: Any = text
+        elif tag in _CONSTRUCTED:
+            constructor = self._yaml.constructor
+            node = ScalarNode(tag, text, start_mark=None, end_mark=None)
+            value = _scalar(constructor.yaml_constructors[tag](constructor, node))
+        else:  # a merge key `<<`, `=`, ...: ruamel's business
+            raise _GiveUp(f"a plain scalar resolves to {tag}")
+        self.cache[text] = value
+        return value
+
+
+_PLAIN: list[_PlainScalars] = []
+
+
+def _plain_scalars() -> _PlainScalars:
+    if not _PLAIN:
+        _PLAIN.append(_PlainScalars())
+    return _PLAIN[0]
+
+
+def _fast_parse(text: str, display: str) -> tuple[dict[str, Any], Positions] | None:
+    """The document as plain data and positions, or None where ruamel must read it."""
+    if _AWKWARD.search(text):
+        return None
+    try:
+        return _build(pyyaml.parse(text, Loader=pyyaml.CSafeLoader), display)
+    except Exception:  # a YAML error, a _GiveUp, anything unexpected: ruamel reads it
+        return None
+
+
+def _build(events: Iterator[Any], display: str) -> tuple[dict[str, Any], Positions]:
+    plain = _plain_scalars()
+    positions = Positions(display)
+    values, keys = positions.values, positions.keys
+    scalar_event, mapping_start = pyyaml.ScalarEvent, pyyaml.MappingStartEvent
+    sequence_start = pyyaml.SequenceStartEvent
+    # one frame per open collection: [the dict or list, its path, the key awaiting its value]
+    # (a mapping's third slot is None while the next scalar is a key)
+    stack: list[list[Any]] = []
+    root: dict[str, Any] | None = None
+    documents = count = text_size = 0
+    for event in events:
+        kind = event.__class__
+        if kind is scalar_event or kind is mapping_start or kind is sequence_start:
+            if event.anchor is not None or event.tag is not None:
+                raise _GiveUp("an anchor or an explicit tag")
+            mark = event.start_mark
+            pos = (mark.line + 1, mark.column + 1)
+            if not stack:
+                if root is not None or kind is not mapping_start:
+                    raise _GiveUp("not one mapping")
+                root = {}
+                values[()] = pos
+                stack.append([root, (), None])
+                count += 1
+                continue
+            frame = stack[-1]
+            container, parent, key = frame
+            if kind is scalar_event and key is None and type(container) is dict:
+                # a mapping key
+                name = plain.value(event.value) if event.implicit[0] else event.value
+                if type(name) is not str or name in container:
+                    raise _GiveUp("a key that is not text, or a duplicate key")
+                text_size += len(name)
+                frame[2] = name
+                keys[(*parent, name)] = pos
+                continue
+            if type(container) is dict:
+                if key is None:
+                    raise _GiveUp("a mapping or list as a key")
+                if kind is scalar_event and not event.value and event.implicit[0]:
+                    # `key:` with nothing: ruamel places the null at the next token, not here
+                    raise _GiveUp("an empty mapping value")
+                path = (*parent, key)
+                frame[2] = None
+            else:
+                key = len(container)
+                path = (*parent, key)
+            count += 1
+            if len(path) >= MAX_DEPTH or count > MAX_NODES:
+                raise _GiveUp("deep or huge: ruamel says which bound it passes")
+            values[path] = pos
+            if kind is scalar_event:
+                value = plain.value(event.value) if event.implicit[0] else event.value
+                if type(value) is str:
+                    text_size += len(value)
+            else:
+                value = {} if kind is mapping_start else []
+                stack.append([value, path, None])
+            if type(container) is dict:
+                container[key] = value
+            else:
+                container.append(value)
+        elif kind is pyyaml.MappingEndEvent or kind is pyyaml.SequenceEndEvent:
+            stack.pop()
+        elif kind is pyyaml.DocumentStartEvent:
+            documents += 1
+            if documents > 1 or event.version is not None or event.tags:
+                raise _GiveUp("several documents, or a %YAML or %TAG directive")
+        elif kind not in (pyyaml.StreamStartEvent, pyyaml.StreamEndEvent, pyyaml.DocumentEndEvent):
+            raise _GiveUp(f"a YAML {kind.__name__}")  # an alias
+    if root is None or stack or text_size > MAX_TEXT:
+        raise _GiveUp("no mapping, or more text than a plan holds")
+    return root, positions
 
 
 class _Converter:
