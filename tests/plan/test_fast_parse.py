@@ -17,8 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from golive.plan import check_plan
-from golive.plan import source
+from golive.plan import check_plan, source
 from golive.plan.source import Document, parse_text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -144,7 +143,10 @@ FALLBACKS = {
     "a %YAML 1.1 directive": "%YAML 1.1\n---\n" + HEAD + "on: yes\n",
     "a %TAG directive": "%TAG !e! tag:example.com,2026:\n---\n" + HEAD,
     "deep nesting": HEAD + "deep: " + "[" * 60 + "]" * 60 + "\n",
-    "deep block nesting": HEAD + "".join(f"{'  ' * i}k{i}:\n" for i in range(60)) + "  " * 60 + "x\n",
+    "deep block nesting": HEAD
+    + "".join(f"{'  ' * i}k{i}:\n" for i in range(60))
+    + "  " * 60
+    + "x\n",
     "a tab": HEAD + "a:\tb\n",
     "CRLF line ends": HEAD.replace("\n", "\r\n") + "a: b\r\n",
     "a scalar document": "just text\n",
