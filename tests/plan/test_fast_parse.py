@@ -87,6 +87,31 @@ def test_positions_of_block_flow_quoted_empty_and_unicode_values_match_ruamel() 
     assert_same(text)
 
 
+ODD_BUT_READ = {
+    "multi-line plain": "a: one\n  two\n\n  three\n",
+    "double-quoted escapes": 'a: "x\\x41\\u00e9\\/ \\N\\_\\L\\P\\e\\0"\n',
+    "an escaped line break": 'a: "x\\\n  y"\n',
+    "single-quoted folding": "a: 'it''s\n\n  more'\n",
+    "block scalar indicators": "a: |+\n  x\n\nb: |2\n   y\nc: >\n  p\n\n  q\n   r\nd: |-\n  z\n",
+    "comments": "a: value # c\nb: a#b\n# end\nc: 'x' # c\n",
+    "trailing commas in flow": "a: [a, b, ]\nb: {x: 1, }\n",
+    "a pair in a flow list": "a: [x: 1, y]\n",
+    "an explicit key": "? x\n: y\n",
+    "empty quoted values": "a: \"\"\nb: ''\n",
+    "not quite numbers": "a: 1 2\nb: 0x\nc: 1e\nd: -.5\ne: +.inf\nf: 12:30\n",
+    "an empty list item": "list:\n  - a\n  -\n  - b\n",
+    "a document end marker": "a: b\n...\n# after\n",
+    "blank lines around": "\n\n" + "a: b\n\n\n",
+}
+
+
+@pytest.mark.parametrize("body", ODD_BUT_READ.values(), ids=ODD_BUT_READ.keys())
+def test_less_common_yaml_reads_the_same_on_the_fast_path(body: str) -> None:
+    text = HEAD + body
+    assert takes_fast_path(text)
+    assert_same(text)
+
+
 def plain_forms() -> st.SearchStrategy[str]:
     numeric = st.text(alphabet="0123456789_+-.:eExobXOB", min_size=1, max_size=14)
     words = st.sampled_from(
@@ -156,6 +181,11 @@ FALLBACKS = {
     "an empty mapping value": HEAD + "empty:\nnext: x\n",
     "an empty value in a flow mapping": HEAD + "flow: {a: , b: 1}\n",
     "an explicit key with no value": HEAD + "? lone\n",
+    "an explicit key in a flow mapping": HEAD + "a: {? x, y: 1}\n",
+    "a key longer than 1024 characters": HEAD + "k" * 1100 + ": v\n",
+    "a block scalar then a less indented key": HEAD + "a: |\n  x\n b: y\n",
+    "a non-printable character": HEAD + "a: x\x7f\n",
+    "a character that cannot start a plain scalar": HEAD + "a: @x\n",
 }
 
 

@@ -318,6 +318,8 @@ class _PlainScalars:
             value = _scalar(constructor.yaml_constructors[tag](constructor, node))
         else:  # a merge key `<<`, `=`, ...: ruamel's business
             raise _GiveUp(f"a plain scalar resolves to {tag}")
+        if len(self.cache) >= 4096:  # a server reads plan after plan: keep the memo small
+            self.cache.clear()
         self.cache[text] = value
         return value
 
