@@ -52,18 +52,20 @@ run_exists = sa.select(runs.c.id).where(runs.c.id == sa.bindparam("run_id"))
 # writers are serialised by BEGIN IMMEDIATE.) NO KEY UPDATE leaves foreign-key checks unblocked.
 lock_run = run_exists.with_for_update(key_share=True)
 
+_EVENT_FIELDS = ["run_id", "at", "type", "step", "data"]
+
+
+def _event_values() -> list[sa.BindParameter[object]]:
+    """An event's values but its run, as parameters, for an INSERT ... SELECT."""
+    return [sa.bindparam(name, type_=events.c[name].type) for name in _EVENT_FIELDS[1:]]
+
+
 # One statement for the hot path: the run's lock, the existence check and the insert together.
 append_one = (
     sa.insert(events)
     .from_select(
-        ["run_id", "at", "type", "step", "data"],
-        sa.select(
-            runs.c.id,
-            sa.bindparam("at", type_=events.c.at.type),
-            sa.bindparam("type", type_=events.c.type.type),
-            sa.bindparam("step", type_=events.c.step.type),
-            sa.bindparam("data", type_=events.c.data.type),
-        )
+        _EVENT_FIELDS,
+        sa.select(runs.c.id, *_event_values())
         .where(runs.c.id == sa.bindparam("run_id"))
         .with_for_update(key_share=True),
     )
@@ -76,15 +78,8 @@ append_one = (
 append_leased = (
     sa.insert(events)
     .from_select(
-        ["run_id", "at", "type", "step", "data", "lease"],
-        sa.select(
-            runs.c.id,
-            sa.bindparam("at", type_=events.c.at.type),
-            sa.bindparam("type", type_=events.c.type.type),
-            sa.bindparam("step", type_=events.c.step.type),
-            sa.bindparam("data", type_=events.c.data.type),
-            leases.c.token,
-        )
+        [*_EVENT_FIELDS, "lease"],
+        sa.select(runs.c.id, *_event_values(), leases.c.token)
         .join_from(runs, leases, leases.c.run_id == runs.c.id)
         .where(
             runs.c.id == sa.bindparam("run_id"),
