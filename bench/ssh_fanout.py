@@ -2,7 +2,7 @@
 
     python bench/ssh_fanout.py [--hosts 200 --repeat 5 --concurrency 50]
 
-One sshd on loopback (golive.testing_ssh.Sshd: stock settings, MaxStartups 10:30:100 included)
+One sshd on loopback (golive.testing.ssh.Sshd: stock settings, MaxStartups 10:30:100 included)
 and an ssh config with one `Host` block per alias h001..h200 reaching it. Each round runs `true`
 on every host, on fresh connections:
   (a) golive's SshAction (the `run` step with `on: GROUP`), in-process, on a new run's resources;
@@ -35,7 +35,7 @@ from fabric.exceptions import GroupException  # type: ignore[import-untyped]
 from golive.actions.base import Result, RunResources, StepContext
 from golive.actions.ssh import SshAction
 from golive.plan.models import Plan
-from golive.testing_ssh import Sshd
+from golive.testing.ssh import Sshd
 
 FRESH_TARGET = 1.2
 FABRIC_TARGET = 1.0

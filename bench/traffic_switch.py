@@ -3,8 +3,8 @@
 
     python bench/traffic_switch.py [--cycles 10 --rate 300 --clients 8 --hold 1.0]
 
-The nginx is the machine's, started by `golive.testing_nginx` on a free loopback port with its
-own prefix, in front of two local HTTP/1.1 servers; the load is `golive.testing_nginx.Load`:
+The nginx is the machine's, started by `golive.testing.nginx` on a free loopback port with its
+own prefix, in front of two local HTTP/1.1 servers; the load is `golive.testing.nginx.Load`:
 keep-alive clients that send a GET again only when a reused connection was closed before any
 byte of its answer (as browsers do), and count every other error and every non-200 answer as a
 failed request. Each move is what a `traffic:` step does: render the include file, `nginx -t`
@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from golive.plan.models import NginxSettings
-from golive.testing_nginx import Answer, Load, NginxServer, Upstream
+from golive.testing.nginx import Answer, Load, NginxServer, Upstream
 from golive.traffic.config import Routing, render
 from golive.traffic.nginx import Nginx
 

@@ -34,7 +34,7 @@ start_mariadb() {
 }
 
 # --- sshd for the ssh action's tests: installed only; each test session starts its own sshd
-# (golive.testing_ssh.Sshd) on a free loopback port, with throwaway keys in a temporary directory.
+# (golive.testing.ssh.Sshd) on a free loopback port, with throwaway keys in a temporary directory.
 install_sshd() {
   if [ -x /usr/sbin/sshd ]; then return 0; fi
   log "installing openssh-server (the ssh tests start their own sshd)"
@@ -52,7 +52,7 @@ install_nginx() {
 }
 
 # --- Prometheus for the traffic action's optional Prometheus source (issue 7): installed only;
-# the test starts its own (golive.testing_prometheus.PrometheusServer) on a free loopback port.
+# the test starts its own (golive.testing.prometheus.PrometheusServer) on a free loopback port.
 install_prometheus() {
   if command -v prometheus >/dev/null || [ -x /usr/bin/prometheus ]; then return 0; fi
   log "installing prometheus (the traffic tests start their own)"

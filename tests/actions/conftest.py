@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from golive.testing_ssh import Sshd, SshdUnavailable
+from golive.testing.ssh import Sshd, SshdUnavailable
 
 
 @pytest.fixture(scope="session")

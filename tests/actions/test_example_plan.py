@@ -19,7 +19,7 @@ from golive.engine.events import Decision, Outcome, Vote
 from golive.engine.state import StepStatus
 from golive.store import EventStore
 from golive.testing import PlanRunner, until
-from golive.testing_ssh import Sshd
+from golive.testing.ssh import Sshd
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "gym-booking.golive.yaml"
 KEEP = ("announce", "freeze-legacy", "deploy-green", "smoke", "go-no-go")

@@ -13,7 +13,7 @@ from tests.conftest import Golive
 from golive.engine.context import check_release
 from golive.errors import UsageError
 from golive.store import open_store
-from golive.testing_ssh import alias
+from golive.testing.ssh import alias
 
 KINDS = {
     "semicolon": "1.0; touch {pwned}; echo",

@@ -20,7 +20,7 @@ from golive.engine.state import StepStatus, UndoStatus
 from golive.plan.models import Step
 from golive.store import EventStore, open_store
 from golive.testing import PlanRunner, until
-from golive.testing_ssh import Sshd, alias, free_port, new_key, write_key
+from golive.testing.ssh import Sshd, alias, free_port, new_key, write_key
 
 H = '"$GOLIVE_TEST_HOST"'
 

@@ -16,7 +16,7 @@ from golive.engine.state import RunState
 from golive.errors import RunNotFound
 from golive.store import open_store
 from golive.testing import PlanRunner
-from golive.testing_ssh import Sshd
+from golive.testing.ssh import Sshd
 
 PLAN = """\
 golive: ssh-orphans

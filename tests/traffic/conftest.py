@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from golive.testing import PlanRunner
-from golive.testing_nginx import NginxServer, NginxUnavailable, Upstream, nginx_binary
+from golive.testing.nginx import NginxServer, NginxUnavailable, Upstream, nginx_binary
 
 
 @pytest.fixture

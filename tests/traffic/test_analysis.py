@@ -92,7 +92,7 @@ def test_the_access_log_is_read_from_where_it_stood_at_the_move(tmp_path: Path) 
 
 
 def test_a_prometheus_that_cannot_be_asked_is_inconclusive_not_a_failure() -> None:
-    from golive.testing_nginx import free_port
+    from golive.testing.nginx import free_port
     from golive.traffic import prometheus
 
     rules = CanaryAnalysis.model_validate(

@@ -7,7 +7,7 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from golive.testing_nginx import NginxServer
+from golive.testing.nginx import NginxServer
 
 from .conftest import bodies
 

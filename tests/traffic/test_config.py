@@ -9,7 +9,7 @@ import pytest
 
 from golive.plan.models import NginxSettings, TrafficSpec
 from golive.plan.routing import user_group
-from golive.testing_nginx import nginx_binary
+from golive.testing.nginx import nginx_binary
 from golive.traffic.config import Routing, render
 from golive.traffic.nginx import Nginx, TrafficError
 

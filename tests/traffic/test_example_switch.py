@@ -20,7 +20,7 @@ from ruamel.yaml import YAML
 
 from golive.engine.state import StepStatus
 from golive.testing import PlanRunner
-from golive.testing_nginx import Load, NginxServer, Upstream
+from golive.testing.nginx import Load, NginxServer, Upstream
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "gym-booking.golive.yaml"
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from golive.engine.state import StepStatus
-from golive.testing_nginx import Load, NginxServer, Upstream
-from golive.testing_prometheus import PrometheusServer, PrometheusUnavailable
+from golive.testing.nginx import Load, NginxServer, Upstream
+from golive.testing.prometheus import PrometheusServer, PrometheusUnavailable
 
 from .conftest import bodies, traffic_plan
 

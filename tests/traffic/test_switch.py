@@ -15,7 +15,7 @@ from golive.engine.events import Decision, Outcome, StepOutput
 from golive.engine.state import StepStatus, UndoStatus
 from golive.store import EventStore, open_store
 from golive.testing import PlanRunner, until
-from golive.testing_nginx import Load, NginxServer, Upstream
+from golive.testing.nginx import Load, NginxServer, Upstream
 
 from .conftest import bodies, traffic_plan
 

@@ -1,7 +1,7 @@
 """A throwaway OpenSSH server for testing SSH steps: golive's own tests and benchmarks use it,
 and so can a plan's author who wants to rehearse `on:` steps on one machine.
 
-from golive.testing_ssh import Sshd
+from golive.testing.ssh import Sshd
 with Sshd.start(tmp_path, aliases=10) as sshd:
     monkeypatch.setenv("GOLIVE_SSH_CONFIG", str(sshd.config))
     monkeypatch.setenv("GOLIVE_SSH_KNOWN_HOSTS", str(sshd.known_hosts))

@@ -5,7 +5,7 @@ every second, its data in a directory of its own.
     with PrometheusServer.start(tmp_path, targets=[v1.server, v2.server]) as prometheus:
         ...  # analysis: {prometheus: {url: prometheus.url, error_rate: ...}}
 
-`golive.testing_nginx.Upstream` servers expose the metrics to scrape.
+`golive.testing.nginx.Upstream` servers expose the metrics to scrape.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from golive.testing_nginx import free_port
+from golive.testing.nginx import free_port
 
 START_TIMEOUT = 30.0
 
