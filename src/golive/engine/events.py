@@ -246,12 +246,18 @@ class UpdatePosted(Event):
 
 @dataclass(frozen=True)
 class IssueRaised(Event):
-    """An issue found during the go-live; its id is this event's seq. `step`: a linked step."""
+    """An issue found during the go-live; its id is this event's seq. `step`: a linked step.
+
+    `source` says where it came from: None for a person on the call, "feedback" for a user's
+    report through the public feedback form (then `by` is "feedback" and `contact` is what the
+    user gave, if anything)."""
 
     by: str
     title: str
     severity: Severity
     owner: str | None = None
+    source: str | None = None
+    contact: str | None = None
 
 
 @dataclass(frozen=True)
@@ -266,6 +272,77 @@ class IssueResolved(Event):
     issue: int
     by: str
     resolution: str
+
+
+# --- hypercare: the 48-72 h after the switch ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HypercareStarted(Event):
+    """The run's steps completed and hypercare began; it lasts `duration` seconds, to `until`."""
+
+    duration: float
+    until: str  # ISO 8601, UTC
+    monitors: list[str]
+
+
+@dataclass(frozen=True)
+class MonitorChecked(Event):
+    """A monitor's result, recorded when its state changes and as a periodic heartbeat only."""
+
+    monitor: str
+    ok: bool
+    detail: str
+    value: float | None = None
+    failures: int = 0  # consecutive failures, this one included
+    heartbeat: bool = False
+
+
+@dataclass(frozen=True)
+class IncidentOpened(Event):
+    """A monitor failed `for` times in a row. An entry of the run's issue log: its id is this
+    event's seq, and people comment on and resolve it as any issue (IssueCommented,
+    IssueResolved with `issue` = this seq)."""
+
+    monitor: str
+    title: str
+    severity: Severity
+    detail: str
+    figures: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class IncidentResolved(Event):
+    """The monitor behind incident `issue` passes again: the recovery, recorded on that issue.
+    The issue stays open until a person resolves it (IssueResolved)."""
+
+    issue: int
+    monitor: str
+    detail: str
+    down_for: float  # seconds from the incident's opening to the recovery
+
+
+@dataclass(frozen=True)
+class ObjectiveEvaluated(Event):
+    """An objective's check ran: `verdict` is met, not_met or unknown (the check could not run).
+    `phase`: steps_completed, hypercare or exit."""
+
+    objective: str
+    verdict: str
+    detail: str
+    value: float | None = None
+    phase: str = "hypercare"
+
+
+@dataclass(frozen=True)
+class HypercareExited(Event):
+    """Hypercare ended: `reason` is exit_criteria (the handover), closed (by a person, early) or
+    expired. `criteria`: each exit criterion and whether it held."""
+
+    reason: str
+    by: str
+    why: str | None = None
+    criteria: dict[str, Any] | None = None
 
 
 EVENT_TYPES: dict[str, type[Event]] = {
@@ -298,6 +375,12 @@ EVENT_TYPES: dict[str, type[Event]] = {
         IssueRaised,
         IssueCommented,
         IssueResolved,
+        HypercareStarted,
+        MonitorChecked,
+        IncidentOpened,
+        IncidentResolved,
+        ObjectiveEvaluated,
+        HypercareExited,
     )
 }
 for _name, _cls in EVENT_TYPES.items():
