@@ -117,6 +117,9 @@ def run(
         False, "--override-policy", help="Start production against the schedule policy."
     ),
     why: str | None = typer.Option(None, "--why", help="Why the policy is overridden."),
+    hypercare: bool = typer.Option(
+        False, "--hypercare", help="Rehearse the hypercare phase too (production always has it)."
+    ),
 ) -> int:
     """Run a plan against an environment; any environment but production is a rehearsal."""
     plan_file = load_plan(plan, env=env)
@@ -133,6 +136,7 @@ def run(
             by=by,
             max_parallel=max_parallel,
             observers=crash_observers(),
+            hypercare=hypercare,
         )
         if overridden is not None:
             started.engine.record(overridden)
@@ -212,7 +216,8 @@ def resume(
         record = find_run(store, run_id, plan)
         current = read_state(store, record.id)
         ended = current.status.finished and not current.rollback_end_unrecorded
-        if ended and not current.rollback_requested:
+        hypercare_open = current.hypercare is not None and current.hypercare.active
+        if ended and not current.rollback_requested and not hypercare_open:
             console.print(f"run {record.id} has ended ({current.status}); nothing to resume")
             return EXIT_CODES[current.outcome or Outcome.failed]
         _settle_orphans(store, record.id, current, stop=stop_orphans)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from golive.actions.registry import unsupported
+from golive.engine.clock import clock_from_environment
 from golive.engine.context import RunContext, check_release
 from golive.engine.events import (
     Decision,
@@ -93,6 +94,7 @@ def start_run(
     by: str | None,
     max_parallel: int = DEFAULT_PARALLEL,
     observers: list[Observer] | None = None,
+    hypercare: bool = False,
 ) -> Started:
     """Record a new run of the plan and return the engine ready to drive it."""
     plan = plan_file.plan
@@ -122,7 +124,13 @@ def start_run(
     )
     lease = claim(store=store, run_id=record.id)
     engine = Engine(
-        store=store, context=context, max_parallel=max_parallel, observers=observers, lease=lease
+        store=store,
+        context=context,
+        max_parallel=max_parallel,
+        observers=observers,
+        lease=lease,
+        rehearse_hypercare=hypercare,
+        clock=clock_from_environment(),
     )
     engine.begin(
         RunStarted(
@@ -168,6 +176,7 @@ def attach_engine(
         max_parallel=max_parallel or state.max_parallel,
         observers=observers,
         lease=lease,
+        clock=clock_from_environment(),
     )
     with _released_on_error(lease):
         engine.attach(by=who)

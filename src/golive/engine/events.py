@@ -296,6 +296,7 @@ class MonitorChecked(Event):
     value: float | None = None
     failures: int = 0  # consecutive failures, this one included
     heartbeat: bool = False
+    at: str | None = None  # ISO 8601: the engine clock's time of the probe (default: the record's)
 
 
 @dataclass(frozen=True)
@@ -332,6 +333,14 @@ class ObjectiveEvaluated(Event):
     detail: str
     value: float | None = None
     phase: str = "hypercare"
+
+
+@dataclass(frozen=True)
+class HypercareSignedOff(Event):
+    """A person of the plan's `hypercare.exit.sign_off` agreed to the handover."""
+
+    by: str
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -380,6 +389,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         IncidentOpened,
         IncidentResolved,
         ObjectiveEvaluated,
+        HypercareSignedOff,
         HypercareExited,
     )
 }

@@ -74,8 +74,11 @@ class Engine:
         observers: list[Observer] | None = None,
         poll_interval: float = POLL_INTERVAL,
         lease: EngineLease | None = None,
+        rehearse_hypercare: bool = False,
     ) -> None:
         self.store = store
+        # hypercare follows a production run's steps; a rehearsal's only when asked for
+        self.rehearse_hypercare = rehearse_hypercare
         self.lease = lease  # when set, every event is appended under its token (engine/lease.py)
         self.context = context
         self.plan: Plan = context.plan
@@ -210,6 +213,10 @@ class Engine:
                     self._finish(outcome)
                     break
                 await self._wait()
+            if self._after_steps_owed():
+                from golive.engine.hypercare import after_steps
+
+                await after_steps(self)  # objectives, then hypercare until it exits
         except _Aborted:
             self._finish(Outcome.aborted)
         finally:
@@ -224,6 +231,28 @@ class Engine:
                 if self.lease is not None:
                     self.lease.release()
         return self.state
+
+    def _after_steps_owed(self) -> bool:
+        """The steps completed and the plan measures objectives or has hypercare, not done yet."""
+        state, plan = self.state, self.plan
+        if state.outcome is not Outcome.completed:
+            return False
+        if plan.hypercare is not None and self.hypercare_wanted:
+            return state.hypercare is None or state.hypercare.active
+        return state.hypercare is None and any(
+            o.id not in state.objectives for o in plan.objectives
+        )
+
+    @property
+    def hypercare_wanted(self) -> bool:
+        """Whether this run has a hypercare phase: production, a rehearsal asked to rehearse
+        it, or a run whose log holds its start already."""
+        state = self.state
+        return not state.rehearsal or self.rehearse_hypercare or state.hypercare is not None
+
+    def step_status(self, step_id: str) -> str | None:
+        """A step's status in this run, for `step:` checks."""
+        return self._status_of(step_id)
 
     def _outcome(self) -> Outcome | None:
         statuses = [self.state.step(s).status for s in self.order]

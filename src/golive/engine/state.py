@@ -6,6 +6,7 @@ view, `resume`, the dashboard and the reports all build their picture with it.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -17,9 +18,16 @@ from golive.engine.events import (
     Decision,
     DecisionMade,
     GateVoted,
+    HypercareExited,
+    HypercareSignedOff,
+    HypercareStarted,
+    IncidentOpened,
+    IncidentResolved,
     IssueCommented,
     IssueRaised,
     IssueResolved,
+    MonitorChecked,
+    ObjectiveEvaluated,
     Outcome,
     Recorded,
     RollbackFinished,
@@ -47,6 +55,7 @@ from golive.engine.events import (
 from golive.engine.gates import Ballot
 
 OUTPUT_TAIL = 12
+SPARKLINE = 30  # recent values of a monitor kept for its sparkline
 
 
 class StepStatus(StrEnum):
@@ -167,9 +176,62 @@ class Issue:
     resolved_by: str | None = None
     resolved_at: dt.datetime | None = None
 
+    source: str | None = None  # None: a person; "feedback": a user's report; "monitor"
+    monitor: str | None = None  # the monitor behind an incident
+    recovered_at: dt.datetime | None = None  # an incident's monitor passes again
+    recovery: str | None = None
+
     @property
     def open(self) -> bool:
         return self.resolved_at is None
+
+
+@dataclass
+class MonitorState:
+    """A hypercare monitor as the log knows it: its last recorded result and recent values."""
+
+    id: str
+    ok: bool | None = None  # None: not checked yet
+    detail: str = ""
+    failures: int = 0
+    since: dt.datetime | None = None  # when it entered its current state
+    checked_at: dt.datetime | None = None  # its last record (a change or a heartbeat)
+    incident: int | None = None  # the open incident of its ongoing failure, if any
+    values: deque[float] = field(default_factory=lambda: deque(maxlen=SPARKLINE))
+
+
+@dataclass(frozen=True)
+class ObjectiveVerdict:
+    objective: str
+    verdict: str  # met, not_met, unknown
+    detail: str
+    value: float | None
+    phase: str
+    at: dt.datetime
+
+
+@dataclass
+class HypercareState:
+    """The hypercare phase after the steps: from HypercareStarted to HypercareExited."""
+
+    started_at: dt.datetime
+    duration: float
+    until: dt.datetime
+    monitors: dict[str, MonitorState] = field(default_factory=dict)
+    signed_off: dict[str, dt.datetime] = field(default_factory=dict)
+    exited_at: dt.datetime | None = None
+    exit_reason: str | None = None
+    exited_by: str | None = None
+    exit_why: str | None = None
+    exit_criteria: dict[str, Any] | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.exited_at is None
+
+    def left(self, now: dt.datetime) -> float:
+        """Seconds left until `until` (0 when it passed)."""
+        return max(0.0, (self.until - now).total_seconds())
 
 
 @dataclass
@@ -206,6 +268,8 @@ class RunState:
     decisions: list[Recorded] = field(default_factory=list, repr=False)
     updates: list[Update] = field(default_factory=list, repr=False)
     issues: dict[int, Issue] = field(default_factory=dict, repr=False)
+    hypercare: HypercareState | None = field(default=None, repr=False)
+    objectives: dict[str, ObjectiveVerdict] = field(default_factory=dict, repr=False)
 
     @classmethod
     def fold(cls, run_id: str, events: Iterable[Recorded]) -> RunState:
@@ -223,6 +287,18 @@ class RunState:
     @property
     def paused(self) -> bool:
         return bool(self.blocked) and not self.status.finished
+
+    @property
+    def phase(self) -> str:
+        """`hypercare` while the phase after the steps is open; else the run's status. The
+        status stays `completed` once the steps completed: reports count such a run as done."""
+        if self.hypercare is not None and self.hypercare.active:
+            return "hypercare"
+        return self.status.value
+
+    @property
+    def feedback_count(self) -> int:
+        return sum(1 for issue in self.issues.values() if issue.source == "feedback")
 
     @property
     def rolling_back(self) -> bool:
@@ -243,7 +319,15 @@ class RunState:
         handler = _HANDLERS.get(type(event))
         if handler is not None:
             handler(self, event, at)
-        elif isinstance(event, UpdatePosted | IssueRaised | IssueCommented | IssueResolved):
+        elif isinstance(
+            event,
+            UpdatePosted
+            | IssueRaised
+            | IssueCommented
+            | IssueResolved
+            | IncidentOpened
+            | IncidentResolved,
+        ):
             _on_the_call(self, recorded)
         if isinstance(event, DecisionMade | StepMarkedDone | GateVoted):
             self.decisions.append(recorded)
@@ -440,13 +524,89 @@ def _on_the_call(state: RunState, recorded: Recorded) -> None:
         state.updates.append(Update(recorded.seq, at, event.by, event.text, event.severity.value))
     elif isinstance(event, IssueRaised):
         state.issues[recorded.seq] = Issue(
-            recorded.seq, at, event.by, event.title, event.severity.value, event.owner, event.step
+            recorded.seq,
+            at,
+            event.by,
+            event.title,
+            event.severity.value,
+            event.owner,
+            event.step,
+            source=event.source,
         )
+    elif isinstance(event, IncidentOpened):
+        state.issues[recorded.seq] = Issue(
+            recorded.seq,
+            at,
+            "golive",
+            event.title,
+            event.severity.value,
+            None,
+            None,
+            source="monitor",
+            monitor=event.monitor,
+        )
+        if state.hypercare is not None:
+            state.hypercare.monitors.setdefault(
+                event.monitor, MonitorState(event.monitor)
+            ).incident = recorded.seq
+    elif isinstance(event, IncidentResolved) and event.issue in state.issues:
+        issue = state.issues[event.issue]
+        issue.recovered_at, issue.recovery = at, event.detail
+        if state.hypercare is not None:
+            monitor = state.hypercare.monitors.get(event.monitor)
+            if monitor is not None and monitor.incident == event.issue:
+                monitor.incident = None
     elif isinstance(event, IssueCommented) and event.issue in state.issues:
         state.issues[event.issue].comments.append(Comment(at, event.by, event.text))
     elif isinstance(event, IssueResolved) and event.issue in state.issues:
         issue = state.issues[event.issue]
         issue.resolution, issue.resolved_by, issue.resolved_at = event.resolution, event.by, at
+
+
+def _hypercare_started(state: RunState, event: HypercareStarted, at: dt.datetime) -> None:
+    until = dt.datetime.fromisoformat(event.until)
+    state.hypercare = HypercareState(
+        started_at=until - dt.timedelta(seconds=event.duration),  # the engine clock's start
+        duration=event.duration,
+        until=until,
+        monitors={m: MonitorState(m) for m in event.monitors},
+    )
+
+
+def _monitor_checked(state: RunState, event: MonitorChecked, at: dt.datetime) -> None:
+    if state.hypercare is None:
+        return
+    monitor = state.hypercare.monitors.setdefault(event.monitor, MonitorState(event.monitor))
+    moment = at
+    if event.at:
+        with contextlib.suppress(ValueError):
+            moment = dt.datetime.fromisoformat(event.at)
+    if monitor.ok is not event.ok:
+        monitor.since = moment
+    monitor.ok, monitor.detail, monitor.failures = event.ok, event.detail, event.failures
+    monitor.checked_at = moment
+    if event.value is not None:
+        monitor.values.append(event.value)
+
+
+def _objective_evaluated(state: RunState, event: ObjectiveEvaluated, at: dt.datetime) -> None:
+    state.objectives[event.objective] = ObjectiveVerdict(
+        event.objective, event.verdict, event.detail, event.value, event.phase, at
+    )
+
+
+def _hypercare_signed_off(state: RunState, event: HypercareSignedOff, at: dt.datetime) -> None:
+    if state.hypercare is not None:
+        state.hypercare.signed_off[event.by] = at
+
+
+def _hypercare_exited(state: RunState, event: HypercareExited, at: dt.datetime) -> None:
+    hypercare = state.hypercare
+    if hypercare is None or hypercare.exited_at is not None:
+        return  # the first exit counts (a close racing the engine's handover)
+    hypercare.exited_at, hypercare.exit_reason = at, event.reason
+    hypercare.exited_by, hypercare.exit_why = event.by, event.why
+    hypercare.exit_criteria = event.criteria
 
 
 _HANDLERS: dict[type[Any], Callable[[RunState, Any, dt.datetime], None]] = {
@@ -472,4 +632,9 @@ _HANDLERS: dict[type[Any], Callable[[RunState, Any, dt.datetime], None]] = {
     UndoSkipped: _undo_skipped,
     RollbackFinished: _rollback_finished,
     RunFinished: _run_finished,
+    HypercareStarted: _hypercare_started,
+    MonitorChecked: _monitor_checked,
+    ObjectiveEvaluated: _objective_evaluated,
+    HypercareSignedOff: _hypercare_signed_off,
+    HypercareExited: _hypercare_exited,
 }

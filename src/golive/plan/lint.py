@@ -102,6 +102,10 @@ def unknown_people(ctx: Context) -> Iterator[Diagnostic]:
             refs.extend(
                 (("hypercare", "escalation", i, "notify", j), p) for j, p in enumerate(level.notify)
             )
+        refs.extend(
+            (("hypercare", "exit", "sign_off", j), p)
+            for j, p in enumerate(ctx.plan.hypercare.exit.sign_off)
+        )
     for path, person in refs:
         if person not in people:
             hint = ctx.did_you_mean(person, people) or "add them under people:"

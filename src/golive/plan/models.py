@@ -43,6 +43,7 @@ Id = Annotated[
 Text = Annotated[str, Field(min_length=1, max_length=2000)]
 Command = Annotated[str, Field(min_length=1, max_length=20000)]
 PRODUCTION = "production"
+MIN_EVERY = dt.timedelta(seconds=1)  # the shortest `every:` of a monitor or an objective
 # "Migration tested at least three times with integrity verification"
 DEFAULT_VERIFY_PASSES = 3
 
@@ -121,6 +122,21 @@ class CheckBase(Model):
         default=None, description="Keep retrying until the check passes, for at most this long"
     )
     every: Duration | None = Field(default=None, description="How often a monitor runs it")
+    for_: int = Field(
+        default=2,
+        ge=1,
+        le=1000,
+        alias="for",
+        description="Monitors: consecutive failures before an incident is opened",
+    )
+    severity: Literal["info", "warning", "critical"] = Field(
+        default="warning", description="Monitors: the severity of the incident it opens"
+    )
+
+    @field_validator("every")
+    @classmethod
+    def _every_second_at_least(cls, value: dt.timedelta | None) -> dt.timedelta | None:
+        return _at_least_a_second(value)
 
 
 class HttpCheck(CheckBase):
@@ -350,10 +366,26 @@ class Person(Model):
     contact: Text | None = None
 
 
+def _at_least_a_second(value: dt.timedelta | None) -> dt.timedelta | None:
+    if value is not None and value < MIN_EVERY:
+        raise ValueError(f"every: must be at least 1s (got {value.total_seconds():g}s)")
+    return value
+
+
 class Objective(Model):
     id: Id
     title: Text
     check: Check | None = Field(default=None, description="How success is measured")
+    every: Duration = Field(
+        default=dt.timedelta(hours=1),
+        description="How often hypercare measures it (it is also measured when the steps "
+        "complete and at the exit)",
+    )
+
+    @field_validator("every")
+    @classmethod
+    def _every_second_at_least(cls, value: dt.timedelta) -> dt.timedelta:
+        return _at_least_a_second(value) or value
 
 
 class ChecklistItem(Model):
@@ -643,9 +675,35 @@ class Escalation(Model):
     notify: list[Id] = Field(min_length=1)
 
 
+class HypercareExit(Model):
+    """When hypercare may end with a handover: every criterion given must hold."""
+
+    no_open_incidents: Literal["info", "warning", "critical"] | None = Field(
+        default="critical",
+        description="No open incident or issue of this severity or above (null: no such rule)",
+    )
+    objectives_met: bool = Field(default=True, description="Every objective's last verdict: met")
+    green_for: Duration | None = Field(
+        default=None, description="Every monitor green for at least this long before the exit"
+    )
+    sign_off: list[Id] = Field(
+        default_factory=list, description="People who must sign off (golive hypercare --sign-off)"
+    )
+    early: bool = Field(
+        default=False, description="Exit as soon as the criteria hold, before the duration ends"
+    )
+
+
 class Hypercare(Model):
     duration: Duration = Field(default=dt.timedelta(hours=48))
     monitors: list[Check] = Field(default_factory=list)
+    exit: HypercareExit = Field(
+        default_factory=HypercareExit, description="The exit criteria: when the handover happens"
+    )
+    heartbeat: Duration = Field(
+        default=dt.timedelta(hours=1),
+        description="How often a monitor whose state does not change is recorded anyway",
+    )
     escalation: list[Escalation] = Field(default_factory=list)
     channels: list[Text] = Field(default_factory=list, description="Apprise notification URLs")
     feedback: bool = False
