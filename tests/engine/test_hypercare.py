@@ -151,10 +151,13 @@ def test_72_hours_of_hypercare_red_incident_recovery_objectives_and_handover(
     assert kinds["IncidentOpened"] == 1
     assert kinds["IncidentResolved"] == 1
     opened = next(e for e in events if isinstance(e.event, IncidentOpened))
-    assert opened.event.severity == "critical" and opened.event.monitor == "health"
-    assert opened.event.figures and opened.event.figures["failures"] == 2
+    assert opened.event.severity == "critical"
+    assert opened.event.monitor == "health"
+    assert opened.event.figures
+    assert opened.event.figures["failures"] == 2
     recovered = next(e.event for e in events if isinstance(e.event, IncidentResolved))
-    assert recovered.issue == opened.seq and recovered.down_for > 0
+    assert recovered.issue == opened.seq
+    assert recovered.down_for > 0
     phases = {e.event.phase for e in events if isinstance(e.event, ObjectiveEvaluated)}
     assert phases == {"steps_completed", "hypercare", "exit"}
     assert seen["blocked"] == ["duration", "no_open_incidents", "green_for 12h00m", "sign_off"]
@@ -162,11 +165,14 @@ def test_72_hours_of_hypercare_red_incident_recovery_objectives_and_handover(
     started = next(e for e in events if isinstance(e.event, HypercareStarted))
     exited = next(e for e in events if isinstance(e.event, HypercareExited))
     assert exited.event.reason == "exit_criteria"
-    assert exited.event.criteria and all(c["holds"] for c in exited.event.criteria.values())
+    assert exited.event.criteria
+    assert all(c["holds"] for c in exited.event.criteria.values())
     until = dt.datetime.fromisoformat(started.event.until)
     assert until - START >= dt.timedelta(hours=72)
-    assert state.hypercare is not None and not state.hypercare.active
-    assert state.phase == "completed" and state.outcome is Outcome.completed
+    assert state.hypercare is not None
+    assert not state.hypercare.active
+    assert state.phase == "completed"
+    assert state.outcome is Outcome.completed
     assert state.objectives["bookings"].verdict == "met"
     # the log's growth: heartbeats (hourly) and changes, not every probe (432 of them)
     checks = [e.event for e in events if isinstance(e.event, MonitorChecked)]
@@ -181,7 +187,7 @@ def test_a_flapping_monitor_is_folded_into_heartbeats(tmp_path: Path) -> None:
     path = plan_file(tmp_path, text)
 
     async def operator(store: EventStore, run_id: str) -> None:
-        state = await wait_for(store, run_id, lambda s: s.hypercare is not None)
+        await wait_for(store, run_id, lambda s: s.hypercare is not None)
         await asyncio.sleep(1.0)
         close_hypercare(store=store, run=store.get_run(run_id), by="ann", why="test over")
 
@@ -191,8 +197,10 @@ def test_a_flapping_monitor_is_folded_into_heartbeats(tmp_path: Path) -> None:
     checks = [e.event for e in events if isinstance(e.event, MonitorChecked)]
     hours = 6
     assert len(checks) <= hours * (12 + 3 + 1) + 2
-    assert state.hypercare is not None and state.hypercare.exit_reason == "closed"
-    assert state.hypercare.exited_by == "ann" and state.hypercare.exit_why == "test over"
+    assert state.hypercare is not None
+    assert state.hypercare.exit_reason == "closed"
+    assert state.hypercare.exited_by == "ann"
+    assert state.hypercare.exit_why == "test over"
 
 
 def test_time_up_with_criteria_failing_keeps_it_open_and_says_what_blocks(
@@ -207,7 +215,8 @@ def test_time_up_with_criteria_failing_keeps_it_open_and_says_what_blocks(
         await wait_for(store, run_id, lambda s: s.hypercare is not None)
         await asyncio.sleep(1.0)  # well past the 2 h: no sign-off, so still open
         state = read_state(store, run_id)
-        assert state.hypercare is not None and state.hypercare.active
+        assert state.hypercare is not None
+        assert state.hypercare.active
         blocked = [
             c
             for c in exit_criteria(load_plan(path).plan, state, START + dt.timedelta(hours=3))
@@ -224,7 +233,8 @@ def test_time_up_with_criteria_failing_keeps_it_open_and_says_what_blocks(
             sign_off_hypercare(store=store, run=store.get_run(run_id), by="bob", note=None)
 
     _, state = drive(path, operator, scale=2 * 3600 / 0.5)
-    assert state.hypercare is not None and state.hypercare.exit_reason == "exit_criteria"
+    assert state.hypercare is not None
+    assert state.hypercare.exit_reason == "exit_criteria"
 
 
 def test_a_rehearsal_measures_objectives_but_has_no_hypercare(tmp_path: Path) -> None:
@@ -235,6 +245,7 @@ def test_a_rehearsal_measures_objectives_but_has_no_hypercare(tmp_path: Path) ->
         )
         state = asyncio.run(started.engine.drive())
     assert state.outcome is Outcome.completed
-    assert state.hypercare is None and state.phase == "completed"
+    assert state.hypercare is None
+    assert state.phase == "completed"
     assert state.objectives["bookings"].verdict == "met"
     assert state.objectives["bookings"].phase == "steps_completed"

@@ -59,6 +59,7 @@ def register() -> None:
     """Import the command modules so that they attach their commands to `app`."""
     from golive.cli import (  # noqa: F401
         checklist_commands,
+        hypercare_commands,
         plan_commands,
         report_commands,
         run_commands,

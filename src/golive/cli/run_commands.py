@@ -348,16 +348,47 @@ def status(
         lease = driving_lease(store=store, run_id=record.id)
     plan_model = run_plan(current, display=record.plan_path)
     if output is OutputFormat.json:
-        typer.echo(json.dumps(status_json(record, current), indent=2))
+        shown = status_json(record, current)
+        shown.update(_hypercare_status(plan_model, current))
+        typer.echo(json.dumps(shown, indent=2))
         return
     console.print(Board(plan_model, current))
     if lease is not None:
         console.print(f"driven by {describe_holder(lease)}", style="dim", markup=False)
     for line in call_lines(current):
         console.print(visible(line), markup=False, highlight=False)
+    _print_hypercare(plan_model, current)
     if lease is None and not current.status.finished:
         for orphan in loop.run(orphans.still_running(current, os.environ)):
             console.print(visible(orphan.describe()), markup=False, highlight=False)
+
+
+def _hypercare_status(plan: Any, state: RunState) -> dict[str, Any]:
+    """`phase`, the objectives' verdicts and the hypercare, for `status --format json`."""
+    from golive.engine.clock import clock_from_environment
+    from golive.engine.hypercare import hypercare_view, objectives_view
+
+    return {
+        "phase": state.phase,
+        "objectives": objectives_view(plan, state),
+        "hypercare": hypercare_view(plan, state, clock_from_environment().now()),
+    }
+
+
+def _print_hypercare(plan: Any, state: RunState) -> None:
+    from golive.cli.hypercare_commands import hypercare_lines
+
+    shown = _hypercare_status(plan, state)
+    if shown["hypercare"] is not None:
+        lines = hypercare_lines(shown["hypercare"], shown["objectives"])
+    else:
+        lines = [
+            f"objective {o['id']}: {o['verdict'].replace('_', ' ')} ({o['detail']})"
+            for o in shown["objectives"]
+            if o["phase"] is not None
+        ]
+    for line in lines:
+        console.print(visible(line), markup=False, highlight=False)
 
 
 def call_lines(state: RunState, *, updates: int = 3) -> list[str]:

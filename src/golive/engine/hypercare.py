@@ -322,7 +322,7 @@ class Phase:
             for m in self.monitors
         }
         start = self.clock.monotonic()
-        self.due = {m: start for m in self.monitors}  # every monitor is checked at once
+        self.due = dict.fromkeys(self.monitors, start)  # every monitor is checked at once
         self.objective_due = {o.id: start + o.every.total_seconds() for o in engine.plan.objectives}
         self.changes: dict[str, collections.deque[float]] = {
             m: collections.deque() for m in self.monitors
@@ -369,7 +369,7 @@ class Phase:
     def _now(self) -> str:
         return self.clock.now().astimezone(dt.UTC).isoformat()
 
-    # monitors ------------------------------------------------------------------------------------
+    # monitors --------------------------------------------------------------------------------
 
     async def _probe(self, due: list[str]) -> None:
         outcomes = await asyncio.gather(*(_evaluate(self.engine, self.monitors[m]) for m in due))
@@ -457,7 +457,7 @@ class Phase:
             )
         )
 
-    # exit ------------------------------------------------------------------------------------------
+    # exit ------------------------------------------------------------------------------------
 
     async def _try_exit(self) -> bool:
         engine = self.engine
@@ -558,3 +558,94 @@ def sign_off_hypercare(*, store: EventStore, run: RunRecord, by: str, note: str 
 def _append(store: EventStore, run_id: str, event: Event) -> None:
     type_name, step, data = encode(event)
     store.append(run_id, type_name, step=step, data=data)
+
+
+# --- what the CLI, the API and the run page show ------------------------------------------------
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def objectives_view(plan: Plan, state: RunState) -> list[dict[str, Any]]:
+    """Each objective of the plan with its last verdict (unknown until measured)."""
+    shown = []
+    for objective in plan.objectives:
+        verdict = state.objectives.get(objective.id)
+        shown.append(
+            {
+                "id": objective.id,
+                "title": objective.title,
+                "verdict": verdict.verdict if verdict else "unknown",
+                "detail": verdict.detail
+                if verdict
+                else ("no check: not measured" if objective.check is None else "not measured yet"),
+                "value": verdict.value if verdict else None,
+                "phase": verdict.phase if verdict else None,
+                "at": _iso(verdict.at) if verdict else None,
+            }
+        )
+    return shown
+
+
+def hypercare_view(plan: Plan, state: RunState, now: dt.datetime) -> dict[str, Any] | None:
+    """The hypercare phase as JSON: time left, monitors, incidents, exit criteria, feedback."""
+    phase = state.hypercare
+    if phase is None:
+        return None
+    criteria = exit_criteria(plan, state, now) if phase.active else []
+    checks = (
+        dict(zip(monitor_ids(plan.hypercare), plan.hypercare.monitors, strict=True))
+        if (plan.hypercare)
+        else {}
+    )
+    return {
+        "active": phase.active,
+        "started_at": _iso(phase.started_at),
+        "until": _iso(phase.until),
+        "left": phase.left(now) if phase.active else 0.0,
+        "monitors": [
+            {
+                "id": m.id,
+                "state": "unknown" if m.ok is None else ("green" if m.ok else "red"),
+                "detail": m.detail,
+                "failures": m.failures,
+                "since": _iso(m.since),
+                "checked_at": _iso(m.checked_at),
+                "incident": m.incident,
+                "values": list(m.values),
+                "every": (checks[m.id].every or DEFAULT_EVERY).total_seconds()
+                if m.id in checks
+                else None,
+            }
+            for m in phase.monitors.values()
+        ],
+        "incidents": [
+            {
+                "id": i.id,
+                "monitor": i.monitor,
+                "title": i.title,
+                "severity": i.severity,
+                "opened_at": _iso(i.at),
+                "recovered_at": _iso(i.recovered_at),
+                "open": i.open,
+                "resolved_by": i.resolved_by,
+                "resolution": i.resolution,
+            }
+            for i in state.issues.values()
+            if i.source == "monitor"
+        ],
+        "criteria": [c.as_json() for c in criteria],
+        "blocked_by": [c.as_json() for c in blockers(criteria)],
+        "signed_off": sorted(phase.signed_off),
+        "feedback": state.feedback_count,
+        "exit": None
+        if phase.active
+        else {
+            "reason": phase.exit_reason,
+            "by": phase.exited_by,
+            "why": phase.exit_why,
+            "at": _iso(phase.exited_at),
+            "criteria": phase.exit_criteria,
+        },
+    }
