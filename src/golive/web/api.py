@@ -452,6 +452,36 @@ def post_resolve(
     return _recorded(m, entry, record, f"issue {issue_id} resolved")
 
 
+class HypercareCloseIn(Body):
+    why: str = Field(min_length=1, max_length=call.MAX_TEXT)
+
+
+class SignOffIn(Body):
+    note: str | None = Field(default=None, max_length=call.MAX_TEXT)
+
+
+@router.post("/runs/{run_id}/hypercare/close", responses=WRITE_ERRORS)
+def post_hypercare_close(run_id: RunPath, body: HypercareCloseIn, who: Writer, m: Missions) -> Done:
+    """End the run's hypercare now, with a reason (a manager): `golive hypercare --close`."""
+    from golive.engine.hypercare import close_hypercare
+
+    entry, access = m.access(who, run_id)
+    if not access.manager:
+        raise _forbidden(f"only a manager of run {run_id} closes its hypercare")
+    close_hypercare(store=m.store, run=entry.record, by=_person(access), why=body.why)
+    return _recorded(m, entry, None, "hypercare closed")
+
+
+@router.post("/runs/{run_id}/hypercare/sign-off", responses=WRITE_ERRORS)
+def post_hypercare_sign_off(run_id: RunPath, body: SignOffIn, who: Writer, m: Missions) -> Done:
+    """Sign off the handover (a person of the plan's `hypercare.exit.sign_off`)."""
+    from golive.engine.hypercare import sign_off_hypercare
+
+    entry, access = m.access(who, run_id)
+    sign_off_hypercare(store=m.store, run=entry.record, by=_person(access), note=body.note)
+    return _recorded(m, entry, None, "hypercare signed off")
+
+
 @router.post("/runs/{run_id}/checklist/{item_id}/done", responses=WRITE_ERRORS)
 def post_checklist_done(
     run_id: RunPath,

@@ -216,7 +216,8 @@ def resume_engine(
     """Start `golive resume` of the run; returns once its RunResumed is stored. LeaseHeld if an
     engine, on any host, drives the run (the engine started would refuse too, and say so)."""
     state = read_state(store, run.id)
-    if state.status.finished and not state.rollback_requested:
+    hypercare_open = state.hypercare is not None and state.hypercare.active
+    if state.status.finished and not state.rollback_requested and not hypercare_open:
         raise DecisionRejected(f"run {run.id} has ended ({state.status}); nothing to resume")
     lease = driving_lease(store=store, run_id=run.id)
     if lease is not None:

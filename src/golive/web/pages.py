@@ -141,7 +141,9 @@ def _view(m: Mission, principal: Principal, run_id: str) -> dict[str, Any]:
             now=dt.datetime.now(dt.UTC),
         )
         stalled = (
-            not entry.state.status.finished or entry.state.rollback_requested
+            not entry.state.status.finished
+            or entry.state.rollback_requested
+            or entry.state.phase == "hypercare"
         ) and not engine_alive(store=m.store, run_id=run_id)
     view["timeline"] = timeline(view)
     view["engine"] = {

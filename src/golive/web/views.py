@@ -189,6 +189,42 @@ def waiting_on(plan: Plan, state: RunState) -> list[str]:
     return lines
 
 
+SPARK_WIDTH, SPARK_HEIGHT = 120, 24
+
+
+def sparkline_points(values: Sequence[float]) -> str:
+    """An SVG polyline's points for a monitor's recent values, scaled to the sparkline's box."""
+    if not values:
+        return ""
+    low, high = min(values), max(values)
+    span = (high - low) or 1.0
+    step = SPARK_WIDTH / max(1, len(values) - 1)
+    return " ".join(
+        f"{i * step:.1f},{SPARK_HEIGHT - 2 - (v - low) / span * (SPARK_HEIGHT - 4):.1f}"
+        for i, v in enumerate(values)
+    )
+
+
+def hypercare_panel(
+    plan: Plan, state: RunState, access: Access, now: dt.datetime
+) -> dict[str, Any] | None:
+    """The hypercare panel: `hypercare_view` with sparklines and what this user may do."""
+    from golive.engine.hypercare import hypercare_view
+
+    shown = hypercare_view(plan, state, now)
+    if shown is None:
+        return None
+    for monitor in shown["monitors"]:
+        monitor["sparkline"] = sparkline_points(monitor["values"])
+    wanted = plan.hypercare.exit.sign_off if plan.hypercare else []
+    shown["can_close"] = shown["active"] and access.manager
+    shown["can_sign_off"] = (
+        shown["active"] and access.person in wanted and access.person not in shown["signed_off"]
+    )
+    shown["sign_off"] = list(wanted)
+    return shown
+
+
 def run_view(
     record: RunRecord,
     state: RunState,
@@ -213,8 +249,13 @@ def run_view(
     end = state.finished_at if state.status.finished and state.finished_at else now
     elapsed = (end - state.started_at).total_seconds() if state.started_at else 0.0
     done = sum(1 for s in steps if s["status"] in ("succeeded", "skipped"))
+    from golive.engine.hypercare import objectives_view
+
     return {
         "run": run_summary(record, state),
+        "phase": state.phase,
+        "objectives": objectives_view(plan, state) if state.status.finished else [],
+        "hypercare": hypercare_panel(plan, state, access, now),
         "title": plan.title,
         "started_at": iso(state.started_at),
         "elapsed": elapsed,
