@@ -249,3 +249,20 @@ def test_a_rehearsal_measures_objectives_but_has_no_hypercare(tmp_path: Path) ->
     assert state.phase == "completed"
     assert state.objectives["bookings"].verdict == "met"
     assert state.objectives["bookings"].phase == "steps_completed"
+
+
+def test_a_rollback_decided_during_hypercare_ends_it_and_rolls_back(tmp_path: Path) -> None:
+    from golive.engine.commands import decide
+    from golive.engine.events import Decision
+
+    path = plan_file(tmp_path)
+
+    async def operator(store: EventStore, run_id: str) -> None:
+        await wait_for(store, run_id, lambda s: s.hypercare is not None)
+        decide(store, store.get_run(run_id), decision=Decision.rollback, by="ann", step=None,
+               why="bookings lost")  # fmt: skip
+
+    _, state = drive(path, operator)
+    assert state.hypercare is not None
+    assert state.hypercare.exit_reason == "closed"
+    assert state.outcome is Outcome.rolled_back

@@ -302,7 +302,31 @@ class PlainPrinter:
                 return f"! issue {e.issue}: {e.by} commented: {e.text}"
             case IssueResolved():
                 return f"! issue {e.issue} resolved by {e.by}: {e.resolution}"
-        return None
+        return _hypercare_fact(recorded)
+
+
+def _hypercare_fact(recorded: Recorded) -> str | None:
+    """The hypercare phase's events in words (heartbeats are not news)."""
+    from golive.engine import events as ev
+
+    e = recorded.event
+    match e:
+        case ev.HypercareStarted():
+            return f"◉ hypercare started until {e.until} ({len(e.monitors)} monitor(s))"
+        case ev.MonitorChecked() if not e.heartbeat:
+            return f"{'●' if e.ok else '✗'} monitor {e.monitor}: {e.detail}"
+        case ev.IncidentOpened():
+            return f"! incident {recorded.seq} ({e.severity}) opened: {e.title}: {e.detail}"
+        case ev.IncidentResolved():
+            down = format_duration(e.down_for)
+            return f"! incident {e.issue}: {e.monitor} recovered after {down}"
+        case ev.ObjectiveEvaluated():
+            return f"◎ objective {e.objective}: {e.verdict.replace('_', ' ')} ({e.detail})"
+        case ev.HypercareSignedOff():
+            return f"✓ hypercare signed off by {e.by}"
+        case ev.HypercareExited():
+            return f"◉ hypercare ended ({e.reason}) by {e.by}" + (f": {e.why}" if e.why else "")
+    return None
 
 
 @contextmanager

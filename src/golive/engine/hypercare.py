@@ -342,6 +342,11 @@ class Phase:
             phase = engine.state.hypercare
             if phase is None or not phase.active:
                 return
+            if engine.state.rollback_requested:  # the go-live is being reverted: watch no more
+                engine.record(
+                    HypercareExited(reason="closed", by=ENGINE, why="the run is rolled back")
+                )
+                return
             now = self.clock.monotonic()
             due = [m for m, at in self.due.items() if at <= now]
             if due:

@@ -217,6 +217,8 @@ class Engine:
                 from golive.engine.hypercare import after_steps
 
                 await after_steps(self)  # objectives, then hypercare until it exits
+                if self.state.rollback_requested:  # decided during hypercare: roll back now
+                    await self._rollback()
         except _Aborted:
             self._finish(Outcome.aborted)
         finally:
