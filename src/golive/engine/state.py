@@ -166,6 +166,8 @@ class Issue:
     resolution: str | None = None
     resolved_by: str | None = None
     resolved_at: dt.datetime | None = None
+    source: str | None = None  # "feedback": a user's report through the public form
+    contact: str | None = None
 
     @property
     def open(self) -> bool:
@@ -442,6 +444,8 @@ def _on_the_call(state: RunState, recorded: Recorded) -> None:
         state.issues[recorded.seq] = Issue(
             recorded.seq, at, event.by, event.title, event.severity.value, event.owner, event.step
         )
+        state.issues[recorded.seq].source = event.source
+        state.issues[recorded.seq].contact = event.contact
     elif isinstance(event, IssueCommented) and event.issue in state.issues:
         state.issues[event.issue].comments.append(Comment(at, event.by, event.text))
     elif isinstance(event, IssueResolved) and event.issue in state.issues:

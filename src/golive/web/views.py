@@ -44,6 +44,7 @@ def run_summary(record: RunRecord, state: RunState) -> dict[str, Any]:
         "steps_done": done,
         "steps_total": len(state.steps),
         "open_issues": sum(1 for i in state.issues.values() if i.open),
+        "feedback": sum(1 for i in state.issues.values() if i.source == "feedback"),
     }
 
 
@@ -264,6 +265,8 @@ def run_view(
                 "resolved_at": iso(i.resolved_at),
                 "comments": [{"at": iso(c.at), "by": c.by, "text": c.text} for c in i.comments],
                 "can_resolve": i.open and access.can_resolve(i.owner, i.by),
+                "source": i.source,
+                "contact": i.contact if access.manager else None,  # a user's: managers only
             }
             for number, i in sorted(
                 enumerate(state.issues.values(), start=1),
