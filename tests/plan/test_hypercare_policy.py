@@ -53,6 +53,11 @@ def test_hypercare_over_a_public_holiday_or_a_freeze_is_found() -> None:
     ]
 
 
+def test_a_freeze_the_window_is_in_already_is_not_said_twice() -> None:
+    found = findings("2026-12-27 20:00", "2026-12-28 06:00", freeze=["2026-12-21..2027-01-04"])
+    assert found == []
+
+
 def test_no_window_or_no_hypercare_means_nothing_to_judge() -> None:
     assert findings("2026-12-09 20:00", "2026-12-10 02:00", duration=None) == []
     plan = Plan.model_validate({"golive": "p", "title": "t", "hypercare": {}})

@@ -166,7 +166,8 @@ def hypercare_findings(plan: Plan) -> Iterator[Finding]:
                 hint,
             )
     for freeze in policy.freeze:
-        if freeze.overlaps(days[0], days[-1]):
+        # a freeze the window is in already is an error of the window: said once
+        if freeze.overlaps(days[0], days[-1]) and not freeze.overlaps(min(own), max(own)):
             yield Finding(
                 "hypercare-freeze",
                 ("hypercare", "duration"),
