@@ -78,8 +78,8 @@ def test_events_are_counted_in_the_release(sentry: SentryServer, run_check: Any)
     sentry.add_events(old, release="2.0.0", count=40)
     sentry.add_issue("gym", "booking", "New bug", release="2.0.0", events=3)
 
-    red = run_check(check(sentry, "count: events", "below: 25"), secrets=SECRETS)
-    green = run_check(check(sentry, "count: events", "equals: 43"), secrets=SECRETS)
+    red = run_check(check(sentry, "measure: events", "below: 25"), secrets=SECRETS)
+    green = run_check(check(sentry, "measure: events", "equals: 43"), secrets=SECRETS)
 
     assert not red.ok
     assert red.summary.endswith("43 events, expected below 25")

@@ -112,7 +112,7 @@ async def check_sentry(
     try:
         project_id = await _project_id(api, organization, project)
         terms = _terms(check, release, render)
-        if check.count is SentryCount.events:
+        if check.measure is SentryCount.events:
             count, details = await _events(api, check, organization, project_id, terms)
         else:
             count, details = await _new_issues(api, check, organization, project_id, terms)
@@ -124,7 +124,7 @@ async def check_sentry(
 
 
 def _terms(check: SentryCheck, release: str, render: Callable[[str], str]) -> str:
-    word = "firstRelease" if check.count is SentryCount.new_issues else "release"
+    word = "firstRelease" if check.measure is SentryCount.new_issues else "release"
     terms = [f"{word}:{_quoted(release)}"]
     if check.query:
         terms.append(render(check.query))
@@ -200,7 +200,7 @@ def _judge(
     shown: str,
     redact: Callable[[str], str],
 ) -> CheckOutcome:
-    noun = "new issue" if check.count is SentryCount.new_issues else "event"
+    noun = "new issue" if check.measure is SentryCount.new_issues else "event"
     figure = f"{count}{'+' if details.get('at_least') else ''} {noun}{'' if count == 1 else 's'}"
     ids = [i["id"] for i in details.get("issues", [])]
     listed = f" ({redact(', '.join(ids[:3]))}{', ...' if len(ids) > 3 else ''})" if ids else ""

@@ -204,7 +204,9 @@ class SentryCheck(CheckBase):
     )
     release: Text = Field(description="The release tag (templated)")
     token: Text = Field(description="An auth token with event:read, from secrets (templated)")
-    count: SentryCount = SentryCount.new_issues
+    measure: SentryCount = Field(
+        default=SentryCount.new_issues, description="new_issues of the release, or its events"
+    )
     url: Text = Field(
         default="https://sentry.io", description="Sentry's address (self-hosted: yours)"
     )
