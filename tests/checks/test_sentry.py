@@ -275,3 +275,18 @@ steps:
     everything = "\n".join(texts)
     assert TOKEN not in everything
     assert TOKEN[:12] not in everything
+
+
+def test_a_gate_card_shows_what_the_check_expects_but_not_its_token() -> None:
+    from tests.checks.conftest import parse_check
+
+    from golive.web.views import check_evidence
+
+    card = check_evidence(
+        parse_check('{sentry: gym/booking, release: r, token: "sntrys_x1", below: 1}')
+    )
+
+    assert card["label"] == "sentry gym/booking"
+    assert {"key": "token", "value": "••••••"} in card["evidence"]
+    assert {"key": "below", "value": "1"} in card["evidence"]
+    assert "sntrys_x1" not in str(card)

@@ -142,7 +142,7 @@ def _figure(value: Any, *, percent: bool = False) -> str:
 def check_evidence(check: str | BaseModel) -> dict[str, Any]:
     """A gate's check for the page: a label (its name, else its kind and target) and what it
     expects, one `key: value` each, figures formatted; an HTTP check's header values are not
-    shown (they may carry credentials), only their names, nor a URL's password."""
+    shown (they may carry credentials), only their names, nor a URL's password, nor a token."""
     if isinstance(check, str):
         return {"label": f"step {check}", "evidence": []}
     fields = check.model_dump(exclude_defaults=True, by_alias=True, exclude={"name"})
@@ -155,6 +155,8 @@ def check_evidence(check: str | BaseModel) -> dict[str, Any]:
         shown = (
             ", ".join(value)
             if key == "headers"
+            else "••••••"  # a sentry check's token: a credential, even as a template
+            if key == "token"
             else _figure(value, percent=_is_percent(check, key))
         )
         evidence.append({"key": key, "value": shown})
