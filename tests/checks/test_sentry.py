@@ -290,3 +290,18 @@ def test_a_gate_card_shows_what_the_check_expects_but_not_its_token() -> None:
     assert {"key": "token", "value": "••••••"} in card["evidence"]
     assert {"key": "below", "value": "1"} in card["evidence"]
     assert "sntrys_x1" not in str(card)
+
+
+def test_a_secret_quoted_in_an_error_title_is_masked_before_the_title_is_cut(
+    sentry: SentryServer, run_check: Any
+) -> None:
+    password = "canary-pa55word-" + "p" * 80
+    sentry.add_issue(
+        "gym", "booking", f"OperationalError: postgresql://app:{password}@db", release="2.0.0"
+    )
+
+    outcome = run_check(check(sentry), secrets={**SECRETS, "DB_PASSWORD": password})
+
+    (issue,) = outcome.details["issues"]
+    assert issue["title"].startswith("OperationalError: postgresql://app:••••••@db")
+    assert "canary-pa55" not in json.dumps(outcome.details)

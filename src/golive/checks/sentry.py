@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from golive.checks.http import client, hide_userinfo
-from golive.checks.outcome import CheckOutcome, Resources, shorten
+from golive.checks.outcome import CheckOutcome, Resources, redacted, shorten
 from golive.plan.models import SentryCheck, SentryCount
 
 PAGE_SIZE = 100
@@ -119,7 +119,10 @@ async def check_sentry(
     except SentryError as exc:
         reason = str(exc).replace(token, "••••••") if len(token) >= 8 else str(exc)
         return CheckOutcome(False, f"{shown}: " + redact(reason))
-    details = {"count": count, **details}
+    # an error's title may quote a secret: masked before it is cut, so no part of one survives
+    details = redacted({"count": count, **details}, redact)
+    for issue in details.get("issues", []):
+        issue["title"] = shorten(issue["title"], 80)
     return _judge(check, count, details, shown=shown, redact=redact)
 
 
@@ -171,7 +174,7 @@ async def _new_issues(
     params = [*_scope(check, project_id, terms), ("limit", str(PAGE_SIZE))]
     issues, more = await api.pages(f"organizations/{organization}/issues/", params)
     listed = [
-        {"id": str(i.get("shortId") or i.get("id")), "title": shorten(str(i.get("title", "")), 80)}
+        {"id": str(i.get("shortId") or i.get("id")), "title": str(i.get("title", ""))}
         for i in issues
         if isinstance(i, dict)
     ]
