@@ -23,6 +23,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from golive.engine.call import MAX_TEXT, MAX_TITLE
 from golive.engine.commands import read_state, run_plan
@@ -180,7 +181,71 @@ async def feedback_post_form(
     return _page(m, request, {"title": title, "error": None, "sent": number, "form": {}}, 201)
 
 
-@api_router.post("/feedback/{run_id}/{token}", status_code=201)
+class ReportIn(BaseModel):
+    """A user's report (documentation only: the route reads the body itself, to answer 400)."""
+
+    model_config = ConfigDict(extra="forbid")
+    what: str = Field(min_length=1, max_length=MAX_TEXT, description="What went wrong")
+    contact: str | None = Field(default=None, max_length=MAX_CONTACT)
+    severity: Severity = Severity.warning
+
+
+class ReportOut(BaseModel):
+    """The report's entry in the run's issue log."""
+
+    issue: int
+    message: str
+
+
+class Refusal(BaseModel):
+    error: str
+
+
+_REFUSALS = {
+    400: "The body is not a report: one line says which field and why",
+    401: "An Authorization header with a token that is not valid (none is needed)",
+    404: "No such run, a wrong token, or a run whose plan asks for no feedback",
+    413: "The body is larger than 16 KiB",
+    429: "Too many reports from this address: Retry-After says when to try again",
+}
+REPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": Refusal, "description": text} for code, text in _REFUSALS.items()
+}
+
+
+def _inline(schema: dict[str, Any]) -> dict[str, Any]:
+    """A model's JSON schema with its `$defs` put in place (the OpenAPI document has none)."""
+    defs = schema.pop("$defs", {})
+
+    def place(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return place(defs[ref.removeprefix("#/$defs/")])
+            return {key: place(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [place(item) for item in node]
+        return node
+
+    placed: dict[str, Any] = place(schema)
+    return placed
+
+
+REPORT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": _inline(ReportIn.model_json_schema())}},
+    }
+}
+
+
+@api_router.post(
+    "/feedback/{run_id}/{token}",
+    status_code=201,
+    response_model=ReportOut,
+    responses=REPORT_RESPONSES,
+    openapi_extra=REPORT_BODY,
+)
 async def feedback_post_json(
     run_id: str, token: str, request: Request, m: Mission = Depends(mission)
 ) -> Response:
