@@ -102,3 +102,15 @@ def test_golive_check_warns_at_the_duration_and_still_passes(
         in out
     )
     assert "plan staff on duty for those days" in out
+
+
+def test_with_the_default_duration_the_warning_points_at_hypercare(
+    tmp_path: Path, golive: Golive
+) -> None:
+    path = tmp_path / "gym.golive.yaml"
+    path.write_text(PLAN.replace("  duration: 48h\n", ""), encoding="utf-8")
+
+    done = golive("check", path)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert ":11:3: warning: hypercare: the hypercare period" in done.stdout + done.stderr

@@ -54,15 +54,6 @@ def feedback_url(*, store: EventStore, run_id: str, public_url: str) -> str | No
     return f"{public_url.rstrip('/')}/feedback/{run_id}/{token}"
 
 
-def feedback_count(*, store: EventStore, run_id: str) -> int:
-    """How many user reports the run's issue log holds."""
-    return sum(
-        1
-        for e in store.events(run_id)
-        if e.type == "IssueRaised" and e.data.get("source") == SOURCE
-    )
-
-
 @dataclass(frozen=True)
 class Report:
     what: str
