@@ -203,3 +203,25 @@ def test_reports_are_rate_limited_per_client_address(
     assert int(refused.headers["Retry-After"]) > 0
     assert spoofed.status_code == 429
     assert other.status_code == 201
+
+
+def test_reports_are_closed_once_hypercare_is_over(
+    engine: Engine, people: dict[str, Person], app_client: TestClient, store_url: str
+) -> None:
+    from golive.engine.events import HypercareExited, encode
+
+    path = link_of(app_client, people["mia"], engine.run_id)
+    with open_store(store_url) as store:
+        type_name, step, data = encode(HypercareExited(reason="exit_criteria", by="mia"))
+        store.append(engine.run_id, type_name, step=step, data=data)
+
+    page = app_client.get(path)
+    posted = app_client.post("/api" + path, json={"what": "too late"})
+    wrong = app_client.get(path[:-1] + ("A" if path[-1] != "A" else "B"))
+
+    assert page.status_code == 410
+    assert 'data-testid="feedback-closed"' in page.text
+    assert 'data-testid="feedback-form"' not in page.text
+    assert posted.status_code == 410
+    assert posted.json()["error"].startswith("this go-live's hypercare is over")
+    assert wrong.status_code == 404  # a wrong token learns nothing, not even that it is over

@@ -76,8 +76,12 @@ def limiter(request: Request) -> LoginLimiter:
     return found
 
 
+CLOSED = "this go-live's hypercare is over: reports are closed; reach the team another way"
+
+
 def _open(m: Mission, run_id: str, token: str) -> str:
-    """The plan's title if the link is good; else the 404 any unknown address gets."""
+    """The plan's title if the link is good; else the 404 any unknown address gets. After
+    hypercare ended (HypercareExited), a good link gets a 410: reports are closed."""
     try:
         entry = m.runs.entry(run_id)
         plan = m.runs.plan(entry)
@@ -86,6 +90,8 @@ def _open(m: Mission, run_id: str, token: str) -> str:
     wanted = plan.hypercare is not None and plan.hypercare.feedback
     if not wanted or not token_matches(store=m.store, run_id=run_id, token=token):
         raise HTTPException(404, "Not Found")
+    if m.store.events(run_id, types=["HypercareExited"]):
+        raise HTTPException(410, CLOSED)
     return plan.title
 
 
@@ -140,7 +146,13 @@ def record_report(m: Mission, run_id: str, report: Report) -> int:
 
 
 def _page(m: Mission, request: Request, context: dict[str, Any], status: int = 200) -> Response:
-    base = {"user": None, "csrf": "", "max_text": MAX_TEXT, "max_contact": MAX_CONTACT}
+    base = {
+        "user": None,
+        "csrf": "",
+        "max_text": MAX_TEXT,
+        "max_contact": MAX_CONTACT,
+        "closed": None,
+    }
     return m.templates.TemplateResponse(
         request, "feedback.html", {**base, **context}, status_code=status
     )
@@ -150,15 +162,40 @@ def _page(m: Mission, request: Request, context: dict[str, Any], status: int = 2
 def feedback_form(
     run_id: str, token: str, request: Request, m: Mission = Depends(mission)
 ) -> Response:
-    title = _open(m, run_id, token)
+    title = _open_page(m, run_id, token)
+    if title is None:
+        return _closed(m, request)
     return _page(m, request, {"title": title, "error": None, "sent": None, "form": {}})
+
+
+def _open_page(m: Mission, run_id: str, token: str) -> str | None:
+    """As `_open`, for the HTML form: None when reports are closed (a page says so)."""
+    try:
+        return _open(m, run_id, token)
+    except HTTPException as exc:
+        if exc.status_code == 410:
+            return None
+        raise
+
+
+def _closed(m: Mission, request: Request) -> Response:
+    context: dict[str, Any] = {
+        "title": "",
+        "error": None,
+        "sent": None,
+        "form": {},
+        "closed": CLOSED,
+    }
+    return _page(m, request, context, 410)
 
 
 @router.post("/feedback/{run_id}/{token}")
 async def feedback_post_form(
     run_id: str, token: str, request: Request, m: Mission = Depends(mission)
 ) -> Response:
-    title = _open(m, run_id, token)
+    title = _open_page(m, run_id, token)
+    if title is None:
+        return _closed(m, request)
     check_same_origin(request)
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     try:
@@ -196,6 +233,7 @@ _REFUSALS = {
     400: "The body is not a report: one line says which field and why",
     401: "An Authorization header with a token that is not valid (none is needed)",
     404: "No such run, a wrong token, or a run whose plan asks for no feedback",
+    410: "The run's hypercare is over: reports are closed",
     413: "The body is larger than 16 KiB",
     429: "Too many reports from this address: Retry-After says when to try again",
 }
