@@ -36,6 +36,8 @@ def example_for(sshd: Sshd, url: str, workdir: Path) -> str:
     staging = plan["environments"]["staging"]
     staging["hosts"] = {"app": sshd.aliases[:4], "legacy": [sshd.aliases[4]]}
     staging["vars"]["new_url"] = url
+    (workdir / "sentry.token").write_text("sntrys_example\n", encoding="utf-8")
+    staging["secrets"] = {"SENTRY_TOKEN": {"file": str(workdir / "sentry.token")}}
     steps = [step for step in plan["steps"] if step["id"] in KEEP]
     for step in steps:
         if step["id"] == "freeze-legacy":

@@ -34,6 +34,8 @@ def example_switch(nginx: NginxServer, workdir: Path) -> str:
     staging = plan["environments"]["staging"]
     staging["nginx"] = {**nginx.settings(), "access_log": staging["nginx"]["access_log"]}
     staging["vars"]["access_log"] = str(nginx.access_log)
+    (workdir / "sentry.token").write_text("sntrys_example\n", encoding="utf-8")
+    staging["secrets"] = {"SENTRY_TOKEN": {"file": str(workdir / "sentry.token")}}
     switch = next(step for step in plan["steps"] if step["id"] == "switch")
     assert switch["traffic"]["strategy"] == "canary"
     switch["traffic"]["pause"] = "1s"

@@ -34,8 +34,8 @@ MARKER = "secret-marker-4711"  # posted to the run: no refused answer may contai
 
 # Every route of the app, by what it is: a new route fails `test_every_route_is_in_the_table`
 # until it is added here (and so to every check below).
-PUBLIC, LOGIN, LOGOUT, PAGE, READ, LIST, WRITE, START, STREAM = (
-    "public", "login", "logout", "page", "read", "list", "write", "start", "stream",
+PUBLIC, LOGIN, LOGOUT, PAGE, READ, LIST, WRITE, START, STREAM, FEEDBACK = (
+    "public", "login", "logout", "page", "read", "list", "write", "start", "stream", "feedback",
 )  # fmt: skip
 ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/health"): PUBLIC,
@@ -63,6 +63,13 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/api/runs/{run_id}/issues/{issue_id}/comments"): WRITE,
     ("POST", "/api/runs/{run_id}/issues/{issue_id}/resolve"): WRITE,
     ("POST", "/api/runs/{run_id}/checklist/{item_id}/done"): WRITE,
+    ("POST", "/api/runs/{run_id}/hypercare/close"): WRITE,
+    ("POST", "/api/runs/{run_id}/hypercare/sign-off"): WRITE,
+    # anonymous, the token in the path is the permission: a wrong one (or a run whose plan asks
+    # for no feedback, as here) is the 404 of any unknown address (tests/web/test_feedback.py)
+    ("GET", "/feedback/{run_id}/{token}"): FEEDBACK,
+    ("POST", "/feedback/{run_id}/{token}"): FEEDBACK,
+    ("POST", "/api/feedback/{run_id}/{token}"): FEEDBACK,
 }
 BODIES: dict[str, dict[str, Any]] = {
     "/runs": {"env": "staging", "rehearsal": True},
@@ -73,6 +80,9 @@ BODIES: dict[str, dict[str, Any]] = {
     "/issues": {"title": "x"},
     "/comments": {"text": "x"},
     "/resolve": {"resolution": "x"},
+    "/hypercare/close": {"why": "x"},
+    "/hypercare/sign-off": {},
+    "/{token}": {"what": "x"},
 }
 
 
@@ -96,7 +106,7 @@ def app_routes(routes: Sequence[BaseRoute], prefix: str = "") -> set[tuple[str, 
 def concrete(path: str, run_id: str) -> str:
     values = {
         "run_id": run_id, "plan_id": "call", "step_id": "confirm", "issue_id": "1",
-        "item_id": "backup", "path": "mission.css",
+        "item_id": "backup", "path": "mission.css", "token": "not-the-token",
     }  # fmt: skip
     return re.sub(r"\{(\w+)\}", lambda m: values[m[1]], path)
 
@@ -145,6 +155,8 @@ def expected_status(kind: str, who: str, headers: dict[str, str]) -> set[int]:
     bad_token = unauthenticated and "Authorization" in headers
     if kind == PUBLIC:
         return {200, 303}  # 303: the login page sends who is logged in on
+    if kind == FEEDBACK:
+        return {401, 404} if bad_token else {404}  # a token that is not valid: 401 on a POST
     if kind == LOGIN:
         return {401, 429}  # no password: a wrong login (five: locked)
     if kind == LOGOUT:
@@ -318,7 +330,8 @@ def test_every_post_route_refuses_a_body_above_the_bound(
         path = concrete(template, engine.run_id)
         whole = app_client.post(path, content=big, headers=boss)
         assert whole.status_code == 413, (path, whole.text)
-        assert "larger than 1024 KiB" in whole.json()["error"]
+        bound = "16 KiB" if ROUTES[("POST", template)] == FEEDBACK else "1024 KiB"
+        assert f"larger than {bound}" in whole.json()["error"]
         chunked = app_client.post(path, content=iter([big[:700_000], big[700_000:]]), headers=boss)
         assert chunked.status_code == 413, (path, chunked.text)
         anonymous = app_client.post(path, content=big, headers={"Cookie": ""})

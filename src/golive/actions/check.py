@@ -1,7 +1,7 @@
 """`check:` steps: a verification that must pass, retried until it does within `within`.
 
-Every check kind (http, tls, sql, http_error_rate, step, run) is evaluated by `golive.checks`;
-the step reports the outcome's summary as an output line and fails with it.
+Every check kind (http, tls, sql, http_error_rate, sentry, step, run) is evaluated by
+`golive.checks`; the step reports the outcome's summary as an output line and fails with it.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from golive.checks.access_log import check_error_rate
 from golive.checks.command import check_command
 from golive.checks.http import check_http
 from golive.checks.outcome import CheckOutcome, Resources
+from golive.checks.sentry import check_sentry
 from golive.checks.sql import check_sql
 from golive.checks.step import check_step
 from golive.checks.tls import check_tls
@@ -24,6 +25,7 @@ from golive.plan.models import (
     CommandCheck,
     ErrorRateCheck,
     HttpCheck,
+    SentryCheck,
     SqlCheck,
     StepCheck,
     TlsCheck,
@@ -144,6 +146,10 @@ async def _dispatch(check: Check, scope: _Scope, budget: float | None) -> CheckO
         )
     if isinstance(check, ErrorRateCheck):
         return await check_error_rate(check, render=render, redact=redact, workdir=scope.workdir)
+    if isinstance(check, SentryCheck):
+        return await check_sentry(
+            check, render=render, redact=redact, resources=resources, timeout=limit
+        )
     if isinstance(check, StepCheck):
         return check_step(check, step_state=scope.step_state)
     return await check_command(

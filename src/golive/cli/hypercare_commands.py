@@ -24,10 +24,20 @@ def sparkline(values: list[float]) -> str:
     return "".join(SPARK[int((v - low) / span * (len(SPARK) - 1))] for v in values)
 
 
-def feedback_line(plan: Any, run_id: str) -> str | None:
-    """The public feedback link for a plan with `hypercare.feedback: true`; None until the
-    feedback intake is wired in (it provides the URL)."""
-    return None
+def feedback_line(plan: Any, run_id: str, *, store: Any) -> str | None:
+    """The public feedback link for a plan with `hypercare.feedback: true`, at the address of
+    `golive serve` given by GOLIVE_PUBLIC_URL (a path alone without it)."""
+    import os
+
+    if plan.hypercare is None or not plan.hypercare.feedback:
+        return None
+    from golive.web.feedback import feedback_url
+
+    public = os.environ.get("GOLIVE_PUBLIC_URL", "").strip()
+    link = feedback_url(store=store, run_id=run_id, public_url=public)
+    if link and not public:
+        link += "  (set GOLIVE_PUBLIC_URL to the address of golive serve for a full link)"
+    return link
 
 
 def _left(seconds: float) -> str:
@@ -140,6 +150,6 @@ def hypercare(
     console.print(f"run {record.id}", markup=False)
     for line in hypercare_lines(view, objectives):
         console.print(visible(line), markup=False, highlight=False)
-    link = feedback_line(plan_model, record.id)
+    link = feedback_line(plan_model, record.id, store=store)
     if link:
         console.print(f"  feedback: {link}", markup=False, highlight=False)

@@ -85,6 +85,7 @@ def check_label(check: Check) -> str:
         ("http_error_rate", "http_error_rate"),
         ("run", "run"),
         ("step", "step"),
+        ("sentry", "sentry"),
     ):
         target = getattr(check, attribute, None)
         if isinstance(target, str):

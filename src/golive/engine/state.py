@@ -175,8 +175,8 @@ class Issue:
     resolution: str | None = None
     resolved_by: str | None = None
     resolved_at: dt.datetime | None = None
-
     source: str | None = None  # None: a person; "feedback": a user's report; "monitor"
+    contact: str | None = None  # what a user gave with a feedback report
     monitor: str | None = None  # the monitor behind an incident
     recovered_at: dt.datetime | None = None  # an incident's monitor passes again
     recovery: str | None = None
@@ -532,6 +532,7 @@ def _on_the_call(state: RunState, recorded: Recorded) -> None:
             event.owner,
             event.step,
             source=event.source,
+            contact=event.contact,
         )
     elif isinstance(event, IncidentOpened):
         state.issues[recorded.seq] = Issue(

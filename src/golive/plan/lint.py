@@ -15,7 +15,7 @@ from typing import Any
 from golive.plan.diagnostics import Diagnostic, Hints, Severity
 from golive.plan.graph import StepGraph
 from golive.plan.models import Plan, StepCheck, StepKind
-from golive.plan.schedule import window_findings
+from golive.plan.schedule import hypercare_findings, window_findings
 from golive.plan.shell import Quoting, quoted_problem, quoting
 from golive.plan.source import DataPath, Positions, human_path
 from golive.plan.template import has_template, references, spans
@@ -329,6 +329,14 @@ def due_dates(ctx: Context) -> Iterator[Diagnostic]:
 def schedule(ctx: Context) -> Iterator[Diagnostic]:
     for finding in window_findings(ctx.plan):
         yield ctx.error(finding.key, finding.message, finding.hint, rule=finding.rule)
+    hypercare = ctx.data.get("hypercare")
+    for finding in hypercare_findings(ctx.plan):  # staff needed on duty: a warning, not an error
+        key = (
+            finding.key
+            if isinstance(hypercare, dict) and "duration" in hypercare
+            else ("hypercare",)
+        )
+        yield ctx.warning(key, finding.message, finding.hint, rule=finding.rule)
 
 
 def critical_path(ctx: Context) -> Iterator[Diagnostic]:

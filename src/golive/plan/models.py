@@ -205,7 +205,43 @@ class CommandCheck(CheckBase):
     timeout: Duration | None = None
 
 
-CHECK_KINDS = ("http", "tls", "sql", "step", "http_error_rate", "run")
+class SentryCount(StrEnum):
+    """What a `sentry:` check counts in the release."""
+
+    new_issues = "new_issues"  # error groups first seen in the release
+    events = "events"  # error events tagged with the release
+
+
+class SentryCheck(CheckBase):
+    """New issues (or events) of a release in a Sentry project, through Sentry's web API."""
+
+    sentry: Annotated[str, Field(pattern=r"^[^/\s]+/[^/\s]+$", max_length=200)] = Field(
+        description="organization/project, as slugs (templated)"
+    )
+    release: Text = Field(description="The release tag (templated)")
+    token: Text = Field(description="An auth token with event:read, from secrets (templated)")
+    measure: SentryCount = Field(
+        default=SentryCount.new_issues, description="new_issues of the release, or its events"
+    )
+    url: Text = Field(
+        default="https://sentry.io", description="Sentry's address (self-hosted: yours)"
+    )
+    environment: Text | None = None
+    query: Text | None = Field(default=None, description="More search terms: level:error")
+    period: Duration = Field(
+        default=dt.timedelta(days=14), description="How far back Sentry searches (statsPeriod)"
+    )
+    below: int | None = Field(default=None, ge=0)
+    equals: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _one_expectation(self) -> SentryCheck:
+        if (self.below is None) == (self.equals is None):
+            raise ValueError("a sentry check needs one expectation: below: N or equals: N")
+        return self
+
+
+CHECK_KINDS = ("http", "tls", "sql", "step", "http_error_rate", "run", "sentry")
 
 
 def _check_kind(value: Any) -> str | None:
@@ -223,7 +259,8 @@ Check = Annotated[
     | Annotated[SqlCheck, Tag("sql")]
     | Annotated[StepCheck, Tag("step")]
     | Annotated[ErrorRateCheck, Tag("http_error_rate")]
-    | Annotated[CommandCheck, Tag("run")],
+    | Annotated[CommandCheck, Tag("run")]
+    | Annotated[SentryCheck, Tag("sentry")],
     Discriminator(
         _check_kind,
         custom_error_type="check_kind",

@@ -1,7 +1,8 @@
 """The schedule judged against policy: weekdays, public holidays, freezes, quiet hours.
 
-`window_findings` judges the plan's window (for `golive check`); `start_findings` judges the
-moment a production run starts (for `golive run`, which refuses it unless overridden).
+`window_findings` judges the plan's window (for `golive check`); `hypercare_findings` the days
+after it that hypercare needs staff on duty (warnings of `golive check`); `start_findings` judges
+the moment a production run starts (for `golive run`, which refuses it unless overridden).
 """
 
 from __future__ import annotations
@@ -122,6 +123,57 @@ def _holidays(days: list[dt.date], policy: Policy) -> Iterator[Finding]:
             f"the window falls on {what} in {region.upper()}: {shown}",
             "move the window to a working period",
         )
+
+
+def hypercare_findings(plan: Plan) -> Iterator[Finding]:
+    """The days of the hypercare period (window end + hypercare.duration) that the policy keeps
+    free of go-lives: a `never_on` weekday, a public holiday, a change freeze. Nothing without a
+    window or hypercare; the window's own days are `window_findings`' to judge."""
+    window, hypercare = plan.window, plan.hypercare
+    if window is None or hypercare is None or hypercare.duration > MAX_WINDOW:
+        return
+    try:
+        until = window.end + hypercare.duration
+    except OverflowError:  # past 9999-12-31: nothing to staff
+        return
+    own = set(days_touched(window))
+    days = [d for d in days_touched(Window(start=window.end, end=until)) if d not in own]
+    if not days or until <= window.end:
+        return
+    period = f"the hypercare period ({window.end:%a %Y-%m-%d %H:%M} to {until:%a %Y-%m-%d %H:%M})"
+    hint = "plan staff on duty for those days, or move the window: the first 48 h need them"
+    policy = plan.policy
+    weekdays = [d for d in days if Weekday.of(d) in policy.never_on]
+    if weekdays:
+        shown = ", ".join(f"{Weekday.of(d).capitalize()} {d}" for d in weekdays[:3])
+        yield Finding(
+            "hypercare-weekday",
+            ("hypercare", "duration"),
+            f"{period} takes in {shown}, which policy.never_on keeps free of go-lives",
+            hint,
+        )
+    for region in policy.holiday_regions:
+        try:
+            calendar = holiday_calendar(region, sorted({d.year for d in days}))
+        except ValueError:
+            continue  # window_findings reports an unknown region
+        hit = [f"{calendar[d]} ({d})" for d in days if d in calendar]
+        if hit:
+            yield Finding(
+                "hypercare-holiday",
+                ("hypercare", "duration"),
+                f"{period} takes in a public holiday in {region.upper()}: {', '.join(hit[:3])}",
+                hint,
+            )
+    for freeze in policy.freeze:
+        # a freeze the window is in already is an error of the window: said once
+        if freeze.overlaps(days[0], days[-1]) and not freeze.overlaps(min(own), max(own)):
+            yield Finding(
+                "hypercare-freeze",
+                ("hypercare", "duration"),
+                f"{period} overlaps the change freeze {freeze}",
+                hint,
+            )
 
 
 def inside_quiet_hours(window: Window, start: dt.time, end: dt.time) -> bool:

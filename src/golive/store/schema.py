@@ -135,3 +135,13 @@ leases = sa.Table(
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("released_at", sa.DateTime(timezone=True), nullable=True),
 )
+
+# The public feedback form's token of a run (migration 0009): random, made when its link is
+# first asked for; it lets anyone holding the link report a problem in that run, nothing more.
+feedback_tokens = sa.Table(
+    "feedback_tokens",
+    metadata,
+    sa.Column("run_id", sa.String(64), sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("token", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)

@@ -192,8 +192,10 @@ def create_app(
         ]
         return _error(422, "; ".join(problems) or "invalid request")
 
-    from golive.web import api, pages
+    from golive.web import api, feedback, pages
 
     app.include_router(api.router)
+    app.include_router(feedback.api_router)
     app.include_router(pages.router)
+    app.include_router(feedback.router)
     return app

@@ -4,10 +4,11 @@ the security headers of every answer.
 
 A request with a body (POST, PUT, PATCH, DELETE) is authenticated first, from its headers
 alone: an anonymous one is refused with 401 before a byte of its body is read (only the login
-and logout forms may post anonymously). Then its body is read up to `max_body` bytes (1 MiB;
-`ANONYMOUS_MAX_BODY` for the anonymous forms): a Content-Length above it is refused with 413
-at once, and a body without one (chunked) is counted while it arrives and refused with 413 as
-soon as it passes the bound. So nobody makes the server hold more than the bound per request.
+and logout forms and the public feedback form may post anonymously). Then its body is read up
+to `max_body` bytes (1 MiB; `ANONYMOUS_MAX_BODY` for the anonymous forms and any feedback
+report): a Content-Length above it is refused with 413 at once, and a body without one
+(chunked) is counted while it arrives and refused with 413 as soon as it passes the bound. So
+nobody makes the server hold more than the bound per request.
 
 X-Forwarded-For and X-Forwarded-Proto are believed only from the proxies given
 (`golive serve --trusted-proxy CIDR`): from anyone else, a header would let a client choose
@@ -32,6 +33,7 @@ from golive.web.auth import identify, unauthorized
 MAX_BODY = 1024 * 1024  # a JSON or form body; the largest the API takes is a few KiB of text
 ANONYMOUS_MAX_BODY = 16 * 1024  # the login and logout forms
 ANONYMOUS_POSTS = frozenset({"/login", "/logout"})
+ANONYMOUS_POST_PREFIXES = ("/feedback/", "/api/feedback/")  # golive.web.feedback
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -137,10 +139,12 @@ class Guard:
             principal = await asyncio.to_thread(identify, request, self.accounts)
         except HTTPException as exc:
             return 0, _refusal(exc)
-        anonymous_allowed = scope["path"] in ANONYMOUS_POSTS
+        feedback = str(scope["path"]).startswith(ANONYMOUS_POST_PREFIXES)
+        anonymous_allowed = scope["path"] in ANONYMOUS_POSTS or feedback
         if principal is None and not anonymous_allowed:
             return 0, _refusal(unauthorized())
-        limit = self.max_body if principal is not None else min(self.max_body, ANONYMOUS_MAX_BODY)
+        small = principal is None or feedback  # a report is small, whoever sends it
+        limit = min(self.max_body, ANONYMOUS_MAX_BODY) if small else self.max_body
         length = request.headers.get("content-length")
         if length is not None:
             if not length.strip().isdigit():

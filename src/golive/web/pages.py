@@ -25,6 +25,9 @@ from golive.web.auth import (
     identify,
     set_session_cookie,
 )
+from golive.web.feedback import feedback_url
+from golive.web.roles import Access
+from golive.web.runs import RunEntry
 from golive.web.views import duration_text, run_summary, run_view
 
 router = APIRouter(include_in_schema=False)
@@ -127,7 +130,15 @@ def runs_page(request: Request, m: Mission = Depends(mission)) -> Response:
     return _page(m, request, "runs.html", {"runs": shown, "plans": plans})
 
 
-def _view(m: Mission, principal: Principal, run_id: str) -> dict[str, Any]:
+def _feedback_link(m: Mission, entry: RunEntry, access: Access, public_url: str) -> str | None:
+    """The public feedback form's link, for the run's managers, if its plan asks for feedback."""
+    hypercare = m.runs.plan(entry).hypercare
+    if not access.manager or hypercare is None or not hypercare.feedback:
+        return None
+    return feedback_url(store=m.store, run_id=entry.record.id, public_url=public_url)
+
+
+def _view(m: Mission, principal: Principal, run_id: str, public_url: str) -> dict[str, Any]:
     entry, access = m.access(principal, run_id)
     checklist = m.checklist(entry)
     with entry.lock:
@@ -146,6 +157,7 @@ def _view(m: Mission, principal: Principal, run_id: str) -> dict[str, Any]:
             or entry.state.phase == "hypercare"
         ) and not engine_alive(store=m.store, run_id=run_id)
     view["timeline"] = timeline(view)
+    view["feedback_url"] = _feedback_link(m, entry, access, public_url)
     view["engine"] = {
         "stalled": stalled,
         "can_resume": stalled and access.manager and entry.record.plan_id in m.plans,
@@ -159,7 +171,7 @@ def _run_response(m: Mission, request: Request, run_id: str, template: str) -> R
     if principal is None:
         return _login_redirect(request)
     try:
-        view = _view(m, principal, run_id)
+        view = _view(m, principal, run_id, str(request.base_url))
     except RunNotFound as exc:
         return _page(m, request, "error.html", {"message": exc.message}, 404)
     except HTTPException as exc:

@@ -44,6 +44,7 @@ def run_summary(record: RunRecord, state: RunState) -> dict[str, Any]:
         "steps_done": done,
         "steps_total": len(state.steps),
         "open_issues": sum(1 for i in state.issues.values() if i.open),
+        "feedback": sum(1 for i in state.issues.values() if i.source == "feedback"),
     }
 
 
@@ -141,7 +142,7 @@ def _figure(value: Any, *, percent: bool = False) -> str:
 def check_evidence(check: str | BaseModel) -> dict[str, Any]:
     """A gate's check for the page: a label (its name, else its kind and target) and what it
     expects, one `key: value` each, figures formatted; an HTTP check's header values are not
-    shown (they may carry credentials), only their names, nor a URL's password."""
+    shown (they may carry credentials), only their names, nor a URL's password, nor a token."""
     if isinstance(check, str):
         return {"label": f"step {check}", "evidence": []}
     fields = check.model_dump(exclude_defaults=True, by_alias=True, exclude={"name"})
@@ -154,6 +155,8 @@ def check_evidence(check: str | BaseModel) -> dict[str, Any]:
         shown = (
             ", ".join(value)
             if key == "headers"
+            else "••••••"  # a sentry check's token: a credential, even as a template
+            if key == "token"
             else _figure(value, percent=_is_percent(check, key))
         )
         evidence.append({"key": key, "value": shown})
@@ -305,6 +308,8 @@ def run_view(
                 "resolved_at": iso(i.resolved_at),
                 "comments": [{"at": iso(c.at), "by": c.by, "text": c.text} for c in i.comments],
                 "can_resolve": i.open and access.can_resolve(i.owner, i.by),
+                "source": i.source,
+                "contact": i.contact if access.manager else None,  # a user's: managers only
             }
             for number, i in sorted(
                 enumerate(state.issues.values(), start=1),
