@@ -66,6 +66,9 @@ def _drive(engine: Engine, *, plain: bool) -> RunState:
     if not live:
         engine.observers.append(PlainPrinter(console, plan))
     view = live_board(console, plan, engine.state) if live else nullcontext()
+    from golive.notify.courier import engine_courier
+
+    courier = engine_courier(engine)  # delivers notifications beside the engine, never in it
     try:
         with view:
             return loop.run(engine.drive())
@@ -75,6 +78,9 @@ def _drive(engine: Engine, *, plain: bool) -> RunState:
             f"`golive resume {engine.run_id}`"
         )
         raise typer.Exit(INTERRUPTED) from None
+    finally:
+        if courier is not None:
+            courier.close()
 
 
 def _summary(state: RunState) -> int:

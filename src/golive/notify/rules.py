@@ -109,7 +109,12 @@ def decide(plan: Plan, events: Sequence[Recorded], *, now: dt.datetime) -> list[
 
 
 def _notifications(
-    plan: Plan, recorded: Recorded, moment: _Moment, *, now: dt.datetime, settled: dict[str, int]
+    plan: Plan,
+    recorded: Recorded,
+    moment: _Moment,
+    *,
+    now: dt.datetime,
+    settled: dict[str, list[int]],
 ) -> Iterable[Notification]:
     seen: set[str] = set()
     muted = set(plan.notifications.mute)

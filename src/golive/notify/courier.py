@@ -1,0 +1,204 @@
+"""The courier: a background thread that delivers what the rules owe, never holding up the run.
+
+It runs beside the engine (golive run/resume), in `golive serve`, or alone (`golive notify`).
+Each pass reads the run's log, decides what is owed (rules.py), groups what falls due for one
+recipient within `notifications.group` into one message, claims it (outbox.py), sends it, and
+records the outcome. The engine only appends events: a channel that hangs or is down costs the
+engine nothing, and its failure is an event that `golive status` and the page show.
+
+Exactly once, honestly: the claim is committed before sending and the result after, so a crash
+between apprise's send and the NotificationSent commit (milliseconds) sends that message again
+once the claim expires (CLAIM_TTL). Every other crash loses and duplicates nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from golive.engine.clock import Clock, SystemClock
+from golive.engine.commands import read_events
+from golive.engine.events import (
+    Event,
+    NotificationClaimed,
+    NotificationFailed,
+    NotificationSent,
+    Recorded,
+    encode,
+)
+from golive.notify.delivery import Render, message, public_url, recipient_urls, send
+from golive.notify.outbox import CLAIM_TTL, MAX_ATTEMPTS, Outbox, backoff
+from golive.notify.rules import Notification, decide
+from golive.plan.models import Plan
+from golive.store import EventStore
+
+if TYPE_CHECKING:
+    from golive.engine.runner import Engine
+
+POLL_SECONDS = 0.5
+
+
+class Courier:
+    """Delivers run `run_id`'s notifications; `render` fills a URL's templates (secrets)."""
+
+    def __init__(
+        self,
+        *,
+        store: EventStore,
+        run_id: str,
+        plan: Plan,
+        render: Render,
+        redact: Render,
+        clock: Clock | None = None,
+        poll: float = POLL_SECONDS,
+    ) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.plan = plan
+        self.render = render
+        self.redact = redact
+        self.clock = clock or SystemClock()
+        self.poll = poll
+        self.by = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+
+    # --- the thread ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="golive-courier", daemon=True)
+        self._thread.start()
+
+    def stop(self, *, flush: bool = True, timeout: float = 10.0) -> None:
+        """Stop the thread; `flush`: one last pass that sends what is due, ungrouped."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if flush:
+            self.deliver(flush=True)
+
+    def close(self) -> None:
+        """Stop (flushing) and close the courier's own store."""
+        try:
+            self.stop(flush=True)
+        finally:
+            self.store.close()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.poll):
+            try:
+                self.deliver()
+            except Exception as exc:  # noqa: BLE001 - the run goes on; the next pass retries
+                self.error = exc
+
+    # --- one pass ------------------------------------------------------------------------------
+
+    def deliver(self, *, flush: bool = False) -> int:
+        """One pass: send every message due now; the number of messages sent."""
+        now = self.clock.now()
+        events = read_events(self.store, self.run_id)
+        book = Outbox.read(events)
+        owed = [n for n in decide(self.plan, events, now=now) if book.deliverable(n.id, now)]
+        sent = 0
+        for recipient, batch in _batches(owed).items():
+            oldest = min(n.due for n in batch)
+            if not flush and oldest + self.plan.notifications.group > now:
+                continue  # wait for the burst to end: one message for it
+            sent += self._deliver(recipient, batch, book)
+        return sent
+
+    def _deliver(self, recipient: str, batch: list[Notification], book: Outbox) -> int:
+        now = self.clock.now()
+        ids = [n.id for n in batch]
+        claim = self._append(
+            NotificationClaimed(
+                notifications=ids,
+                recipient=recipient,
+                by=self.by,
+                until=(now + CLAIM_TTL).isoformat(),
+            )
+        )
+        won = self._won(ids, claim.seq, now)
+        batch = [n for n in batch if n.id in won]
+        if not batch:
+            return 0
+        ids = [n.id for n in batch]
+        attempt = max(book.attempt(i) for i in ids)
+        subject, body = message(self.plan, self.run_id, batch, link=public_url(self.plan))
+        error = send(
+            recipient_urls(self.plan, recipient),
+            subject=subject,
+            body=body,
+            render=self.render,
+            redact=self.redact,
+        )
+        if error is None:
+            self._append(
+                NotificationSent(
+                    notifications=ids, recipient=recipient, by=self.by, attempt=attempt
+                )
+            )
+            return 1
+        retry = None if attempt >= MAX_ATTEMPTS else (now + backoff(attempt)).isoformat()
+        self._append(
+            NotificationFailed(
+                notifications=ids,
+                recipient=recipient,
+                by=self.by,
+                attempt=attempt,
+                error=error,
+                retry_at=retry,
+            )
+        )
+        return 0
+
+    def _won(self, ids: Sequence[str], claim_seq: int, now: dt.datetime) -> set[str]:
+        book = Outbox.read(read_events(self.store, self.run_id))
+        return {i for i in ids if (book.winner(i, now) or (0, ""))[0] == claim_seq}
+
+    def _append(self, event: Event) -> Recorded:
+        type_name, step, data = encode(event)
+        stored = self.store.append(self.run_id, type_name, step=step, data=data)
+        return Recorded(stored.seq, stored.at, event)
+
+
+def _batches(owed: Sequence[Notification]) -> dict[str, list[Notification]]:
+    batches: dict[str, list[Notification]] = {}
+    for item in owed:
+        batches.setdefault(item.recipient, []).append(item)
+    return batches
+
+
+def notifies(plan: Plan) -> bool:
+    """Whether the plan names anywhere to send to (else no courier runs at all)."""
+    from golive.notify.rules import channel_urls
+
+    return bool(
+        channel_urls(plan)
+        or any(p.notify for p in plan.people.values())
+        or (plan.notifications.email and any(p.contact for p in plan.people.values()))
+    )
+
+
+def engine_courier(engine: Engine) -> Courier | None:
+    """A started courier beside a running engine, on its own connections; None if the plan
+    notifies nobody."""
+    if not notifies(engine.plan):
+        return None
+    from golive.store import open_store
+
+    courier = Courier(
+        store=open_store(engine.store.url),
+        run_id=engine.run_id,
+        plan=engine.plan,
+        render=engine.context.render,
+        redact=engine.context.redact,
+        clock=engine.clock,
+    )
+    courier.start()
+    return courier
