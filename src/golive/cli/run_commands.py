@@ -41,6 +41,7 @@ from golive.engine.commands import (
 )
 from golive.engine.events import Decision, Outcome, PolicyOverridden, RunStarted, Vote
 from golive.engine.lease import describe_holder, driving_lease
+from golive.notify.outbox import delivery_lines
 from golive.engine.runner import Engine
 from golive.engine.state import RunState
 from golive.errors import GoliveError, UsageError
@@ -345,16 +346,20 @@ def status(
     """Show where a run stands: every step's state, and what the run waits for."""
     with opened(state, plan) as store:
         record = find_run(store, run_id, plan)
-        current = read_state(store, record.id)
+        events = read_events(store, record.id)
+        current = RunState.fold(record.id, events)
         lease = driving_lease(store=store, run_id=record.id)
     plan_model = run_plan(current, display=record.plan_path)
+    deliveries = delivery_lines(events)
     if output is OutputFormat.json:
-        typer.echo(json.dumps(status_json(record, current), indent=2))
+        typer.echo(
+            json.dumps({**status_json(record, current), "notifications": deliveries}, indent=2)
+        )
         return
     console.print(Board(plan_model, current))
     if lease is not None:
         console.print(f"driven by {describe_holder(lease)}", style="dim", markup=False)
-    for line in call_lines(current):
+    for line in [*call_lines(current), *deliveries]:
         console.print(visible(line), markup=False, highlight=False)
     if lease is None and not current.status.finished:
         for orphan in loop.run(orphans.still_running(current, os.environ)):

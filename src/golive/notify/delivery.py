@@ -50,7 +50,8 @@ def message(
     subject = batch[0].subject if len(batch) == 1 else f"{plan.title}: {len(batch)} updates"
     parts: list[str] = []
     for item in batch:
-        parts.append(item.happened + (f"\n{item.expected}" if item.expected else ""))
+        expected = item.expected.replace("{run}", run_id)
+        parts.append(item.happened + (f"\n{expected}" if expected else ""))
     page = f"{link}/runs/{run_id}" if link else f"`golive status {run_id}`"
     parts.append(f"Run {run_id}: {page}")
     return subject, "\n\n".join(parts)

@@ -102,3 +102,29 @@ class Outbox:
 
     def sent(self) -> int:
         return sum(1 for d in self.deliveries.values() if d.sent)
+
+
+def delivery_lines(events: Sequence[Recorded]) -> list[str]:
+    """For `golive status`: how many messages went out, and each recipient whose last delivery
+    failed (with the masked reason and what happens next)."""
+    sent = 0
+    last: dict[str, Recorded] = {}
+    for recorded in events:
+        event = recorded.event
+        if isinstance(event, NotificationSent):
+            sent += 1
+            last[event.recipient] = recorded
+        elif isinstance(event, NotificationFailed):
+            last[event.recipient] = recorded
+    if not last:
+        return []
+    lines = [f"notifications: {sent} message(s) sent"]
+    for recipient, recorded in last.items():
+        failed = recorded.event
+        if isinstance(failed, NotificationFailed):
+            then = f"retry at {failed.retry_at[11:19]}" if failed.retry_at else "given up"
+            lines.append(
+                f"notification to {recipient} FAILING (attempt {failed.attempt}, {then}): "
+                f"{failed.error}"
+            )
+    return lines

@@ -266,7 +266,7 @@ def _moment(plan: Plan, recorded: Recorded, events: Sequence[Recorded]) -> _Mome
             NotificationRule.issue_raised,
             f"{title}: issue {recorded.seq} ({event.severity})",
             f"{event.by} raised issue {recorded.seq} ({event.severity}): {event.title}",
-            f"You own it: acknowledge with `golive ack RUN {recorded.seq} --as YOU`.",
+            f"You own it: acknowledge with `golive ack {{run}} {recorded.seq} --as YOU`.",
             concerned=(event.owner,) if event.owner else (),
             severity=event.severity,
         )
@@ -276,7 +276,7 @@ def _moment(plan: Plan, recorded: Recorded, events: Sequence[Recorded]) -> _Mome
             NotificationRule.incident_opened,
             f"{title}: INCIDENT {recorded.seq} ({event.severity}): {event.title}",
             f"Monitor {event.monitor} failed: {event.detail}",
-            f"Acknowledge it (run page, API, or `golive ack RUN {recorded.seq} --as YOU`); "
+            f"Acknowledge it (run page, API, or `golive ack {{run}} {recorded.seq} --as YOU`); "
             "until someone does, the escalation ladder climbs.",
             severity=event.severity,
             ladder=ladder,
@@ -297,7 +297,7 @@ def _waiting(plan: Plan, event: StepWaiting) -> _Moment:
             NotificationRule.gate_opened,
             f"{plan.title}: Go/No-Go {label} waits for your vote",
             f"The gate {label} opened: {event.what}.",
-            f"Vote go or no-go: `golive gate RUN {step_id} go --as YOU`, or on the run page.",
+            f"Vote go or no-go: `golive gate {{run}} {step_id} go --as YOU`, or on the run page.",
             concerned=tuple(event.who),
             ladder=tuple(plan.escalation),
             item=step_id,
@@ -306,7 +306,7 @@ def _waiting(plan: Plan, event: StepWaiting) -> _Moment:
         NotificationRule.step_waiting,
         f"{plan.title}: step {label} waits for you",
         f"The manual step {label} waits: {event.what}.",
-        f"Do it, then mark it done: `golive done RUN {step_id} --as YOU`, or on the run page.",
+        f"Do it, then mark it done: `golive done {{run}} {step_id} --as YOU`, or on the run page.",
         concerned=tuple(event.who),
         ladder=tuple(plan.escalation),
         item=step_id,

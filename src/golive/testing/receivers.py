@@ -91,9 +91,7 @@ class WebhookReceiver:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                collected.add(
-                    Request(self.command, self.path, dict(self.headers.items()), body)
-                )
+                collected.add(Request(self.command, self.path, dict(self.headers.items()), body))
                 self.send_response(receiver.status)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
