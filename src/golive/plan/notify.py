@@ -18,8 +18,13 @@ def quiet_apprise() -> Any:
     """apprise, imported on first use (it is slow to import), its logger kept off stderr: a
     message it logs may carry a URL, so its secrets."""
     import logging
+    import warnings
 
-    import apprise
+    with warnings.catch_warnings():
+        # apprise's PGP helper imports imghdr (deprecated in 3.11); load it quietly, once
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import apprise
+        import apprise.utils.pgp  # noqa: F401
 
     logger = logging.getLogger("apprise")
     if not logger.handlers:
