@@ -20,7 +20,9 @@ Golive = Callable[..., subprocess.CompletedProcess[str]]
 def cli(tmp_path: Path) -> Golive:
     """`golive ARGS` in tmp_path; keyword `env` adds variables. Never a traceback."""
 
-    def run(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        *args: str | Path, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             [sys.executable, "-m", "golive", *map(str, args)],
             cwd=tmp_path,

@@ -53,6 +53,7 @@ def test_a_channel_down_neither_slows_the_run_nor_hides_its_failure(
 
     status = status_of(cli)
     failing = [line for line in status["notifications"] if "FAILING" in line]
-    assert failing and "notification to channel:0 FAILING (attempt 1" in failing[0], status
+    assert failing, status
+    assert "notification to channel:0 FAILING (attempt 1" in failing[0]
     text = cli("status")
     assert "notification to channel:0 FAILING" in text.stdout

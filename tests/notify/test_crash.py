@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from golive.testing.receivers import WebhookReceiver
 from tests.notify.conftest import Golive
+
+from golive.testing.receivers import WebhookReceiver
 
 PLAN = """
 golive: crashy
@@ -49,7 +50,8 @@ def test_a_notification_decided_before_a_kill_arrives_once_after_resume(
     assert started == 1, messages
     assert sum(m.count("The run completed") for m in messages) == 1, messages
     ids = Counter(_sent_ids(cli))
-    assert ids and max(ids.values()) == 1, ids  # no notification recorded as sent twice
+    assert ids, "nothing recorded as sent"
+    assert max(ids.values()) == 1, ids  # no notification recorded as sent twice
 
 
 def _run(cli: Golive) -> str:

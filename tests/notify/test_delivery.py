@@ -7,8 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from golive.testing.receivers import SmtpReceiver, WebhookReceiver
 from tests.notify.conftest import Golive, status_of, wait_until
+
+from golive.testing.receivers import SmtpReceiver, WebhookReceiver
 
 PUBLIC = "https://golive.example.com"
 PLAN = """

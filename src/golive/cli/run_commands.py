@@ -41,10 +41,10 @@ from golive.engine.commands import (
 )
 from golive.engine.events import Decision, Outcome, PolicyOverridden, RunStarted, Vote
 from golive.engine.lease import describe_holder, driving_lease
-from golive.notify.outbox import delivery_lines
 from golive.engine.runner import Engine
 from golive.engine.state import RunState
 from golive.errors import GoliveError, UsageError
+from golive.notify.outbox import delivery_lines
 from golive.plan import PlanFile, load_plan
 from golive.plan.schedule import start_findings
 from golive.plan.values import format_duration

@@ -93,7 +93,7 @@ class Courier:
         while not self._stop.wait(self.poll):
             try:
                 self.deliver()
-            except Exception as exc:  # noqa: BLE001 - the run goes on; the next pass retries
+            except Exception as exc:
                 self.error = exc
 
     # --- one pass ------------------------------------------------------------------------------

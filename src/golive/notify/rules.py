@@ -26,10 +26,10 @@ from golive.engine.events import (
     RunPaused,
     RunStarted,
     Severity,
+    StepFailed,
     StepMarkedDone,
     StepSkipped,
     StepSucceeded,
-    StepFailed,
     StepWaiting,
     UpdatePosted,
 )

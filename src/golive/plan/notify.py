@@ -24,7 +24,7 @@ def quiet_apprise() -> Any:
         # apprise's PGP helper imports imghdr (deprecated in 3.11); load it quietly, once
         warnings.simplefilter("ignore", DeprecationWarning)
         import apprise
-        import apprise.utils.pgp  # noqa: F401
+        import apprise.utils.pgp
 
     logger = logging.getLogger("apprise")
     if not logger.handlers:
