@@ -133,3 +133,4 @@ def _check_web(store_url: str, run: str) -> None:
         page = client.get(f"/runs/{run}")
         assert page.status_code == 200
         assert CANARY not in page.text
+        assert 'data-testid="notification-failing"' in page.text  # shown, masked

@@ -346,11 +346,10 @@ def status(
     """Show where a run stands: every step's state, and what the run waits for."""
     with opened(state, plan) as store:
         record = find_run(store, run_id, plan)
-        events = read_events(store, record.id)
-        current = RunState.fold(record.id, events)
+        current = read_state(store, record.id)
         lease = driving_lease(store=store, run_id=record.id)
     plan_model = run_plan(current, display=record.plan_path)
-    deliveries = delivery_lines(events)
+    deliveries = delivery_lines(current)
     if output is OutputFormat.json:
         typer.echo(
             json.dumps({**status_json(record, current), "notifications": deliveries}, indent=2)

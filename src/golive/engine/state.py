@@ -14,12 +14,15 @@ from enum import StrEnum
 from typing import Any
 
 from golive.engine.events import (
+    Acknowledged,
     Decision,
     DecisionMade,
     GateVoted,
     IssueCommented,
     IssueRaised,
     IssueResolved,
+    NotificationFailed,
+    NotificationSent,
     Outcome,
     Recorded,
     RollbackFinished,
@@ -206,6 +209,10 @@ class RunState:
     decisions: list[Recorded] = field(default_factory=list, repr=False)
     updates: list[Update] = field(default_factory=list, repr=False)
     issues: dict[int, Issue] = field(default_factory=dict, repr=False)
+    # notifications (golive.notify): messages sent, each recipient's failing delivery, acks
+    notifications_sent: int = 0
+    notification_failures: dict[str, NotificationFailed] = field(default_factory=dict)
+    acknowledged: dict[str, str] = field(default_factory=dict)  # item -> who acknowledged it
 
     @classmethod
     def fold(cls, run_id: str, events: Iterable[Recorded]) -> RunState:
@@ -449,6 +456,19 @@ def _on_the_call(state: RunState, recorded: Recorded) -> None:
         issue.resolution, issue.resolved_by, issue.resolved_at = event.resolution, event.by, at
 
 
+def _notification_sent(state: RunState, event: NotificationSent, at: dt.datetime) -> None:
+    state.notifications_sent += 1
+    state.notification_failures.pop(event.recipient, None)
+
+
+def _notification_failed(state: RunState, event: NotificationFailed, at: dt.datetime) -> None:
+    state.notification_failures[event.recipient] = event
+
+
+def _acknowledged(state: RunState, event: Acknowledged, at: dt.datetime) -> None:
+    state.acknowledged.setdefault(event.item, event.by)
+
+
 _HANDLERS: dict[type[Any], Callable[[RunState, Any, dt.datetime], None]] = {
     RunStarted: _run_started,
     RunResumed: _run_resumed,
@@ -472,4 +492,7 @@ _HANDLERS: dict[type[Any], Callable[[RunState, Any, dt.datetime], None]] = {
     UndoSkipped: _undo_skipped,
     RollbackFinished: _rollback_finished,
     RunFinished: _run_finished,
+    NotificationSent: _notification_sent,
+    NotificationFailed: _notification_failed,
+    Acknowledged: _acknowledged,
 }

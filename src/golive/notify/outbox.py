@@ -18,6 +18,7 @@ from golive.engine.events import (
     NotificationSent,
     Recorded,
 )
+from golive.engine.state import RunState
 
 MAX_ATTEMPTS = 6
 CLAIM_TTL = dt.timedelta(minutes=2)
@@ -104,27 +105,16 @@ class Outbox:
         return sum(1 for d in self.deliveries.values() if d.sent)
 
 
-def delivery_lines(events: Sequence[Recorded]) -> list[str]:
+def delivery_lines(state: RunState) -> list[str]:
     """For `golive status`: how many messages went out, and each recipient whose last delivery
     failed (with the masked reason and what happens next)."""
-    sent = 0
-    last: dict[str, Recorded] = {}
-    for recorded in events:
-        event = recorded.event
-        if isinstance(event, NotificationSent):
-            sent += 1
-            last[event.recipient] = recorded
-        elif isinstance(event, NotificationFailed):
-            last[event.recipient] = recorded
-    if not last:
+    if not state.notifications_sent and not state.notification_failures:
         return []
-    lines = [f"notifications: {sent} message(s) sent"]
-    for recipient, recorded in last.items():
-        failed = recorded.event
-        if isinstance(failed, NotificationFailed):
-            then = f"retry at {failed.retry_at[11:19]}" if failed.retry_at else "given up"
-            lines.append(
-                f"notification to {recipient} FAILING (attempt {failed.attempt}, {then}): "
-                f"{failed.error}"
-            )
+    lines = [f"notifications: {state.notifications_sent} message(s) sent"]
+    for recipient, failed in state.notification_failures.items():
+        then = f"retry at {failed.retry_at[11:19]} UTC" if failed.retry_at else "given up"
+        lines.append(
+            f"notification to {recipient} FAILING (attempt {failed.attempt}, {then}): "
+            f"{failed.error}"
+        )
     return lines
