@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from golive.engine.runner import Engine
 
 POLL_SECONDS = 0.5
+FLUSH_SECONDS = 10.0  # the longest a finished engine waits for its last messages
 
 
 class Courier:
@@ -66,6 +67,7 @@ class Courier:
         self.by = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._flush = True
         self.error: BaseException | None = None
 
     # --- the thread ----------------------------------------------------------------------------
@@ -74,19 +76,22 @@ class Courier:
         self._thread = threading.Thread(target=self._loop, name="golive-courier", daemon=True)
         self._thread.start()
 
-    def stop(self, *, flush: bool = True, timeout: float = 10.0) -> None:
-        """Stop the thread; `flush`: one last pass that sends what is due, ungrouped."""
+    def stop(self, *, flush: bool = True, timeout: float = FLUSH_SECONDS) -> None:
+        """Stop the thread after, with `flush`, one last pass that sends what is due ungrouped.
+        Waits `timeout` seconds at most: a channel that hangs never holds the process; what
+        it did not send is sent by the next deliverer once its claim expires."""
+        self._flush = flush
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
-        if flush:
+        elif flush:
             self.deliver(flush=True)
 
     def close(self) -> None:
-        """Stop (flushing) and close the courier's own store."""
-        try:
-            self.stop(flush=True)
-        finally:
+        """Stop (flushing) and close the courier's own store (left open if the thread still
+        runs: a daemon thread, it ends with the process)."""
+        self.stop(flush=True)
+        if self._thread is None or not self._thread.is_alive():
             self.store.close()
 
     def _loop(self) -> None:
@@ -176,10 +181,9 @@ def _batches(owed: Sequence[Notification]) -> dict[str, list[Notification]]:
 
 def notifies(plan: Plan) -> bool:
     """Whether the plan names anywhere to send to (else no courier runs at all)."""
-    from golive.notify.rules import channel_urls
-
     return bool(
-        channel_urls(plan)
+        plan.channels
+        or (plan.hypercare and plan.hypercare.channels)
         or any(p.notify for p in plan.people.values())
         or (plan.notifications.email and any(p.contact for p in plan.people.values()))
     )

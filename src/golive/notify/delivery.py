@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Sequence
 from urllib.parse import quote
 
-from golive.notify.rules import CHANNEL, Notification, channel_urls
+from golive.notify.rules import Notification, channel_url, is_channel
 from golive.plan.models import Plan
 from golive.plan.notify import EMAIL, quiet_apprise
 
@@ -28,10 +28,9 @@ def public_url(plan: Plan) -> str | None:
 
 def recipient_urls(plan: Plan, recipient: str) -> list[str]:
     """The (templated) apprise URLs of a person or a channel; [] if they cannot be reached."""
-    if recipient.startswith(CHANNEL):
-        urls = channel_urls(plan)
-        index = int(recipient.removeprefix(CHANNEL))
-        return [urls[index]] if index < len(urls) else []
+    if is_channel(recipient):
+        url = channel_url(plan, recipient)
+        return [url] if url is not None else []
     person = plan.people.get(recipient)
     if person is None:
         return []

@@ -36,6 +36,7 @@ from golive.engine.events import (
 from golive.plan.models import Escalation, NotificationRule, Plan, StepKind
 
 CHANNEL = "channel:"
+HYPERCARE = "hypercare:"
 SEVERITIES = {Severity.info: 0, Severity.warning: 1, Severity.critical: 2}
 
 DEFAULT_RULES: dict[NotificationRule, tuple[str, ...]] = {
@@ -85,14 +86,28 @@ def managers(plan: Plan) -> list[str]:
     return named or list(plan.people)
 
 
-def channel_ids(plan: Plan) -> list[str]:
-    """The recipient ids of the stakeholder channels: the plan's, else hypercare's."""
-    urls = plan.channels or (plan.hypercare.channels if plan.hypercare else [])
-    return [f"{CHANNEL}{i}" for i in range(len(urls))]
+def channel_ids(plan: Plan, *, hypercare: bool = False) -> list[str]:
+    """The recipient ids of the stakeholder channels (`channel:N`); for hypercare's incidents,
+    hypercare's own channels (`hypercare:N`) if it has any."""
+    if hypercare and plan.hypercare and plan.hypercare.channels:
+        return [f"{HYPERCARE}{i}" for i in range(len(plan.hypercare.channels))]
+    return [f"{CHANNEL}{i}" for i in range(len(plan.channels))]
 
 
-def channel_urls(plan: Plan) -> list[str]:
-    return list(plan.channels or (plan.hypercare.channels if plan.hypercare else []))
+def channel_url(plan: Plan, recipient: str) -> str | None:
+    """The (templated) URL of a channel recipient id, None if there is no such channel."""
+    for prefix, urls in (
+        (CHANNEL, plan.channels),
+        (HYPERCARE, plan.hypercare.channels if plan.hypercare else []),
+    ):
+        if recipient.startswith(prefix):
+            index = int(recipient.removeprefix(prefix))
+            return urls[index] if index < len(urls) else None
+    return None
+
+
+def is_channel(recipient: str) -> bool:
+    return recipient.startswith((CHANNEL, HYPERCARE))
 
 
 def decide(plan: Plan, events: Sequence[Recorded], *, now: dt.datetime) -> list[Notification]:
@@ -125,7 +140,7 @@ def _notifications(
         for recipient in _audience(plan, audience, moment):
             if recipient in seen or recipient in muted:
                 continue
-            if recipient.startswith(CHANNEL) and "channels" in muted:
+            if is_channel(recipient) and "channels" in muted:
                 continue
             seen.add(recipient)
             yield _notification(recorded, moment, f"{moment.rule}", recipient, recorded.at)
@@ -164,7 +179,7 @@ def _notification(
         due=due,
         subject=moment.subject,
         happened=moment.happened,
-        expected=moment.expected if not recipient.startswith(CHANNEL) else "",
+        expected=moment.expected if not is_channel(recipient) else "",
         item=moment.item,
     )
 
@@ -176,7 +191,7 @@ def _audience(plan: Plan, audience: str, moment: _Moment) -> list[str]:
             and SEVERITIES[moment.severity] < SEVERITIES[Severity(plan.notifications.severity)]
         ):
             return []
-        return channel_ids(plan)
+        return channel_ids(plan, hypercare=moment.rule is NotificationRule.incident_opened)
     if audience == "everyone":
         return list(plan.people)
     if audience == "managers":
