@@ -96,10 +96,15 @@ class Courier:
 
     def _loop(self) -> None:
         while not self._stop.wait(self.poll):
-            try:
-                self.deliver()
-            except Exception as exc:
-                self.error = exc
+            self._pass(flush=False)
+        if self._flush:
+            self._pass(flush=True)
+
+    def _pass(self, *, flush: bool) -> None:
+        try:
+            self.deliver(flush=flush)
+        except Exception as exc:  # the run goes on; the next pass (or deliverer) retries
+            self.error = exc
 
     # --- one pass ------------------------------------------------------------------------------
 

@@ -38,7 +38,9 @@ def url_problem(url: str) -> str | None:
     apprise = quiet_apprise()
     candidate = _TEMPLATE.sub(STAND_IN, url.strip())
     if "://" not in candidate:
-        return "is not a notification URL (scheme://...; see https://appriseit.com)"
+        return (
+            "is not a notification URL (scheme://...; see https://github.com/caronc/apprise/wiki)"
+        )
     scheme = candidate.split("://", 1)[0].lower()
     try:
         plugin = apprise.Apprise.instantiate(candidate, suppress_exceptions=True)
