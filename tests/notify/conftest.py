@@ -13,6 +13,9 @@ from typing import Any
 
 import pytest
 
+# mission control's fixtures, for test_web.py: a real engine process and the in-process app
+from tests.web.conftest import app_client, engine, people, plan_path, store_url  # noqa: F401
+
 Golive = Callable[..., subprocess.CompletedProcess[str]]
 
 

@@ -4,17 +4,7 @@ shown on the run page."""
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
-
-from tests.web.conftest import (  # noqa: F401 - fixtures
-    Engine,
-    Person,
-    app_client,
-    bearer,
-    engine,
-    people,
-    plan_path,
-    store_url,
-)
+from tests.web.conftest import Engine, Person, bearer
 
 
 def test_a_waiting_step_is_acknowledged_through_the_api_and_shown_on_the_page(
