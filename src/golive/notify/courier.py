@@ -21,13 +21,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from golive.engine.clock import Clock, SystemClock
-from golive.engine.commands import read_events
 from golive.engine.events import (
+    EVENT_TYPES,
     Event,
     NotificationClaimed,
     NotificationFailed,
     NotificationSent,
     Recorded,
+    decode,
     encode,
 )
 from golive.notify.delivery import Render, message, public_url, recipient_urls, send
@@ -40,6 +41,9 @@ if TYPE_CHECKING:
     from golive.engine.runner import Engine
 
 POLL_SECONDS = 0.5
+# what the rules and the outbox never look at: left in the store (a run's output is most of it)
+IGNORED = frozenset({"StepOutput", "StepProcessStarted", "MonitorChecked"})
+READ_TYPES = tuple(name for name in EVENT_TYPES if name not in IGNORED)
 FLUSH_SECONDS = 10.0  # the longest a finished engine waits for its last messages
 
 
@@ -68,6 +72,8 @@ class Courier:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._flush = True
+        self._events: list[Recorded] = []  # the log so far, read incrementally
+        self._lock = threading.Lock()
         self.error: BaseException | None = None
 
     # --- the thread ----------------------------------------------------------------------------
@@ -111,7 +117,7 @@ class Courier:
     def deliver(self, *, flush: bool = False) -> int:
         """One pass: send every message due now; the number of messages sent."""
         now = self.clock.now()
-        events = read_events(self.store, self.run_id)
+        events = self._read()
         book = Outbox.read(events)
         owed = [n for n in decide(self.plan, events, now=now) if book.deliverable(n.id, now)]
         sent = 0
@@ -168,8 +174,20 @@ class Courier:
         return 0
 
     def _won(self, ids: Sequence[str], claim_seq: int, now: dt.datetime) -> set[str]:
-        book = Outbox.read(read_events(self.store, self.run_id))
+        book = Outbox.read(self._read())
         return {i for i in ids if (book.winner(i, now) or (0, ""))[0] == claim_seq}
+
+    def _read(self) -> list[Recorded]:
+        """The run's events that matter here, reading only what is new since the last call
+        (appends to a run are serialized, so seqs become visible in order)."""
+        with self._lock:
+            after = self._events[-1].seq if self._events else 0
+            for s in self.store.events(self.run_id, after=after, types=READ_TYPES):
+                where = f"run {self.run_id} event {s.seq}"
+                self._events.append(
+                    Recorded(s.seq, s.at, decode(s.type, s.step, s.data, where=where))
+                )
+            return list(self._events)
 
     def _append(self, event: Event) -> Recorded:
         type_name, step, data = encode(event)
