@@ -11,6 +11,8 @@ def test_a_waiting_step_is_acknowledged_through_the_api_and_shown_on_the_page(
     app_client: TestClient, engine: Engine, people: dict[str, Person]
 ) -> None:
     olly = bearer(people["olly"])
+    page = app_client.get(f"/runs/{engine.run_id}", headers=olly)
+    assert 'data-testid="ack-confirm"' in page.text  # the button on the waiting step
     acked = app_client.post(
         f"/api/runs/{engine.run_id}/acks", json={"item": "confirm"}, headers=olly
     )
@@ -18,6 +20,8 @@ def test_a_waiting_step_is_acknowledged_through_the_api_and_shown_on_the_page(
     view = app_client.get(f"/api/runs/{engine.run_id}", headers=olly).json()
     assert view["acknowledged"] == {"confirm": "olly"}
     assert view["notifications"] == {"sent": 0, "failing": []}
+    page = app_client.get(f"/runs/{engine.run_id}", headers=olly)
+    assert "acknowledged by" in page.text
 
 
 def test_an_ack_of_nothing_is_one_clear_error(
