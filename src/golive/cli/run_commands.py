@@ -82,6 +82,14 @@ def _drive(engine: Engine, *, plain: bool) -> RunState:
     finally:
         if courier is not None:
             courier.close()
+            if courier.error is not None:
+                console_err.print(
+                    engine.context.redact(
+                        f"warning: notifications: a delivery pass failed ({courier.error}); "
+                        f"deliver what is left with `golive notify {engine.run_id}`"
+                    ),
+                    markup=False,
+                )
 
 
 def _summary(state: RunState) -> int:

@@ -120,7 +120,8 @@ def decide(plan: Plan, events: Sequence[Recorded], *, now: dt.datetime) -> list[
         if moment is None or moment.rule in plan.notifications.mute:
             continue
         owed.extend(_notifications(plan, recorded, moment, now=now, settled=settled))
-    return owed
+    unique = {n.id: n for n in reversed(owed)}  # a rule may name the ladder twice: once each
+    return [n for n in owed if unique.pop(n.id, None) is not None]
 
 
 def _notifications(
