@@ -109,6 +109,7 @@ class Courier:
     def _pass(self, *, flush: bool) -> None:
         try:
             self.deliver(flush=flush)
+            self.error = None  # only a failure of the last pass is worth a word
         except Exception as exc:  # the run goes on; the next pass (or deliverer) retries
             self.error = exc
 
