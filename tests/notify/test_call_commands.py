@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from golive.testing.receivers import WebhookReceiver
 from tests.notify.conftest import Golive, status_of
+
+from golive.testing.receivers import WebhookReceiver
 
 PLAN = """
 golive: call
