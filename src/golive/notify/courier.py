@@ -176,7 +176,7 @@ class Courier:
 
     def _won(self, ids: Sequence[str], claim_seq: int, now: dt.datetime) -> set[str]:
         book = Outbox.read(self._read())
-        return {i for i in ids if (book.winner(i, now) or (0, ""))[0] == claim_seq}
+        return {i for i in ids if book.won(i, claim_seq, now)}
 
     def _read(self) -> list[Recorded]:
         """The run's events that matter here, reading only what is new since the last call

@@ -84,6 +84,18 @@ class Outbox:
                 return seq, by
         return None
 
+    def won(self, nid: str, claim_seq: int, now: dt.datetime) -> bool:
+        """Whether the claim at `claim_seq` wins `nid`: the first live claim since its last
+        attempt, of a notification still owed (a deliverer that read the log before another
+        one sent it may claim it after: that claim wins nothing)."""
+        entry = self.deliveries.get(nid)
+        if entry is not None and (entry.sent or entry.given_up):
+            return False
+        if entry is not None and entry.retry_at is not None and entry.retry_at > now:
+            return False
+        winner = self.winner(nid, now)
+        return winner is not None and winner[0] == claim_seq
+
     def deliverable(self, nid: str, now: dt.datetime) -> bool:
         """Not sent, not given up, not waiting for its retry time, not claimed by anyone."""
         entry = self.deliveries.get(nid)
