@@ -64,6 +64,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/api/runs/{run_id}/issues/{issue_id}/resolve"): WRITE,
     ("POST", "/api/runs/{run_id}/checklist/{item_id}/done"): WRITE,
     ("POST", "/api/runs/{run_id}/hypercare/close"): WRITE,
+    ("POST", "/api/runs/{run_id}/acks"): WRITE,
     ("POST", "/api/runs/{run_id}/hypercare/sign-off"): WRITE,
     # anonymous, the token in the path is the permission: a wrong one (or a run whose plan asks
     # for no feedback, as here) is the 404 of any unknown address (tests/web/test_feedback.py)
@@ -82,6 +83,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "/resolve": {"resolution": "x"},
     "/hypercare/close": {"why": "x"},
     "/hypercare/sign-off": {},
+    "/acks": {"item": "1"},
     "/{token}": {"what": "x"},
 }
 

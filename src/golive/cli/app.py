@@ -58,6 +58,7 @@ def _root(
 def register() -> None:
     """Import the command modules so that they attach their commands to `app`."""
     from golive.cli import (  # noqa: F401
+        call_commands,
         checklist_commands,
         hypercare_commands,
         plan_commands,

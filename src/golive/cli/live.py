@@ -14,11 +14,14 @@ from rich.text import Text
 
 from golive.cli.terminal import visible, visible_lines
 from golive.engine.events import (
+    Acknowledged,
     DecisionMade,
     GateVoted,
     IssueCommented,
     IssueRaised,
     IssueResolved,
+    NotificationFailed,
+    NotificationSent,
     PolicyOverridden,
     Recorded,
     RollbackFinished,
@@ -302,6 +305,13 @@ class PlainPrinter:
                 return f"! issue {e.issue}: {e.by} commented: {e.text}"
             case IssueResolved():
                 return f"! issue {e.issue} resolved by {e.by}: {e.resolution}"
+            case NotificationSent():
+                return f"→ message to {e.recipient} sent ({len(e.notifications)} notification(s))"
+            case NotificationFailed():
+                then = f"retry at {e.retry_at[11:19]} UTC" if e.retry_at else "given up"
+                return f"→ message to {e.recipient} FAILED (attempt {e.attempt}, {then}): {e.error}"
+            case Acknowledged():
+                return f"✓ {e.item} acknowledged by {e.by}" + (f": {e.note}" if e.note else "")
         return _hypercare_fact(recorded)
 
 

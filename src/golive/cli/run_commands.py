@@ -44,6 +44,7 @@ from golive.engine.lease import describe_holder, driving_lease
 from golive.engine.runner import Engine
 from golive.engine.state import RunState
 from golive.errors import GoliveError, UsageError
+from golive.notify.outbox import delivery_lines
 from golive.plan import PlanFile, load_plan
 from golive.plan.schedule import start_findings
 from golive.plan.values import format_duration
@@ -66,6 +67,9 @@ def _drive(engine: Engine, *, plain: bool) -> RunState:
     if not live:
         engine.observers.append(PlainPrinter(console, plan))
     view = live_board(console, plan, engine.state) if live else nullcontext()
+    from golive.notify.courier import engine_courier
+
+    courier = engine_courier(engine)  # delivers notifications beside the engine, never in it
     try:
         with view:
             return loop.run(engine.drive())
@@ -75,6 +79,17 @@ def _drive(engine: Engine, *, plain: bool) -> RunState:
             f"`golive resume {engine.run_id}`"
         )
         raise typer.Exit(INTERRUPTED) from None
+    finally:
+        if courier is not None:
+            courier.close()
+            if courier.error is not None:
+                console_err.print(
+                    engine.context.redact(
+                        f"warning: notifications: a delivery pass failed ({courier.error}); "
+                        f"deliver what is left with `golive notify {engine.run_id}`"
+                    ),
+                    markup=False,
+                )
 
 
 def _summary(state: RunState) -> int:
@@ -347,15 +362,16 @@ def status(
         current = read_state(store, record.id)
         lease = driving_lease(store=store, run_id=record.id)
     plan_model = run_plan(current, display=record.plan_path)
+    deliveries = delivery_lines(current)
     if output is OutputFormat.json:
-        shown = status_json(record, current)
+        shown = {**status_json(record, current), "notifications": deliveries}
         shown.update(_hypercare_status(plan_model, current))
         typer.echo(json.dumps(shown, indent=2))
         return
     console.print(Board(plan_model, current))
     if lease is not None:
         console.print(f"driven by {describe_holder(lease)}", style="dim", markup=False)
-    for line in call_lines(current):
+    for line in [*call_lines(current), *deliveries]:
         console.print(visible(line), markup=False, highlight=False)
     _print_hypercare(plan_model, current)
     if lease is None and not current.status.finished:

@@ -208,6 +208,12 @@ def serve(
         "X-Forwarded-Proto are believed (repeatable; default: none, the peer's address "
         f"counts; or {TRUSTED_PROXIES_ENV}, comma-separated).",
     ),
+    public_url: str | None = typer.Option(
+        None,
+        "--public-url",
+        help="Mission control's address as people reach it, for the links in notifications "
+        "(sets GOLIVE_PUBLIC_URL for the engines it starts).",
+    ),
     state: str | None = StateOption,
 ) -> None:
     """Serve mission control: the live dashboard and the JSON API of the runs in the store."""
@@ -223,6 +229,10 @@ def serve(
     else:
         from_env = os.environ.get(TRUSTED_PROXIES_ENV, "").replace(",", " ").split()
         proxies = parse_networks(from_env, where=TRUSTED_PROXIES_ENV)
+    if public_url is not None:
+        if not public_url.startswith(("http://", "https://")) or " " in public_url:
+            raise UsageError(f"--public-url {public_url!r}: give an http:// or https:// URL")
+        os.environ["GOLIVE_PUBLIC_URL"] = public_url  # the engines it starts inherit it
     plans = load_served_plans(plan)  # a broken plan stops the server here, with file:line
     url = state_url(state, None)
     with opened(url, None, create=True) as store:  # a bad --state fails here, in one line

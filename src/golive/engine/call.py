@@ -13,13 +13,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from golive.engine.commands import read_state, run_plan
+from golive.engine.commands import read_events, read_state, run_plan
 from golive.engine.events import (
+    Acknowledged,
     Event,
+    IncidentOpened,
     IssueCommented,
     IssueRaised,
     IssueResolved,
+    Recorded,
     Severity,
+    StepWaiting,
     UpdatePosted,
     encode,
 )
@@ -131,3 +135,39 @@ def resolve_issue(
         issue=issue, by=by, resolution=_text(resolution, what="the resolution", limit=MAX_TEXT)
     )
     return _append(store, run.id, resolved)
+
+
+def acknowledge(
+    store: EventStore, run: RunRecord, *, item: str, by: str, note: str | None = None
+) -> EventRecord:
+    """Take an incident, an issue or a waiting step on: it stops that item's escalation ladder.
+    `item` is an issue or incident id (a seq) or the id of a step that waited for people."""
+    events = read_events(store, run.id)
+    state = RunState.fold(run.id, events)
+    plan = run_plan(state, display=run.plan_path)
+    if by not in plan.people:
+        hint = did_you_mean(by, list(plan.people))
+        raise UsageError(
+            f"--as {by!r} is not a person of this plan" + (f"; {hint}" if hint else "")
+        )
+    items = ackable(events)
+    if item.strip() not in items:
+        known = ", ".join(items) or "none yet"
+        raise UsageError(
+            f"nothing called {item!r} to acknowledge in run {run.id}: give an incident or issue "
+            f"id, or a waiting step's id (known: {known})"
+        )
+    ack = Acknowledged(item=item.strip(), by=by, note=note)
+    return _append(store, run.id, ack)
+
+
+def ackable(events: Sequence[Recorded]) -> list[str]:
+    """What can be acknowledged in a run: its incidents and issues (by seq), its waits (step)."""
+    found: dict[str, None] = {}
+    for recorded in events:
+        event = recorded.event
+        if isinstance(event, IncidentOpened | IssueRaised):
+            found[str(recorded.seq)] = None
+        elif isinstance(event, StepWaiting) and event.step is not None:
+            found[event.step] = None
+    return list(found)

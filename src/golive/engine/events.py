@@ -354,6 +354,53 @@ class HypercareExited(Event):
     criteria: dict[str, Any] | None = None
 
 
+# --- notifications: the outbox (golive.notify) ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NotificationClaimed(Event):
+    """A process (`by`: host:pid) takes the delivery of `notifications` to `recipient` (a person
+    id or `channel:N`) until `until` (ISO 8601): the first live claim of an id wins it."""
+
+    notifications: list[str]
+    recipient: str
+    by: str
+    until: str
+
+
+@dataclass(frozen=True)
+class NotificationSent(Event):
+    """Notifications delivered to `recipient` in one message (apprise accepted it)."""
+
+    notifications: list[str]
+    recipient: str
+    by: str
+    attempt: int = 1
+
+
+@dataclass(frozen=True)
+class NotificationFailed(Event):
+    """A delivery attempt failed; `retry_at` (ISO 8601) is the next one, None: given up.
+    `error` is masked: a URL's secrets never reach it."""
+
+    notifications: list[str]
+    recipient: str
+    by: str
+    attempt: int
+    error: str
+    retry_at: str | None = None
+
+
+@dataclass(frozen=True)
+class Acknowledged(Event):
+    """A person took something on: `item` is an issue or incident id (its seq) or a waiting
+    step's id. It stops that item's escalation ladder."""
+
+    item: str
+    by: str
+    note: str | None = None
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (
@@ -391,6 +438,10 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ObjectiveEvaluated,
         HypercareSignedOff,
         HypercareExited,
+        NotificationClaimed,
+        NotificationSent,
+        NotificationFailed,
+        Acknowledged,
     )
 }
 for _name, _cls in EVENT_TYPES.items():

@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from golive.engine.events import (
+    Acknowledged,
     Decision,
     DecisionMade,
     GateVoted,
@@ -27,6 +28,8 @@ from golive.engine.events import (
     IssueRaised,
     IssueResolved,
     MonitorChecked,
+    NotificationFailed,
+    NotificationSent,
     ObjectiveEvaluated,
     Outcome,
     Recorded,
@@ -270,6 +273,10 @@ class RunState:
     issues: dict[int, Issue] = field(default_factory=dict, repr=False)
     hypercare: HypercareState | None = field(default=None, repr=False)
     objectives: dict[str, ObjectiveVerdict] = field(default_factory=dict, repr=False)
+    # notifications (golive.notify): messages sent, each recipient's failing delivery, acks
+    notifications_sent: int = 0
+    notification_failures: dict[str, NotificationFailed] = field(default_factory=dict)
+    acknowledged: dict[str, str] = field(default_factory=dict)  # item -> who acknowledged it
 
     @classmethod
     def fold(cls, run_id: str, events: Iterable[Recorded]) -> RunState:
@@ -610,6 +617,19 @@ def _hypercare_exited(state: RunState, event: HypercareExited, at: dt.datetime) 
     hypercare.exit_criteria = event.criteria
 
 
+def _notification_sent(state: RunState, event: NotificationSent, at: dt.datetime) -> None:
+    state.notifications_sent += 1
+    state.notification_failures.pop(event.recipient, None)
+
+
+def _notification_failed(state: RunState, event: NotificationFailed, at: dt.datetime) -> None:
+    state.notification_failures[event.recipient] = event
+
+
+def _acknowledged(state: RunState, event: Acknowledged, at: dt.datetime) -> None:
+    state.acknowledged.setdefault(event.item, event.by)
+
+
 _HANDLERS: dict[type[Any], Callable[[RunState, Any, dt.datetime], None]] = {
     RunStarted: _run_started,
     RunResumed: _run_resumed,
@@ -638,4 +658,7 @@ _HANDLERS: dict[type[Any], Callable[[RunState, Any, dt.datetime], None]] = {
     ObjectiveEvaluated: _objective_evaluated,
     HypercareSignedOff: _hypercare_signed_off,
     HypercareExited: _hypercare_exited,
+    NotificationSent: _notification_sent,
+    NotificationFailed: _notification_failed,
+    Acknowledged: _acknowledged,
 }

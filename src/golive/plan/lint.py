@@ -14,7 +14,7 @@ from typing import Any
 
 from golive.plan.diagnostics import Diagnostic, Hints, Severity
 from golive.plan.graph import StepGraph
-from golive.plan.models import Plan, StepCheck, StepKind
+from golive.plan.models import AUDIENCES, NotificationRule, Plan, StepCheck, StepKind
 from golive.plan.schedule import hypercare_findings, window_findings
 from golive.plan.shell import Quoting, quoted_problem, quoting
 from golive.plan.source import DataPath, Positions, human_path
@@ -106,10 +106,51 @@ def unknown_people(ctx: Context) -> Iterator[Diagnostic]:
             (("hypercare", "exit", "sign_off", j), p)
             for j, p in enumerate(ctx.plan.hypercare.exit.sign_off)
         )
+    refs.extend(_notification_people(ctx))
     for path, person in refs:
         if person not in people:
             hint = ctx.did_you_mean(person, people) or "add them under people:"
             yield ctx.error(path, f"unknown person '{person}'", hint, rule="unknown-person")
+
+
+def _notification_people(ctx: Context) -> Iterator[tuple[DataPath, str]]:
+    for i, level in enumerate(ctx.plan.escalation):
+        yield from ((("escalation", i, "notify", j), p) for j, p in enumerate(level.notify))
+    settings = ctx.plan.notifications
+    yield from ((("notifications", "managers", j), p) for j, p in enumerate(settings.managers))
+    for rule, audience in settings.rules.items():
+        for j, who in enumerate(audience):
+            if who not in AUDIENCES:
+                yield ("notifications", "rules", rule.value, j), who
+
+
+def notification_urls(ctx: Context) -> Iterator[Diagnostic]:
+    urls: list[tuple[DataPath, str]] = []
+    for pid, person in ctx.plan.people.items():
+        urls.extend((("people", pid, "notify", j), u) for j, u in enumerate(person.notify))
+    urls.extend((("channels", j), u) for j, u in enumerate(ctx.plan.channels))
+    if ctx.plan.hypercare:
+        urls.extend(
+            (("hypercare", "channels", j), u) for j, u in enumerate(ctx.plan.hypercare.channels)
+        )
+    if ctx.plan.notifications.email:
+        urls.append((("notifications", "email"), ctx.plan.notifications.email))
+    muted = set(ctx.plan.people) | set(AUDIENCES) | {r.value for r in NotificationRule}
+    for j, name in enumerate(ctx.plan.notifications.mute):
+        if name not in muted:
+            hint = ctx.did_you_mean(name, muted) or "mute a rule, a person id or channels"
+            yield ctx.error(
+                ("notifications", "mute", j), f"nothing called '{name}'", hint, rule="mute"
+            )
+    if not urls:
+        return  # apprise is slow to import: only plans that notify pay for it
+    from golive.plan.notify import url_problem
+
+    for path, url in urls:
+        problem = url_problem(url)
+        if problem is not None:
+            hint = "write an apprise URL: json://host/path, mailto://..., slack://..., ntfy://..."
+            yield ctx.error(path, problem, hint, rule="notification-url")
 
 
 def _step_check_refs(ctx: Context) -> Iterator[tuple[DataPath, str]]:
@@ -255,7 +296,15 @@ def _strings(node: Any, path: DataPath) -> Iterator[tuple[DataPath, str]]:
 
 
 def templates(ctx: Context) -> Iterator[Diagnostic]:
-    for section in ("steps", "checklist", "objectives", "hypercare"):
+    for section in (
+        "steps",
+        "checklist",
+        "objectives",
+        "hypercare",
+        "people",
+        "channels",
+        "notifications",
+    ):
         for path, text in _strings(ctx.data.get(section), (section,)):
             for ref in references(text):
                 yield from _template_ref(ctx, path, ref.name, ref.attribute, ref.problem)
@@ -428,6 +477,7 @@ RULES: tuple[Rule, ...] = (
     quorums,
     literal_secrets,
     estimates,
+    notification_urls,
 )
 
 

@@ -400,7 +400,12 @@ class Policy(Model):
 class Person(Model):
     name: Text
     role: Text | None = None
-    contact: Text | None = None
+    contact: Text | None = Field(
+        default=None, description="How to reach them; a plain e-mail address is mailed to"
+    )
+    notify: list[Text] = Field(
+        default_factory=list, description="Apprise URLs their notifications go to (templated)"
+    )
 
 
 def _at_least_a_second(value: dt.timedelta | None) -> dt.timedelta | None:
@@ -746,6 +751,61 @@ class Hypercare(Model):
     feedback: bool = False
 
 
+# --- notifications -----------------------------------------------------------------------------
+
+
+class NotificationRule(StrEnum):
+    """The moments golive tells people about (docs/notifications.md)."""
+
+    gate_opened = "gate_opened"
+    step_waiting = "step_waiting"
+    run_paused = "run_paused"
+    rollback_started = "rollback_started"
+    rollback_finished = "rollback_finished"
+    run_started = "run_started"
+    run_finished = "run_finished"
+    update_posted = "update_posted"
+    issue_raised = "issue_raised"
+    incident_opened = "incident_opened"
+
+
+# Who a rule's notification goes to, besides person ids: these words.
+AUDIENCES = ("channels", "everyone", "managers", "concerned", "escalation")
+
+
+class Notifications(Model):
+    """Who hears about what, beyond mission control (docs/notifications.md)."""
+
+    rules: dict[NotificationRule, list[Id]] = Field(
+        default_factory=dict,
+        description="Rule -> recipients: person ids or channels, everyone, managers, concerned",
+    )
+    mute: list[Id] = Field(
+        default_factory=list, description="Rules, person ids or `channels` that get nothing"
+    )
+    severity: Literal["info", "warning", "critical"] = Field(
+        default="info",
+        description="The least severity of an update, issue or incident the channels get",
+    )
+    group: Duration = Field(
+        default=dt.timedelta(seconds=5),
+        description="Events to one recipient within this time make one message",
+    )
+    email: Text | None = Field(
+        default=None,
+        description="An apprise mailto:// URL (the SMTP server) for people whose contact is "
+        "a plain e-mail address (templated)",
+    )
+    managers: list[Id] = Field(
+        default_factory=list,
+        description="The run's managers (default: people whose role names a manager)",
+    )
+    public_url: Text | None = Field(
+        default=None,
+        description="Mission control's address for the links (GOLIVE_PUBLIC_URL overrides it)",
+    )
+
+
 # --- the plan ----------------------------------------------------------------------------------
 
 
@@ -765,6 +825,14 @@ class Plan(Model):
     steps: list[Step] = Field(default_factory=list)
     failure: FailurePolicy = FailurePolicy.pause
     hypercare: Hypercare | None = None
+    channels: list[Text] = Field(
+        default_factory=list, description="Stakeholder channels: apprise URLs for broadcasts"
+    )
+    notifications: Notifications = Field(default_factory=Notifications)
+    escalation: list[Escalation] = Field(
+        default_factory=list,
+        description="The night's ladder for gates and waiting steps nobody acknowledges",
+    )
 
     @field_validator("timezone")
     @classmethod

@@ -102,6 +102,11 @@ class ResolveIn(Body):
     resolution: str = Field(min_length=1, max_length=call.MAX_TEXT)
 
 
+class AckIn(Body):
+    item: str = Field(min_length=1, max_length=64, description="An issue/incident id or a step id")
+    note: str | None = Field(default=None, max_length=call.MAX_TEXT)
+
+
 class StartIn(Body):
     env: str = Field(min_length=1, max_length=64)
     release: str | None = Field(default=None, max_length=200)
@@ -480,6 +485,18 @@ def post_hypercare_sign_off(run_id: RunPath, body: SignOffIn, who: Writer, m: Mi
     entry, access = m.access(who, run_id)
     sign_off_hypercare(store=m.store, run=entry.record, by=_person(access), note=body.note)
     return _recorded(m, entry, None, "hypercare signed off")
+
+
+@router.post("/runs/{run_id}/acks", responses=WRITE_ERRORS)
+def post_ack(run_id: RunPath, body: AckIn, who: Writer, m: Missions) -> Done:
+    """Acknowledge an incident, an issue or a waiting step: its escalation ladder stops."""
+    entry, access = m.access(who, run_id)
+    if not access.can_post:
+        raise _forbidden("observers read the call; they do not acknowledge")
+    record = call.acknowledge(
+        m.store, entry.record, item=body.item, by=_person(access), note=body.note
+    )
+    return _recorded(m, entry, record, f"{body.item} acknowledged")
 
 
 @router.post("/runs/{run_id}/checklist/{item_id}/done", responses=WRITE_ERRORS)

@@ -329,6 +329,19 @@ def run_view(
             }
             for s in checklist
         ],
+        "notifications": {
+            "sent": state.notifications_sent,
+            "failing": [
+                {
+                    "recipient": recipient,
+                    "attempt": f.attempt,
+                    "error": f.error,
+                    "retry_at": f.retry_at,
+                }
+                for recipient, f in state.notification_failures.items()
+            ],
+        },
+        "acknowledged": dict(state.acknowledged),
         "you": {
             "user": access.user.name,
             "person": access.person,

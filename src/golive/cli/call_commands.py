@@ -1,0 +1,178 @@
+"""The go-live call from the terminal: updates, the issues log, acknowledgements, and the
+notification worker. The same code paths as mission control (golive.engine.call)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from golive.cli.app import app, console
+from golive.cli.options import PlanOption, StateOption, opened
+from golive.engine.events import Severity
+
+if TYPE_CHECKING:
+    from golive.store import EventStore, RunRecord
+
+issue_app = typer.Typer(
+    name="issue",
+    help="The run's issues log: raise, comment, resolve.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(issue_app)
+
+RunId = typer.Argument(..., help="Run id or a unique prefix.")
+By = typer.Option(..., "--as", help="Who you are: a person id of the plan.")
+SeverityOption = typer.Option(Severity.info, "--severity", "-s", help="info, warning or critical.")
+
+
+def _person(store: EventStore, run: RunRecord, by: str) -> None:
+    """Refuse an --as that is not a person of the run's plan."""
+    from golive.engine.commands import _person as check
+    from golive.engine.commands import read_state, run_plan
+
+    check(run_plan(read_state(store, run.id), display=run.plan_path), by)
+
+
+@app.command()
+def update(
+    run_id: str = RunId,
+    text: str = typer.Argument(..., help="The update, for everyone on the call."),
+    by: str = By,
+    severity: Severity = SeverityOption,
+    plan: Path | None = PlanOption,
+    state: str | None = StateOption,
+) -> None:
+    """Post an update to the go-live call (mission control, and the channels)."""
+    from golive.engine.call import post_update
+
+    with opened(state, plan) as store:
+        record = store.find_run(run_id)
+        _person(store, record, by)
+        posted = post_update(store, record, text=text, severity=severity, by=by)
+    console.print(f"update {posted.seq} posted to run {record.id} ({severity})")
+
+
+@issue_app.command("raise")
+def issue_raise(
+    run_id: str = RunId,
+    title: str = typer.Argument(..., help="What is wrong, in a line."),
+    by: str = By,
+    severity: Severity = SeverityOption,
+    owner: str | None = typer.Option(None, "--owner", help="Who owns it: a person id."),
+    step: str | None = typer.Option(None, "--step", help="The step it is about."),
+    plan: Path | None = PlanOption,
+    state: str | None = StateOption,
+) -> None:
+    """Raise an issue; prints its id."""
+    from golive.engine.call import raise_issue
+
+    with opened(state, plan) as store:
+        record = store.find_run(run_id)
+        _person(store, record, by)
+        raised = raise_issue(
+            store, record, title=title, severity=severity, by=by, owner=owner, step=step
+        )
+    console.print(f"issue {raised.seq} raised in run {record.id}")
+
+
+@issue_app.command("comment")
+def issue_comment(
+    run_id: str = RunId,
+    issue: int = typer.Argument(..., help="The issue's id."),
+    text: str = typer.Argument(..., help="The comment."),
+    by: str = By,
+    plan: Path | None = PlanOption,
+    state: str | None = StateOption,
+) -> None:
+    """Comment on an open issue."""
+    from golive.engine.call import comment_issue
+
+    with opened(state, plan) as store:
+        record = store.find_run(run_id)
+        _person(store, record, by)
+        comment_issue(store, record, issue=issue, text=text, by=by)
+    console.print(f"comment added to issue {issue} of run {record.id}")
+
+
+@issue_app.command("resolve")
+def issue_resolve(
+    run_id: str = RunId,
+    issue: int = typer.Argument(..., help="The issue's id."),
+    resolution: str = typer.Argument(..., help="How it was resolved."),
+    by: str = By,
+    plan: Path | None = PlanOption,
+    state: str | None = StateOption,
+) -> None:
+    """Resolve an open issue (an incident too: its id is an issue id)."""
+    from golive.engine.call import resolve_issue
+
+    with opened(state, plan) as store:
+        record = store.find_run(run_id)
+        _person(store, record, by)
+        resolve_issue(store, record, issue=issue, resolution=resolution, by=by)
+    console.print(f"issue {issue} of run {record.id} resolved")
+
+
+@app.command()
+def ack(
+    run_id: str = RunId,
+    item: str = typer.Argument(..., help="An incident or issue id, or a waiting step's id."),
+    by: str = By,
+    note: str | None = typer.Option(None, "--note", help="A word for the others."),
+    plan: Path | None = PlanOption,
+    state: str | None = StateOption,
+) -> None:
+    """Acknowledge an incident, an issue or a waiting step: its escalation stops climbing."""
+    from golive.engine.call import acknowledge
+
+    with opened(state, plan) as store:
+        record = store.find_run(run_id)
+        acknowledge(store, record, item=item, by=by, note=note)
+    console.print(f"{item} acknowledged by {by} in run {record.id}; its escalation stops")
+
+
+@app.command()
+def notify(
+    run_id: str = RunId,
+    once: bool = typer.Option(False, "--once", help="Deliver what is due now, then stop."),
+    plan: Path | None = PlanOption,
+    state: str | None = StateOption,
+) -> None:
+    """Deliver a run's notifications when no engine runs (escalations in hypercare, retries).
+    Safe beside an engine or `golive serve`: a notification is claimed before it is sent."""
+    import time
+
+    from golive.engine.clock import clock_from_environment
+    from golive.engine.commands import read_state, run_plan
+    from golive.engine.context import RunContext
+    from golive.notify.courier import POLL_SECONDS, Courier
+
+    with opened(state, plan) as store:
+        record = store.find_run(run_id)
+        model = run_plan(read_state(store, record.id), display=record.plan_path)
+        context = RunContext.build(
+            model,
+            env=record.env,
+            release=record.release,
+            run_id=record.id,
+            plan_path=Path(record.plan_path),
+        )
+        courier = Courier(
+            store=store,
+            run_id=record.id,
+            plan=model,
+            render=context.render,
+            redact=context.redact,
+            clock=clock_from_environment(),
+        )
+        sent = courier.deliver(flush=once)
+        try:
+            while not once:
+                time.sleep(POLL_SECONDS)
+                sent += courier.deliver()
+        except KeyboardInterrupt:
+            pass
+    console.print(f"{sent} message(s) sent for run {record.id}")
