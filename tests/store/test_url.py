@@ -67,6 +67,7 @@ def test_the_public_api_is_sorted_and_complete() -> None:
     modules = {
         "accounts",
         "database",
+        "audit",
         "event_store",
         "leases",
         "migration",
