@@ -1,0 +1,28 @@
+"""Reading what a post-mortem needs from the store: the run's events, its plan as it was when
+the run started, the plan's other runs, and the audit chain's check."""
+
+from __future__ import annotations
+
+from golive.engine.commands import read_events
+from golive.engine.state import RunState
+from golive.plan import parse_plan_text
+from golive.report.history import load_runs
+from golive.report.postmortem.model import Postmortem, build_postmortem
+from golive.store import EventStore
+from golive.store.audit import verify_run
+
+
+def load_postmortem(*, store: EventStore, run_id: str) -> Postmortem:
+    """The post-mortem of run `run_id` as the store records it now."""
+    record = store.get_run(run_id)
+    events = read_events(store, run_id)
+    state = RunState.fold(run_id, events)
+    plan = parse_plan_text(state.plan_text, display=record.plan_path)
+    # Only the runs before this one: a later rehearsal does not change this run's review.
+    tried = [
+        pair
+        for pair in load_runs(store=store, plan_id=record.plan_id)
+        if pair[0].created_at < record.created_at and pair[0].id != run_id
+    ]
+    chain = verify_run(store=store, run_id=run_id)
+    return build_postmortem(plan, events, run_id=run_id, tried=tried, chain=chain)
