@@ -60,6 +60,7 @@ def register() -> None:
     from golive.cli import (  # noqa: F401
         checklist_commands,
         plan_commands,
+        postmortem_commands,
         report_commands,
         run_commands,
         verify_commands,

@@ -322,7 +322,9 @@ def build_postmortem(
 
 
 def _chain_message(chain: ChainCheck) -> str:
-    return chain.summary() if chain.broken is None else chain.broken.message
+    if chain.broken is None:
+        return f"all {chain.events} events chain to the head hash below"
+    return chain.broken.message
 
 
 def _summary(plan: Plan, state: RunState, events: Sequence[Recorded]) -> Summary:
