@@ -97,15 +97,26 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
             run = store.get_run(run_id)
             await until(lambda: _step_is(store, run_id, "flaky", StepStatus.failed), timeout=20)
             issue = raise_issue(
-                store, run, title="flaky failed on first try", severity=Severity.warning,
-                by="alice", step="flaky",
+                store,
+                run,
+                title="flaky failed on first try",
+                severity=Severity.warning,
+                by="alice",
+                step="flaky",
             )
-            decide(store, run, decision=Decision.retry, by="alice", step="flaky",
-                   why="the flag file was missing; created it")
+            decide(
+                store,
+                run,
+                decision=Decision.retry,
+                by="alice",
+                step="flaky",
+                why="the flag file was missing; created it",
+            )
             await until(lambda: _step_is(store, run_id, "go-no-go", StepStatus.waiting), timeout=20)
             resolve_issue(store, run, issue=issue.seq, resolution="retried, passed", by="alice")
-            post_update(store, run, text="Data migrated, waiting for go", severity=Severity.info,
-                        by="alice")
+            post_update(
+                store, run, text="Data migrated, waiting for go", severity=Severity.info, by="alice"
+            )
             vote(store, run, gate="go-no-go", ballot=Vote.go, by="alice", comment="checks green")
             vote(store, run, gate="go-no-go", ballot=Vote.go, by="dirk", comment="go")
 
@@ -141,7 +152,9 @@ def test_the_markdown_and_json_state_each_fact_of_the_run(production: tuple[str,
     assert migrate["over_by"] == round(migrate["duration"] - 0.05, 3)
     assert migrate["overran"] is True
     assert steps["freeze"]["overran"] is False
-    assert "⚠ over estimate" in next(l for l in markdown.splitlines() if l.startswith("| migrate"))
+    assert "⚠ over estimate" in next(
+        line for line in markdown.splitlines() if line.startswith("| migrate")
+    )
     # rehearsal P50 beside it (one rehearsal: its own duration)
     assert steps["migrate"]["rehearsal_p50"] is not None
     # the retried failure
@@ -159,8 +172,10 @@ def test_the_markdown_and_json_state_each_fact_of_the_run(production: tuple[str,
         ("dirk", "go", "go"),
     ]
     assert gate["status"] == "succeeded"
-    assert gate["decision_time"] is not None and gate["decision_time"] >= 0
-    assert "- **alice** voted **go**" in markdown and "- **dirk** voted **go**" in markdown
+    assert gate["decision_time"] is not None
+    assert gate["decision_time"] >= 0
+    assert "- **alice** voted **go**" in markdown
+    assert "- **dirk** voted **go**" in markdown
     # the issue raised and resolved, with its time to resolution
     (issue,) = data["issues"]
     assert issue["title"] == "flaky failed on first try"
@@ -200,7 +215,8 @@ def test_the_report_is_the_same_bytes_every_time_and_never_holds_a_secret(
     assert rendered[0] == rendered[1]
     for text in rendered[0]:
         assert CANARY not in text
-    assert "<script" not in rendered[0][2] and "http" not in rendered[0][2].split("</style>")[0]
+    assert "<script" not in rendered[0][2]
+    assert "http" not in rendered[0][2].split("</style>")[0]
 
 
 def _append(store: EventStore, run_id: str, *events: object) -> None:
@@ -223,25 +239,31 @@ def test_hypercare_lessons_and_follow_ups_appear_from_their_events(
         )
         incident = store.append(
             run_id,
-            *encode(IncidentOpened(monitor="api", title="api down", severity=Severity.critical,
-                                   detail="503"))[0:1],
-            data=encode(IncidentOpened(monitor="api", title="api down",
-                                       severity=Severity.critical, detail="503"))[2],
+            *encode(
+                IncidentOpened(
+                    monitor="api", title="api down", severity=Severity.critical, detail="503"
+                )
+            )[0:1],
+            data=encode(
+                IncidentOpened(
+                    monitor="api", title="api down", severity=Severity.critical, detail="503"
+                )
+            )[2],
         )
         _append(
             store,
             run_id,
             IncidentResolved(issue=incident.seq, monitor="api", detail="200", down_for=42.0),
             IssueResolved(issue=incident.seq, by="alice", resolution="restarted the pool"),
-            IssueRaised(by="public", title="checkout slow", severity=Severity.warning,
-                        source="feedback"),
+            IssueRaised(
+                by="public", title="checkout slow", severity=Severity.warning, source="feedback"
+            ),
             ObjectiveEvaluated(objective="error rate < 1%", verdict="met", detail="0.2%"),
             ObjectiveEvaluated(objective="p95 < 300ms", verdict="not_met", detail="410ms"),
             HypercareExited(reason="exit_criteria", by="alice"),
             LessonAdded(text="Rehearse the flag file too", by="alice", kind="lesson"),
             LessonAdded(text="The gate was quick", by="dirk", kind="went_well"),
-            FollowUpAdded(text="Make flaky idempotent", owner="alice", due="2026-12-20",
-                          by="dirk"),
+            FollowUpAdded(text="Make flaky idempotent", owner="alice", due="2026-12-20", by="dirk"),
         )
         pm = load_postmortem(store=store, run_id=run_id)
     data = json.loads(render_json(pm))

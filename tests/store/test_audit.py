@@ -9,16 +9,15 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import command
+from tests.store.conftest import MakeRun
 
 from golive.store import EventStore, open_store
 from golive.store.audit import chain_hash, event_body, verify_run
 from golive.store.migration import alembic_config
-from tests.store.conftest import MakeRun
 
 
 def _fill(store: EventStore, run_id: str, n: int = 5) -> list[int]:
-    seqs = [store.append(run_id, "StepStarted", step=f"s{i}", data={"n": i}).seq for i in range(n)]
-    return seqs
+    return [store.append(run_id, "StepStarted", step=f"s{i}", data={"n": i}).seq for i in range(n)]
 
 
 def _sql(store_url: str, statement: str, **values: object) -> None:
@@ -152,7 +151,8 @@ def test_a_published_head_that_is_gone_means_the_log_was_cut_or_rewritten(
     _sql(store_url, "DELETE FROM events WHERE seq >= :s", s=seqs[-1])
 
     check = verify_run(store=store, run_id=run.id, head=head)
-    assert check.broken is not None and check.broken.problem == "head_missing"
+    assert check.broken is not None
+    assert check.broken.problem == "head_missing"
 
 
 def test_two_writers_appending_to_one_run_at_once_keep_one_chain(
@@ -214,4 +214,5 @@ def test_upgrading_to_0006_chains_the_existing_logs(store_url: str) -> None:
             assert verify_run(store=store, run_id=run_id).holds
             store.append(run_id, "RunFinished")
             check = verify_run(store=store, run_id=run_id)
-            assert check.holds and check.events == 4
+            assert check.holds
+            assert check.events == 4

@@ -51,8 +51,12 @@ def test_audit_verify_passes_then_names_the_event_changed_by_sql(ran: Path) -> N
     assert len(published) == 64
 
     with sqlite3.connect(ran / ".golive" / "state.db") as db:
-        (seq,) = db.execute("SELECT seq FROM events WHERE type = 'StepSucceeded' LIMIT 1").fetchone()
-        db.execute("UPDATE events SET data = '{\"attempt\": 1, \"duration\": 0.1}' WHERE seq = ?", (seq,))
+        (seq,) = db.execute(
+            "SELECT seq FROM events WHERE type = 'StepSucceeded' LIMIT 1"
+        ).fetchone()
+        db.execute(
+            'UPDATE events SET data = \'{"attempt": 1, "duration": 0.1}\' WHERE seq = ?', (seq,)
+        )
 
     broken = golive("audit", "verify", *plan, "--head", published, cwd=ran)
     assert broken.returncode == 1
@@ -72,15 +76,34 @@ def test_lessons_and_follow_ups_are_added_from_the_command_line(ran: Path) -> No
     added = golive("postmortem", *plan, "--lesson", "Keep it small", "--as", "ann", cwd=ran)
     assert added.returncode == 0, added.stderr
     follow = golive(
-        "postmortem", *plan, "--follow-up", "Automate one", "--owner", "ann", "--due",
-        "2026-12-31", "--as", "ann", cwd=ran,
+        "postmortem",
+        *plan,
+        "--follow-up",
+        "Automate one",
+        "--owner",
+        "ann",
+        "--due",
+        "2026-12-31",
+        "--as",
+        "ann",
+        cwd=ran,
     )
     assert follow.returncode == 0, follow.stderr
     bad = golive("postmortem", *plan, "--follow-up", "x", "--owner", "bob", "--as", "ann", cwd=ran)
-    assert bad.returncode != 0 and "owner bob: not a person of this plan" in bad.stderr
+    assert bad.returncode != 0
+    assert "owner bob: not a person of this plan" in bad.stderr
     bad_due = golive(
-        "postmortem", *plan, "--follow-up", "x", "--owner", "ann", "--due", "soon", "--as",
-        "ann", cwd=ran,
+        "postmortem",
+        *plan,
+        "--follow-up",
+        "x",
+        "--owner",
+        "ann",
+        "--due",
+        "soon",
+        "--as",
+        "ann",
+        cwd=ran,
     )
     assert "is not a date: write it as YYYY-MM-DD" in bad_due.stderr
 
@@ -88,7 +111,8 @@ def test_lessons_and_follow_ups_are_added_from_the_command_line(ran: Path) -> No
     written = golive("postmortem", *plan, "-f", "html", "-o", str(out), cwd=ran)
     assert written.returncode == 0, written.stderr
     html = out.read_text()
-    assert "Keep it small" in html and "Automate one" in html
+    assert "Keep it small" in html
+    assert "Automate one" in html
     md = golive("postmortem", *plan, cwd=ran).stdout
     assert "- Keep it small (ann)" in md
     assert "| Automate one | ann | 2026-12-31 | ann |" in md

@@ -63,6 +63,10 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/api/runs/{run_id}/issues/{issue_id}/comments"): WRITE,
     ("POST", "/api/runs/{run_id}/issues/{issue_id}/resolve"): WRITE,
     ("POST", "/api/runs/{run_id}/checklist/{item_id}/done"): WRITE,
+    ("GET", "/runs/{run_id}/postmortem"): PAGE,
+    ("GET", "/postmortem.css"): PUBLIC,  # the review's stylesheet: no data of any run
+    ("POST", "/api/runs/{run_id}/postmortem/lessons"): WRITE,
+    ("POST", "/api/runs/{run_id}/postmortem/follow-ups"): WRITE,
 }
 BODIES: dict[str, dict[str, Any]] = {
     "/runs": {"env": "staging", "rehearsal": True},
@@ -73,6 +77,8 @@ BODIES: dict[str, dict[str, Any]] = {
     "/issues": {"title": "x"},
     "/comments": {"text": "x"},
     "/resolve": {"resolution": "x"},
+    "/lessons": {"text": "x", "kind": "lesson"},
+    "/follow-ups": {"text": "x", "owner": "olly"},
 }
 
 

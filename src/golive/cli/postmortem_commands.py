@@ -47,8 +47,7 @@ def _pick_run(
         kind = "rehearsal" if rehearsal else "production run"
         other = "without --rehearsal" if rehearsal else "with --rehearsal for the latest rehearsal"
         raise RunNotFound(
-            f"there is no {kind} in the state store {store.display_url}: name a RUN, or try "
-            f"{other}"
+            f"there is no {kind} in the state store {store.display_url}: name a RUN, or try {other}"
         )
     return runs[-1]
 
@@ -177,10 +176,7 @@ def audit_head(
     from golive.store.audit import verify_run
 
     with opened(state, plan) as store:
-        if run_id:
-            record = store.find_run(run_id)
-        else:
-            record = store.latest_run()
+        record = store.find_run(run_id) if run_id else store.latest_run()
         check = verify_run(store=store, run_id=record.id)
     if check.broken is not None:
         raise StoreError(f"run {record.id}: {check.broken.message}")

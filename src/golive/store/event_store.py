@@ -6,8 +6,8 @@ import json
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict
-from functools import partial
 from datetime import UTC, datetime
+from functools import partial
 from types import TracebackType
 from typing import Any, Self
 
@@ -222,20 +222,19 @@ class EventStore:
                 return []
             prev = connection.execute(queries.last_hash, {"run_id": run_id}).scalar()
             at = self._now()
-            rows = []
+            rows, hashes = [], []
             for type, step, data in decoded:
                 chained = chain_hash(prev, event_body(run_id, at, type, step, data))
                 rows.append(
                     {"run_id": run_id, "at": at, "type": type, "step": step, "data": data}
                     | {"prev_hash": prev, "hash": chained}
                 )
+                hashes.append(chained)
                 prev = chained
             seqs = connection.execute(queries.append_rows, rows).scalars().all()
         return [
-            EventRecord(
-                seq=seq, run_id=run_id, at=at, type=type, step=step, data=data, hash=row["hash"]
-            )
-            for seq, (type, step, data), row in zip(seqs, decoded, rows, strict=True)
+            EventRecord(seq=seq, run_id=run_id, at=at, type=type, step=step, data=data, hash=hash_)
+            for seq, (type, step, data), hash_ in zip(seqs, decoded, hashes, strict=True)
         ]
 
     def events(

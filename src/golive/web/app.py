@@ -192,8 +192,10 @@ def create_app(
         ]
         return _error(422, "; ".join(problems) or "invalid request")
 
-    from golive.web import api, pages
+    from golive.web import api, pages, postmortem
 
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(postmortem.api)
+    app.include_router(postmortem.pages)
     return app

@@ -56,9 +56,7 @@ def facts(
             better.append(f"Step {step.id} needed {step.attempts} attempts.")
     for gate in gates:
         if gate.decision_time is not None and gate.decision_time > LATE_VOTE:
-            better.append(
-                f"Gate {gate.step} took {format_duration(gate.decision_time)} to decide."
-            )
+            better.append(f"Gate {gate.step} took {format_duration(gate.decision_time)} to decide.")
         elif gate.decision_time is not None and gate.votes:
             good.append(
                 f"Gate {gate.step} was decided in {format_duration(gate.decision_time)} "

@@ -20,12 +20,14 @@ from golive.engine.events import (
     IncidentOpened,
     IncidentResolved,
     IssueRaised,
+    IssueResolved,
     LessonAdded,
     ObjectiveEvaluated,
     Recorded,
     RollbackStarted,
     StepFailed,
     StepMarkedDone,
+    StepOutput,
     StepSkipped,
     StepStarted,
     StepSucceeded,
@@ -381,7 +383,9 @@ def _rehearsal_percentiles(rehearsed: Sequence[RunAndState]) -> dict[str, tuple[
         for step in state.steps.values():
             if step.status is StepStatus.succeeded and step.duration is not None:
                 samples.setdefault(step.id, []).append(step.duration)
-    return {step: (_percentile(values, 50), _percentile(values, 90)) for step, values in samples.items()}
+    return {
+        step: (_percentile(values, 50), _percentile(values, 90)) for step, values in samples.items()
+    }
 
 
 def _percentile(values: list[float], percent: int) -> float:
@@ -398,9 +402,7 @@ def _critical_path(plan: Plan, state: RunState) -> list[str]:
     """The chain of steps that set the run's end: from the step that finished last, back
     through the need of each that finished last."""
     graph = StepGraph(plan.steps)
-    finished = {
-        s.id: s.finished_at for s in state.steps.values() if s.finished_at is not None
-    }
+    finished = {s.id: s.finished_at for s in state.steps.values() if s.finished_at is not None}
     if not finished:
         return []
     current: str | None = max(finished, key=lambda step: (finished[step], step))
@@ -496,8 +498,8 @@ def _evidence(events: Sequence[Recorded], step: str) -> list[str]:
             continue
         if isinstance(event, StepStarted):
             lines = []
-        text = getattr(event, "text", None)
-        if type(event).__name__ == "StepOutput" and isinstance(text, str):
+        if isinstance(event, StepOutput):
+            text = event.text
             lines.extend(line for line in text.splitlines() if line.strip())
     return lines[-20:]
 
@@ -565,8 +567,15 @@ def _verification(plan: Plan, events: Sequence[Recorded]) -> list[TableRow]:
                 t = TableFigures.of(step.id, figures)
                 rows.append(
                     TableRow(
-                        t.step, t.table, t.ok, t.source_rows, t.target_rows,
-                        t.missing, t.extra, t.changed, t.error,
+                        t.step,
+                        t.table,
+                        t.ok,
+                        t.source_rows,
+                        t.target_rows,
+                        t.missing,
+                        t.extra,
+                        t.changed,
+                        t.error,
                     )
                 )
     return rows
@@ -622,12 +631,14 @@ def _issues(state: RunState, events: Sequence[Recorded]) -> list[IssueRow]:
 def _incident_issues(state: RunState, events: Sequence[Recorded]) -> list[IssueRow]:
     """Hypercare's incidents are issue-log entries too (their id is their seq)."""
     opened = {
-        r.seq: r for r in events if isinstance(r.event, IncidentOpened) and r.seq not in state.issues
+        r.seq: r
+        for r in events
+        if isinstance(r.event, IncidentOpened) and r.seq not in state.issues
     }
     resolved = {
         r.event.issue: r
         for r in events
-        if type(r.event).__name__ == "IssueResolved" and getattr(r.event, "issue", None) in opened
+        if isinstance(r.event, IssueResolved) and r.event.issue in opened
     }
     rows = []
     for seq, recorded in opened.items():
@@ -666,17 +677,27 @@ def _hypercare(events: Sequence[Recorded]) -> Hypercare:
         event = recorded.event
         if isinstance(event, IncidentOpened):
             incidents[recorded.seq] = IncidentRow(
-                recorded.seq, event.monitor, event.title, event.severity.value,
-                _iso(recorded.at) or "", None, None,
+                recorded.seq,
+                event.monitor,
+                event.title,
+                event.severity.value,
+                _iso(recorded.at) or "",
+                None,
+                None,
             )
         elif isinstance(event, IncidentResolved) and event.issue in incidents:
             row = incidents[event.issue]
             incidents[event.issue] = IncidentRow(
-                row.id, row.monitor, row.title, row.severity, row.opened_at,
-                round(event.down_for, 3), row.resolved_at,
+                row.id,
+                row.monitor,
+                row.title,
+                row.severity,
+                row.opened_at,
+                round(event.down_for, 3),
+                row.resolved_at,
             )
-        elif type(event).__name__ == "IssueResolved":
-            resolved[getattr(event, "issue", -1)] = _iso(recorded.at) or ""
+        elif isinstance(event, IssueResolved):
+            resolved[event.issue] = _iso(recorded.at) or ""
         elif isinstance(event, ObjectiveEvaluated):
             objectives[event.objective] = event.verdict
         elif isinstance(event, IssueRaised) and event.source == "feedback":
@@ -684,8 +705,9 @@ def _hypercare(events: Sequence[Recorded]) -> Hypercare:
         elif isinstance(event, HypercareExited):
             exited = recorded
     rows = [
-        IncidentRow(r.id, r.monitor, r.title, r.severity, r.opened_at, r.recovered_after,
-                    resolved.get(r.id))
+        IncidentRow(
+            r.id, r.monitor, r.title, r.severity, r.opened_at, r.recovered_after, resolved.get(r.id)
+        )
         for r in incidents.values()
     ]
     exit_event = exited.event if exited is not None else None
@@ -717,9 +739,7 @@ def _history(plan: Plan, state: RunState, rehearsed: Sequence[RunAndState]) -> R
     p50 = _percentile(durations, 50) if durations else None
     p90 = _percentile(durations, 90) if durations else None
     actual = forward_duration(state)
-    return RehearsalHistory(
-        len(runs), runs, p50, p90, None if actual is None else round(actual, 3)
-    )
+    return RehearsalHistory(len(runs), runs, p50, p90, None if actual is None else round(actual, 3))
 
 
 def _review(

@@ -53,7 +53,7 @@ def _md_cell(value: object) -> str:
 def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
-    return lines + [""]
+    return [*lines, ""]
 
 
 def render_markdown(pm: Postmortem) -> str:
@@ -106,8 +106,15 @@ def render_markdown(pm: Postmortem) -> str:
         _table(
             ["Started", "By", "Reason", "Took", "Allowed", "Within", "Complete"],
             [
-                (when(r.started_at), r.by, r.reason, duration(r.duration),
-                 duration(r.rollback_within), _yes(r.within), _yes(r.complete))
+                (
+                    when(r.started_at),
+                    r.by,
+                    r.reason,
+                    duration(r.duration),
+                    duration(r.rollback_within),
+                    _yes(r.within),
+                    _yes(r.complete),
+                )
                 for r in pm.rollbacks
             ],
         )
@@ -119,8 +126,16 @@ def render_markdown(pm: Postmortem) -> str:
         _table(
             ["Step", "Table", "OK", "Source rows", "Target rows", "Missing", "Extra", "Changed"],
             [
-                (t.step, t.table, _yes(t.ok), t.source_rows, t.target_rows, t.missing, t.extra,
-                 t.changed)
+                (
+                    t.step,
+                    t.table,
+                    _yes(t.ok),
+                    t.source_rows,
+                    t.target_rows,
+                    t.missing,
+                    t.extra,
+                    t.changed,
+                )
                 for t in pm.verification
             ],
         )
@@ -139,11 +154,27 @@ def render_markdown(pm: Postmortem) -> str:
     out += ["## Issue log", ""]
     out += (
         _table(
-            ["#", "Title", "Severity", "Raised by", "Raised", "Resolved", "Time to resolve",
-             "Resolution"],
             [
-                (i.id, i.title, i.severity, i.by, when(i.raised_at), when(i.resolved_at),
-                 duration(i.time_to_resolution), i.resolution or ("open" if not i.resolved_at else "-"))
+                "#",
+                "Title",
+                "Severity",
+                "Raised by",
+                "Raised",
+                "Resolved",
+                "Time to resolve",
+                "Resolution",
+            ],
+            [
+                (
+                    i.id,
+                    i.title,
+                    i.severity,
+                    i.by,
+                    when(i.raised_at),
+                    when(i.resolved_at),
+                    duration(i.time_to_resolution),
+                    i.resolution or ("open" if not i.resolved_at else "-"),
+                )
                 for i in pm.issues
             ],
         )
@@ -184,8 +215,16 @@ def _md_steps(pm: Postmortem) -> list[str]:
             )
         )
     out += _table(
-        ["Step", "Status", "Attempts", "Estimate", "Actual", "Over/under", "Rehearsal P50",
-         "Rehearsal P90"],
+        [
+            "Step",
+            "Status",
+            "Attempts",
+            "Estimate",
+            "Actual",
+            "Over/under",
+            "Rehearsal P50",
+            "Rehearsal P90",
+        ],
         rows,
     )
     out += ["★ on the critical path; ⚠ among the steps furthest over their estimate.", ""]
@@ -195,7 +234,7 @@ def _md_steps(pm: Postmortem) -> list[str]:
 def _md_gates(pm: Postmortem) -> list[str]:
     out = ["## Go/No-Go gates", ""]
     if not pm.gates:
-        return out + ["No gate.", ""]
+        return [*out, "No gate.", ""]
     for gate in pm.gates:
         out += [
             f"### {gate.title}",
@@ -221,7 +260,7 @@ def _md_hypercare(pm: Postmortem) -> list[str]:
     h = pm.hypercare
     out = ["## Hypercare", ""]
     if not h.started:
-        return out + ["Hypercare has not started for this run.", ""]
+        return [*out, "Hypercare has not started for this run.", ""]
     out += [
         f"- **Started:** {when(h.started_at)}; planned until {when(h.until)}",
         f"- **Monitors:** {', '.join(h.monitors) or '-'}",
@@ -235,8 +274,15 @@ def _md_hypercare(pm: Postmortem) -> list[str]:
         out += _table(
             ["#", "Monitor", "Title", "Severity", "Opened", "Recovered after", "Resolved"],
             [
-                (i.id, i.monitor, i.title, i.severity, when(i.opened_at),
-                 duration(i.recovered_after), when(i.resolved_at))
+                (
+                    i.id,
+                    i.monitor,
+                    i.title,
+                    i.severity,
+                    when(i.opened_at),
+                    duration(i.recovered_after),
+                    when(i.resolved_at),
+                )
                 for i in h.incidents
             ],
         )
@@ -249,7 +295,7 @@ def _md_rehearsals(pm: Postmortem) -> list[str]:
     r = pm.rehearsals
     out = ["## Rehearsal history", ""]
     if not r.count:
-        return out + ["This go-live was not rehearsed.", ""]
+        return [*out, "This go-live was not rehearsed.", ""]
     out.append(
         f"{r.count} rehearsal(s). Rehearsed duration P50 {duration(r.forecast_p50)}, "
         f"P90 {duration(r.forecast_p90)}; this run took {duration(r.actual)}."

@@ -42,7 +42,11 @@ def upgrade() -> None:
     op.add_column("events", sa.Column("hash", sa.String(64), nullable=True))
     connection = op.get_bind()
     query = sa.select(
-        _events.c.seq, _events.c.run_id, _events.c.at, _events.c.type, _events.c.step,
+        _events.c.seq,
+        _events.c.run_id,
+        _events.c.at,
+        _events.c.type,
+        _events.c.step,
         _events.c.data,
     ).order_by(_events.c.run_id, _events.c.seq)
     update = (
@@ -55,7 +59,9 @@ def upgrade() -> None:
     for row in connection.execute(query).mappings().all():
         event = event_from_row(row, store="the store being migrated")
         prev = last.get(event.run_id)
-        chained = chain_hash(prev, event_body(event.run_id, event.at, event.type, event.step, event.data))
+        chained = chain_hash(
+            prev, event_body(event.run_id, event.at, event.type, event.step, event.data)
+        )
         batch.append({"b_seq": event.seq, "b_prev": prev, "b_hash": chained})
         last[event.run_id] = chained
     if batch:
