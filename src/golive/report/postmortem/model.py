@@ -34,7 +34,7 @@ from golive.engine.events import (
     StepWaiting,
 )
 from golive.engine.state import RunState, StepStatus
-from golive.plan.graph import StepGraph
+from golive.plan.graph import StepGraph, finish_times
 from golive.plan.models import Plan, StepKind
 from golive.report.history import RunAndState, TableFigures, forward_duration, rehearsals
 from golive.store.audit import ChainCheck
@@ -72,6 +72,7 @@ class StepRow:
     status: str
     attempts: int
     start: float | None  # seconds after the run started
+    planned_start: float | None  # when the estimates had it start (after its needs' estimates)
     duration: float | None
     estimate: float | None
     over_by: float | None  # seconds past the estimate (negative: under)
@@ -427,6 +428,8 @@ def _steps(
             over[step.id] = round(ran.duration - step.estimate.total_seconds(), 3)
     worst = sorted((s for s, by in over.items() if by > 0), key=lambda s: (-over[s], s))
     marked = set(worst[:OVERRUN_MARKS])
+    estimates = {s.id: s.estimate.total_seconds() for s in plan.steps if s.estimate is not None}
+    planned_end = finish_times(StepGraph(plan.steps), estimates)
     rows = []
     for step in plan.steps:
         ran = state.steps.get(step.id)
@@ -440,6 +443,7 @@ def _steps(
                 status=ran.status.value if ran else StepStatus.pending.value,
                 attempts=ran.attempt if ran else 0,
                 start=_seconds(ran.started_at, state.started_at) if ran else None,
+                planned_start=round(planned_end[step.id] - estimates.get(step.id, 0.0), 3),
                 duration=None if ran is None or ran.duration is None else round(ran.duration, 3),
                 estimate=step.estimate.total_seconds() if step.estimate else None,
                 over_by=over.get(step.id),

@@ -342,7 +342,7 @@ def gantt(steps: Sequence[StepRow], *, width: int = 960) -> dict[str, Any]:
         [
             max(
                 (s.start or 0) + (s.duration or 0),
-                (s.start or 0) + (s.estimate or 0),
+                (s.planned_start or 0) + (s.estimate or 0),
                 (s.start or 0) + (s.rehearsal_p90 or 0),
             )
             for s in ran
@@ -360,6 +360,7 @@ def gantt(steps: Sequence[StepRow], *, width: int = 960) -> dict[str, Any]:
                 "y": y,
                 "x": round(x, 2),
                 "actual": round(max((step.duration or 0) * scale, 1.5), 2),
+                "planned_x": round(label + (step.planned_start or 0) * scale, 2),
                 "planned": None if step.estimate is None else round(step.estimate * scale, 2),
                 "p50": None
                 if step.rehearsal_p50 is None
