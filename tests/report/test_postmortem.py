@@ -195,7 +195,7 @@ def test_the_markdown_and_json_state_each_fact_of_the_run(production: tuple[str,
     assert data["rehearsals"]["count"] == 1
     # the audit chain
     assert data["audit"]["holds"] is True
-    assert "audit chain holds" in markdown
+    assert "- **Audit chain:** holds: all " in markdown
     # the review is pre-filled with facts
     assert any("migrate took" in e["text"] for e in data["review"]["could_be_better"])
     assert any("resolved in" in e["text"] for e in data["review"]["went_well"])
