@@ -50,12 +50,22 @@ def test_the_report_and_the_page_show_the_review(
         with server.client("ann") as ann_api, server.client("bob") as bob_api:
             base = f"/api/runs/{live.id}"
             issue = ann_api.post(
-                f"{base}/issues", json={"title": "Search is slow after migration", "severity": "warning"}
+                f"{base}/issues",
+                json={"title": "Search is slow after migration", "severity": "warning"},
             )
             assert issue.status_code == 200, issue.text
-            ann_api.post(f"{base}/updates", json={"text": "Data migrated; smoke tests green. Voting now."})
-            assert ann_api.post(f"{base}/gates/go-no-go/votes", json={"vote": "go", "reason": "checks green"}).status_code == 200
-            assert bob_api.post(f"{base}/gates/go-no-go/votes", json={"vote": "go"}).status_code == 200
+            ann_api.post(
+                f"{base}/updates", json={"text": "Data migrated; smoke tests green. Voting now."}
+            )
+            assert (
+                ann_api.post(
+                    f"{base}/gates/go-no-go/votes", json={"vote": "go", "reason": "checks green"}
+                ).status_code
+                == 200
+            )
+            assert (
+                bob_api.post(f"{base}/gates/go-no-go/votes", json={"vote": "go"}).status_code == 200
+            )
             resolved = ann_api.post(
                 f"{base}/issues/{issue.json()['seq']}/resolve", json={"resolution": "reindexed"}
             )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from golive.engine.commands import read_events
 from golive.engine.state import RunState
 from golive.plan import parse_plan_text
-from golive.report.history import load_runs
+from golive.report.history import read_run
 from golive.report.postmortem.model import Postmortem, build_postmortem
 from golive.store import EventStore
 from golive.store.audit import verify_run
@@ -18,11 +18,11 @@ def load_postmortem(*, store: EventStore, run_id: str) -> Postmortem:
     events = read_events(store, run_id)
     state = RunState.fold(run_id, events)
     plan = parse_plan_text(state.plan_text, display=record.plan_path)
-    # Only the runs before this one: a later rehearsal does not change this run's review.
+    # Only the rehearsals before this one: a later rehearsal does not change this review.
     tried = [
-        pair
-        for pair in load_runs(store=store, plan_id=record.plan_id)
-        if pair[0].created_at < record.created_at and pair[0].id != run_id
+        (earlier, read_run(store=store, run_id=earlier.id))
+        for earlier in store.runs(plan_id=record.plan_id)
+        if earlier.rehearsal and earlier.created_at < record.created_at and earlier.id != run_id
     ]
     chain = verify_run(store=store, run_id=run_id)
     return build_postmortem(plan, events, run_id=run_id, tried=tried, chain=chain)
