@@ -43,9 +43,9 @@ steps:
 """
 
 
-def test_the_report_and_the_page_show_the_review(
-    server: Server, login: Login, browser: Browser
-) -> None:
+def _go_live(server: Server) -> str:
+    """One run of PLAN through its gate (two votes), with an issue raised and resolved and an
+    update posted; its id once it has completed."""
     with running_plan(server, PLAN) as live:
         with server.client("ann") as ann_api, server.client("bob") as bob_api:
             base = f"/api/runs/{live.id}"
@@ -54,26 +54,28 @@ def test_the_report_and_the_page_show_the_review(
                 json={"title": "Search is slow after migration", "severity": "warning"},
             )
             assert issue.status_code == 200, issue.text
-            ann_api.post(
-                f"{base}/updates", json={"text": "Data migrated; smoke tests green. Voting now."}
-            )
-            assert (
-                ann_api.post(
-                    f"{base}/gates/go-no-go/votes", json={"vote": "go", "reason": "checks green"}
-                ).status_code
-                == 200
-            )
-            assert (
-                bob_api.post(f"{base}/gates/go-no-go/votes", json={"vote": "go"}).status_code == 200
-            )
+            update = {"text": "Data migrated; smoke tests green. Voting now."}
+            assert ann_api.post(f"{base}/updates", json=update).status_code == 200
+            votes = f"{base}/gates/go-no-go/votes"
+            go = {"vote": "go", "reason": "checks green"}
+            assert ann_api.post(votes, json=go).status_code == 200
+            assert bob_api.post(votes, json={"vote": "go"}).status_code == 200
             resolved = ann_api.post(
                 f"{base}/issues/{issue.json()['seq']}/resolve", json={"resolution": "reindexed"}
             )
             assert resolved.status_code == 200, resolved.text
         wait_until(lambda: live.status()["status"] == "completed", timeout=60, what="completed")
+        return live.id
+
+
+def test_the_report_and_the_page_show_the_review(
+    server: Server, login: Login, browser: Browser
+) -> None:
+    _go_live(server)  # an earlier run: the rehearsal history, and P50/P90 beside each step
+    run_id = _go_live(server)
 
     report = server.directory / "review.html"
-    ok(golive("postmortem", live.id, "--state", server.state_url, "-f", "html", "-o", str(report)))
+    ok(golive("postmortem", run_id, "--state", server.state_url, "-f", "html", "-o", str(report)))
     context = browser.new_context(viewport={"width": 1200, "height": 900})
     try:
         page = context.new_page()
@@ -90,10 +92,11 @@ def test_the_report_and_the_page_show_the_review(
         context.close()
 
     ann = login("ann")
-    ann.goto(f"/runs/{live.id}/postmortem")
+    ann.goto(f"/runs/{run_id}/postmortem")
     review = ann.get_by_test_id("postmortem")
     expect(review).to_contain_text("Audit chain holds")
     expect(review).to_contain_text("Search is slow after migration")
+    expect(review).to_contain_text("1 rehearsal(s)")
     ann.get_by_test_id("lesson-text").fill("Rehearse the reindex with production-sized data")
     ann.get_by_test_id("lesson-kind").select_option("lesson")
     ann.get_by_test_id("lesson-submit").click()
@@ -106,6 +109,6 @@ def test_the_report_and_the_page_show_the_review(
     screenshot(ann, "postmortem-page")
 
     olga = login("olga")
-    olga.goto(f"/runs/{live.id}/postmortem")
+    olga.goto(f"/runs/{run_id}/postmortem")
     expect(olga.get_by_test_id("postmortem")).to_contain_text("Make the migration resumable")
     expect(olga.get_by_test_id("postmortem-add")).to_have_count(0)
