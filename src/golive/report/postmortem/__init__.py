@@ -3,7 +3,8 @@ Markdown, self-contained HTML or JSON."""
 
 from __future__ import annotations
 
-from golive.report.postmortem.model import Postmortem, build_postmortem
+from golive.report.postmortem.document import Postmortem
+from golive.report.postmortem.model import build_postmortem
 from golive.report.postmortem.render import render, render_html, render_json, render_markdown
 
 __all__ = [

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from golive.plan.values import format_duration
 
 if TYPE_CHECKING:
-    from golive.report.postmortem.model import (
+    from golive.report.postmortem.document import (
         GateRow,
         Hypercare,
         IssueRow,

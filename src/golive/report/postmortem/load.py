@@ -7,7 +7,8 @@ from golive.engine.commands import read_events
 from golive.engine.state import RunState
 from golive.plan import parse_plan_text
 from golive.report.history import read_run
-from golive.report.postmortem.model import Postmortem, build_postmortem
+from golive.report.postmortem.document import Postmortem
+from golive.report.postmortem.model import build_postmortem
 from golive.store import EventStore
 from golive.store.audit import verify_run
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from golive.plan.values import format_duration
-from golive.report.postmortem.model import Postmortem, StepRow
+from golive.report.postmortem.document import Postmortem, StepRow
 
 
 def render(postmortem: Postmortem, format: str) -> str:
