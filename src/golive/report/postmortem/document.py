@@ -104,11 +104,23 @@ class TableRow:
 
 
 @dataclass(frozen=True)
+class TrafficMove:
+    """One move of a traffic step (`moved`: to a share) or one analysis (`analysed`)."""
+
+    event: str
+    routing: str | None = None
+    share: float | None = None
+    verdict: str | None = None
+    decision: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
 class TrafficRow:
     step: str
     status: str
-    verdict: str | None
-    details: dict[str, Any]
+    verdict: str | None  # the last analysis's
+    moves: list[TrafficMove]
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,7 @@ from golive.report.postmortem.document import (
     StepRow,
     Summary,
     TableRow,
+    TrafficMove,
     TrafficRow,
     UpdateRow,
 )
@@ -378,27 +379,44 @@ def _verification(plan: Plan, events: Sequence[Recorded]) -> list[TableRow]:
 
 
 def _traffic(plan: Plan, state: RunState, events: Sequence[Recorded]) -> list[TrafficRow]:
-    last: dict[str, dict[str, Any]] = {}
+    last: dict[str, list[Any]] = {}
     for recorded in events:
         event = recorded.event
         if isinstance(event, StepSucceeded | StepFailed) and event.step is not None:
-            last[event.step] = dict(event.details or {})
+            moves = (event.details or {}).get("moves")
+            last[event.step] = moves if isinstance(moves, list) else []
     rows = []
     for step in plan.steps:
         if step.kind is not StepKind.traffic:
             continue
-        details = last.get(step.id, {})
-        verdict = details.get("verdict") or details.get("analysis")
+        moves = [_move(m) for m in last.get(step.id, []) if isinstance(m, dict)]
+        verdicts = [m.verdict for m in moves if m.event == "analysed" and m.verdict]
         ran = state.steps.get(step.id)
         rows.append(
             TrafficRow(
                 step=step.id,
                 status=ran.status.value if ran else StepStatus.pending.value,
-                verdict=None if verdict is None else str(verdict),
-                details=details,
+                verdict=verdicts[-1] if verdicts else None,
+                moves=moves,
             )
         )
     return rows
+
+
+def _move(figures: dict[str, Any]) -> TrafficMove:
+    def text(name: str) -> str | None:
+        value = figures.get(name)
+        return None if value is None else str(value)
+
+    share = figures.get("share")
+    return TrafficMove(
+        event=str(figures.get("event", "")),
+        routing=text("routing"),
+        share=float(share) if isinstance(share, int | float) else None,
+        verdict=text("verdict"),
+        decision=text("decision"),
+        reason=text("reason"),
+    )
 
 
 def _issues(state: RunState, events: Sequence[Recorded]) -> list[IssueRow]:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from golive.plan.values import format_duration
-from golive.report.postmortem.document import Postmortem, StepRow
+from golive.report.postmortem.document import Postmortem, StepRow, TrafficMove
 
 
 def render(postmortem: Postmortem, format: str) -> str:
@@ -145,8 +145,12 @@ def render_markdown(pm: Postmortem) -> str:
     out += ["## Traffic moves", ""]
     out += (
         _table(
-            ["Step", "Status", "Analysis verdict"],
-            [(t.step, t.status, t.verdict) for t in pm.traffic],
+            ["Step", "Status", "Move / analysis", "Verdict", "Decision", "Reason"],
+            [
+                (t.step, t.status, m.routing or m.event, m.verdict, m.decision, m.reason)
+                for t in pm.traffic
+                for m in (t.moves or [_NO_MOVE])
+            ],
         )
         if pm.traffic
         else ["No traffic step.", ""]
@@ -191,6 +195,9 @@ def render_markdown(pm: Postmortem) -> str:
     out += _md_rehearsals(pm)
     out += _md_review(pm)
     return "\n".join(out).rstrip() + "\n"
+
+
+_NO_MOVE = TrafficMove(event="no move recorded")
 
 
 def _yes(value: bool | None) -> str:
