@@ -76,7 +76,8 @@ def test_verification_traffic_and_rollback_are_stated_exactly() -> None:
     data = render_json(pm)
     markdown = render_markdown(pm)
 
-    assert pm.verification[0].source_rows == 1200 and pm.verification[0].ok
+    assert pm.verification[0].source_rows == 1200
+    assert pm.verification[0].ok
     assert "| verify | orders | yes | 1200 | 1200 | 0 | 0 | 0 |" in markdown
     assert pm.traffic[0].verdict == "passed"
     assert "| switch | succeeded | 10% to green | - | - | - |" in markdown
