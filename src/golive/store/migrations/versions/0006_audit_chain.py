@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from golive.errors import StoreError
 from golive.store.audit import chain_hash, event_body
 from golive.store.records import event_from_row
 
@@ -57,7 +58,10 @@ def upgrade() -> None:
     last: dict[str, str] = {}
     batch: list[dict[str, object]] = []
     for row in connection.execute(query).mappings().all():
-        event = event_from_row(row, store="the store being migrated")
+        try:
+            event = event_from_row(row, store="the store being migrated")
+        except StoreError:
+            continue  # a damaged row stays unchained: `golive audit verify` names it
         prev = last.get(event.run_id)
         chained = chain_hash(
             prev, event_body(event.run_id, event.at, event.type, event.step, event.data)
