@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pkgutil
 from pathlib import Path
 
 import pytest
@@ -64,18 +65,7 @@ def test_the_store_keeps_its_url_and_shows_it_without_a_password(sqlite_url: str
 
 def test_the_public_api_is_sorted_and_complete() -> None:
     public = sorted(name for name in vars(golive.store) if not name.startswith("_"))
-    modules = {
-        "accounts",
-        "database",
-        "event_store",
-        "leases",
-        "migration",
-        "queries",
-        "records",
-        "schema",
-        "sqlite_log",
-        "url",
-    }
+    modules = {m.name for m in pkgutil.iter_modules(golive.store.__path__)}
 
     assert golive.store.__all__ == sorted(golive.store.__all__)
     assert set(golive.store.__all__) == set(public) - modules

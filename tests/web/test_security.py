@@ -71,6 +71,10 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/feedback/{run_id}/{token}"): FEEDBACK,
     ("POST", "/feedback/{run_id}/{token}"): FEEDBACK,
     ("POST", "/api/feedback/{run_id}/{token}"): FEEDBACK,
+    ("GET", "/runs/{run_id}/postmortem"): PAGE,
+    ("GET", "/postmortem.css"): PUBLIC,  # the review's stylesheet: no data of any run
+    ("POST", "/api/runs/{run_id}/postmortem/lessons"): WRITE,
+    ("POST", "/api/runs/{run_id}/postmortem/follow-ups"): WRITE,
 }
 BODIES: dict[str, dict[str, Any]] = {
     "/runs": {"env": "staging", "rehearsal": True},
@@ -85,6 +89,8 @@ BODIES: dict[str, dict[str, Any]] = {
     "/hypercare/sign-off": {},
     "/acks": {"item": "1"},
     "/{token}": {"what": "x"},
+    "/lessons": {"text": "x", "kind": "lesson"},
+    "/follow-ups": {"text": "x", "owner": "olly"},
 }
 
 

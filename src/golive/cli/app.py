@@ -62,6 +62,7 @@ def register() -> None:
         checklist_commands,
         hypercare_commands,
         plan_commands,
+        postmortem_commands,
         report_commands,
         run_commands,
         verify_commands,

@@ -527,6 +527,16 @@ def log(
         if line:
             stamp = event.at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
             console.print(f"{stamp} {line}", markup=False, highlight=False)
+    console.print(_chain_line(state, plan, record.id), markup=False, highlight=False)
+
+
+def _chain_line(state: str | None, plan: Path | None, run_id: str) -> str:
+    """Whether the run's audit chain holds, as the last line of `golive log`."""
+    from golive.store.audit import verify_run
+
+    with opened(state, plan) as store:
+        check = verify_run(store=store, run_id=run_id)
+    return check.summary() if check.broken is None else f"{check.summary()}: {check.broken.message}"
 
 
 def _public(type_name: str, data: dict[str, Any]) -> dict[str, Any]:

@@ -401,6 +401,28 @@ class Acknowledged(Event):
     note: str | None = None
 
 
+# --- the post-mortem: what people add to the review, kept in the record -------------------------
+
+
+@dataclass(frozen=True)
+class LessonAdded(Event):
+    """A line of the post-mortem's review, added by a person."""
+
+    text: str
+    by: str
+    kind: str  # went_well | could_be_better | lesson
+
+
+@dataclass(frozen=True)
+class FollowUpAdded(Event):
+    """A follow-up action of the post-mortem, with its owner and due date (ISO, or None)."""
+
+    text: str
+    owner: str
+    due: str | None
+    by: str
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (
@@ -442,6 +464,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         NotificationSent,
         NotificationFailed,
         Acknowledged,
+        LessonAdded,
+        FollowUpAdded,
     )
 }
 for _name, _cls in EVENT_TYPES.items():

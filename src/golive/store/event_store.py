@@ -7,6 +7,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
+from functools import partial
 from types import TracebackType
 from typing import Any, Self
 
@@ -15,6 +16,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from golive.errors import GoliveError, RunNotFound, StoreError
 from golive.store import queries, schema
+from golive.store.audit import chain_hash, event_body
 from golive.store.database import WRITE, create_store_engine, translated
 from golive.store.migration import upgrade_to_head
 from golive.store.records import (
@@ -167,8 +169,15 @@ class EventStore:
             return self._append_sqlite(self._sqlite, run_id, type, step, data, lease)
         data = round_trip(data)
         with self._writing(f"append to run {run_id} in") as connection:
+            # The run's lock first, in its own statement: the read of the hash to chain to then
+            # sees every append that committed while this one waited for the lock.
+            if connection.execute(queries.lock_run, {"run_id": run_id}).first() is None:
+                raise self._refused(run_id, lease)
+            prev = connection.execute(queries.last_hash, {"run_id": run_id}).scalar()
             at = self._now()
+            chained = chain_hash(prev, event_body(run_id, at, type, step, data))
             row = {"run_id": run_id, "at": at, "type": type, "step": step, "data": data}
+            row |= {"prev_hash": prev, "hash": chained}
             if lease is None:
                 seq = connection.execute(queries.append_one, row).scalar()
             else:
@@ -176,7 +185,9 @@ class EventStore:
                 seq = connection.execute(queries.append_leased, leased).scalar()
         if seq is None:
             raise self._refused(run_id, lease)
-        return EventRecord(seq=seq, run_id=run_id, at=at, type=type, step=step, data=data)
+        return EventRecord(
+            seq=seq, run_id=run_id, at=at, type=type, step=step, data=data, hash=chained
+        )
 
     def _append_sqlite(
         self,
@@ -191,12 +202,15 @@ class EventStore:
         text = json_text(data)
         decoded = json.loads(text)
         self._check_open()
+        body = partial(event_body, run_id, type=type, step=step, data=decoded)
         with self._translated(f"append to run {run_id} in"):
-            appended = log.append(run_id, self._now, type, step, text, lease)
+            appended = log.append(run_id, self._now, type, step, text, body, lease)
         if appended is None:
             raise self._refused(run_id, lease)
-        seq, at = appended
-        return EventRecord(seq=seq, run_id=run_id, at=at, type=type, step=step, data=decoded)
+        seq, at, chained = appended
+        return EventRecord(
+            seq=seq, run_id=run_id, at=at, type=type, step=step, data=decoded, hash=chained
+        )
 
     def append_many(self, run_id: str, events: Sequence[EventItem]) -> list[EventRecord]:
         """Append `(type, step, data)` events to a run in one transaction, in order."""
@@ -206,15 +220,21 @@ class EventStore:
                 raise self._not_found(run_id)
             if not decoded:
                 return []
+            prev = connection.execute(queries.last_hash, {"run_id": run_id}).scalar()
             at = self._now()
-            rows = [
-                {"run_id": run_id, "at": at, "type": type, "step": step, "data": data}
-                for type, step, data in decoded
-            ]
+            rows, hashes = [], []
+            for type, step, data in decoded:
+                chained = chain_hash(prev, event_body(run_id, at, type, step, data))
+                rows.append(
+                    {"run_id": run_id, "at": at, "type": type, "step": step, "data": data}
+                    | {"prev_hash": prev, "hash": chained}
+                )
+                hashes.append(chained)
+                prev = chained
             seqs = connection.execute(queries.append_rows, rows).scalars().all()
         return [
-            EventRecord(seq=seq, run_id=run_id, at=at, type=type, step=step, data=data)
-            for seq, (type, step, data) in zip(seqs, decoded, strict=True)
+            EventRecord(seq=seq, run_id=run_id, at=at, type=type, step=step, data=data, hash=hash_)
+            for seq, (type, step, data), hash_ in zip(seqs, decoded, hashes, strict=True)
         ]
 
     def events(

@@ -52,7 +52,7 @@ run_exists = sa.select(runs.c.id).where(runs.c.id == sa.bindparam("run_id"))
 # writers are serialised by BEGIN IMMEDIATE.) NO KEY UPDATE leaves foreign-key checks unblocked.
 lock_run = run_exists.with_for_update(key_share=True)
 
-_EVENT_FIELDS = ["run_id", "at", "type", "step", "data"]
+_EVENT_FIELDS = ["run_id", "at", "type", "step", "data", "prev_hash", "hash"]
 
 
 def _event_values() -> list[sa.BindParameter[object]]:
@@ -95,6 +95,16 @@ append_leased = (
 append_rows = sa.insert(events).returning(events.c.seq, sort_by_parameter_order=True)
 
 insert_run = sa.insert(runs)
+
+# The hash the run's next event chains to; read after the run is locked (lock_run, or SQLite's
+# BEGIN IMMEDIATE) so that two writers appending to one run cannot chain to the same event.
+last_hash = (
+    sa.select(events.c.hash)
+    .where(events.c.run_id == sa.bindparam("run_id"))
+    .order_by(events.c.seq.desc())
+    .limit(sa.literal_column("1"))
+    .offset(sa.literal_column("0"))  # literals, so the SQLite hot path binds only the run
+)
 
 last_seq = sa.select(sa.func.max(events.c.seq)).where(events.c.run_id == sa.bindparam("run_id"))
 

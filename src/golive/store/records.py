@@ -11,7 +11,7 @@ import json
 import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -55,6 +55,8 @@ class EventRecord:
     type: str
     step: str | None
     data: dict[str, Any]
+    # Its audit-chain hash (store/audit.py); not part of equality, None for unchained rows.
+    hash: str | None = field(default=None, compare=False)
 
 
 def new_run_id(now: datetime) -> str:
@@ -119,6 +121,7 @@ def event_from_row(row: Mapping[Any, Any], *, store: str) -> EventRecord:
             type=_text(row["type"], "type"),
             step=None if row["step"] is None else _text(row["step"], "step"),
             data=_object(row["data"], "data"),
+            hash=None if row.get("hash") is None else _text(row["hash"], "hash"),
         )
     except DamagedRow as exc:
         where = f"run {row['run_id']!r}, event seq {row['seq']!r}"

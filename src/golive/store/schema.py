@@ -47,6 +47,10 @@ events = sa.Table(
     # The fencing token of the engine lease it was appended under (migration 0005); NULL for
     # events people append (decisions, votes) and for events older than leases.
     sa.Column("lease", sa.BigInteger(), nullable=True),
+    # The audit chain (migration 0006, store/audit.py): SHA-256 of the previous event's hash and
+    # this event's canonical encoding; NULL only in a row written around golive.
+    sa.Column("prev_hash", sa.String(64), nullable=True),
+    sa.Column("hash", sa.String(64), nullable=True),
     sa.Index(None, "run_id", "seq"),
     sqlite_autoincrement=True,
 )

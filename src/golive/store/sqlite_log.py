@@ -23,11 +23,12 @@ from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from golive.store import queries
+from golive.store.audit import chain_hash
 from golive.store.schema import events
 
 Processor = Callable[[Any], Any]
 Row = dict[str, Any]
-APPEND_PARAMETERS = ("at", "type", "step", "data", "run_id")
+APPEND_PARAMETERS = ("at", "type", "step", "data", "prev_hash", "hash", "run_id")
 
 
 class _Statement:
@@ -52,6 +53,7 @@ class _Sql:
         self.append_leased = _Statement(queries.append_leased, dialect)
         self.select = _Statement(queries.select_events_after, dialect)
         self.exists = _Statement(queries.run_exists, dialect)
+        self.last_hash = _Statement(queries.last_hash, dialect)
         self.at = _processor(events.c.at.type, dialect)
         self.columns = [column.name for column in queries.EVENT_COLUMNS]
         # `append` passes its parameters in this order without building a dict for each event.
@@ -91,12 +93,15 @@ class SqliteEventLog:
         type: str,
         step: str | None,
         data: str,
+        body: Callable[[datetime], str],
         lease: int | None = None,
-    ) -> tuple[int, datetime] | None:
-        """Insert one event (`data` as JSON text) and commit: its seq and time; None if no run,
-        or (with a `lease` token) if that lease is not the run's, held, any more.
+    ) -> tuple[int, datetime, str] | None:
+        """Insert one event (`data` as JSON text) and commit: its seq, time and audit hash; None
+        if no run, or (with a `lease` token) if that lease is not the run's, held, any more.
 
-        The time is taken from `now` once the write lock is held, so that times follow seqs.
+        The time is taken from `now` once the write lock is held, so that times follow seqs;
+        `body(at)` is the event's canonical encoding, chained to the run's last event's hash
+        read under the same lock.
         """
         sql = _sql_for(self._engine.dialect)
         with self._lock:
@@ -106,12 +111,17 @@ class SqliteEventLog:
                 cursor.execute("BEGIN IMMEDIATE")
                 try:
                     at = now()
+                    last = cursor.execute(sql.last_hash.sql, (run_id,)).fetchone()
+                    prev = None if last is None else last[0]
+                    chained = chain_hash(prev, body(at))
+                    stamp = sql.at(at)
                     if lease is None:
-                        cursor.execute(sql.append.sql, (sql.at(at), type, step, data, run_id))
+                        row = (stamp, type, step, data, prev, chained, run_id)
+                        cursor.execute(sql.append.sql, row)
                     else:
-                        stamp = sql.at(at)
                         values = {"at": stamp, "now": stamp, "type": type, "step": step}
                         values |= {"data": data, "lease": lease, "run_id": run_id}
+                        values |= {"prev_hash": prev, "hash": chained}
                         cursor.execute(sql.append_leased.sql, sql.append_leased.parameters(values))
                     rows = cursor.fetchall()
                     cursor.execute("COMMIT")
@@ -121,7 +131,7 @@ class SqliteEventLog:
                     raise
             except sqlite3.Error as exc:
                 raise self._failed(sql.append.sql, exc) from exc
-        return (int(rows[0][0]), at) if rows else None
+        return (int(rows[0][0]), at, chained) if rows else None
 
     def events(self, run_id: str, after: int) -> list[Row] | None:
         """The run's raw event rows after seq `after`, by seq; None if there is no run `run_id`."""

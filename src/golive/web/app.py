@@ -192,10 +192,12 @@ def create_app(
         ]
         return _error(422, "; ".join(problems) or "invalid request")
 
-    from golive.web import api, feedback, pages
+    from golive.web import api, feedback, pages, postmortem
 
     app.include_router(api.router)
     app.include_router(feedback.api_router)
     app.include_router(pages.router)
     app.include_router(feedback.router)
+    app.include_router(postmortem.api)
+    app.include_router(postmortem.pages)
     return app

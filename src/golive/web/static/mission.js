@@ -63,6 +63,7 @@
   }
 
   async function refresh() {
+    if (body.classList.contains("postmortem-page")) return;  // a review: reloaded on a change
     if (busy) { again = true; return; }
     busy = true;
     try {
@@ -155,6 +156,7 @@
       post(form.dataset.post, payload).then(function (ok) {
         submit.disabled = false;
         if (ok) form.reset();
+        if (ok && form.dataset.reload) location.reload();  // the post-mortem page
       });
     });
   });
