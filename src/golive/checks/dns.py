@@ -67,11 +67,17 @@ class RecordSet:
         return ", ".join(self.values) if self.values else "no record"
 
 
-def canonical(kind: dns.rdatatype.RdataType, values: list[str] | tuple[str, ...]) -> tuple[str, ...]:
-    """Values in one comparable form (`1.2.3.4`, `www.example.com.`), sorted."""
+def canonical(
+    kind: dns.rdatatype.RdataType,
+    values: list[str] | tuple[str, ...],
+    *,
+    origin: dns.name.Name = dns.name.root,
+) -> tuple[str, ...]:
+    """Values in one comparable form (`1.2.3.4`, `www.example.com.`), sorted; names in them
+    are relative to `origin`."""
     return tuple(
         sorted(
-            dns.rdata.from_text(dns.rdataclass.IN, kind, value, origin=dns.name.root).to_text()
+            dns.rdata.from_text(dns.rdataclass.IN, kind, value, origin=origin).to_text()
             for value in values
         )
     )
