@@ -30,9 +30,11 @@ def servers(tmp_path: Path) -> Iterator[tuple[BindServer, BindServer]]:
         pytest.fail(str(exc), pytrace=False)
     second = free_port()
     records = ["www 3600 IN A 192.0.2.1", 'info 600 IN TXT "one"', 'info 600 IN TXT "two"']
-    with BindServer.start(tmp_path / "ns1", records=records, notify=[second]) as ns1:
-        with BindServer.start(tmp_path / "ns2", secondary_of=ns1, port=second) as ns2:
-            yield ns1, ns2
+    with (
+        BindServer.start(tmp_path / "ns1", records=records, notify=[second]) as ns1,
+        BindServer.start(tmp_path / "ns2", secondary_of=ns1, port=second) as ns2,
+    ):
+        yield ns1, ns2
 
 
 def dns_plan(
@@ -136,7 +138,9 @@ def test_undo_deletes_a_record_set_that_did_not_exist_before(
     seen: dict[str, list[str]] = {}
 
     async def watch(store: EventStore, run_id: str) -> None:
-        await until(lambda: read_state(store, run_id).step("cutover").status is StepStatus.succeeded)
+        await until(
+            lambda: read_state(store, run_id).step("cutover").status is StepStatus.succeeded
+        )
         seen["during"] = ns2.query("new.example.test", "AAAA")
 
     state = runner.run(env="staging", operator=watch)
@@ -159,7 +163,9 @@ def test_a_wrong_tsig_key_fails_the_step_and_pauses_the_run_with_the_zone_untouc
     async def abort_when_paused(store: EventStore, run_id: str) -> None:
         await until(lambda: read_state(store, run_id).paused, timeout=30)
         errors["cutover"] = read_state(store, run_id).step("cutover").error
-        decide(store, store.get_run(run_id), decision=Decision.rollback, by="ann", step=None, why="x")
+        decide(
+            store, store.get_run(run_id), decision=Decision.rollback, by="ann", step=None, why="x"
+        )
 
     state = runner.run(env="staging", operator=abort_when_paused)
     error = errors["cutover"] or ""

@@ -85,7 +85,9 @@ class DnsAction:
         try:
             target = await _target(ctx)
             if "previous" not in details:  # a retry keeps what the first attempt found
-                before = await ask(target.primary, target.name, target.kind, timeout=QUESTION_TIMEOUT)
+                before = await ask(
+                    target.primary, target.name, target.kind, timeout=QUESTION_TIMEOUT
+                )
                 details.update(zone=target.zone.to_text(), name=target.name.to_text())
                 details.update(type=dns.rdatatype.to_text(target.kind), previous=before.as_json())
                 ctx.output("stdout", f"{target.shown} was: {before} (ttl {before.ttl})")
@@ -98,7 +100,9 @@ class DnsAction:
                 details["changed"] = details.get("applied", False)
                 raise
             details["applied"] = True
-            ctx.output("stdout", f"{target.shown} is now: {new} (ttl {new.ttl}) on {target.primary}")
+            ctx.output(
+                "stdout", f"{target.shown} is now: {new} (ttl {new.ttl}) on {target.primary}"
+            )
             return await _propagated(ctx, target, new, details, started)
         except DnsError as exc:
             return _failed(ctx, str(exc), details, started)
@@ -182,7 +186,9 @@ async def _update(target: Target, records: RecordSet) -> None:
     except dns.exception.Timeout:
         raise DnsError(f"{where}: no answer to the update within {QUESTION_TIMEOUT:g}s") from None
     except (OSError, dns.exception.DNSException) as exc:
-        raise DnsError(f"{where}: the update failed: {getattr(exc, 'strerror', None) or exc}") from None
+        raise DnsError(
+            f"{where}: the update failed: {getattr(exc, 'strerror', None) or exc}"
+        ) from None
     code = response.rcode()
     if code != dns.rcode.NOERROR:
         raise UpdateRefused(_refusal(target, code))

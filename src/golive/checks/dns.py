@@ -186,11 +186,15 @@ class Propagation:
         return {
             "ok": self.ok,
             "seconds": round(self.seconds, 3),
-            "servers": {s: (round(t, 3) if t is not None else None) for s, t in self.servers.items()},
+            "servers": {
+                s: (round(t, 3) if t is not None else None) for s, t in self.servers.items()
+            },
         }
 
     def lagging(self) -> str:
-        return "; ".join(f"{s} answers {self.last[s]}" for s, t in self.servers.items() if t is None)
+        return "; ".join(
+            f"{s} answers {self.last[s]}" for s, t in self.servers.items() if t is None
+        )
 
 
 async def propagate(
@@ -252,5 +256,7 @@ async def check_dns(
         return CheckOutcome(False, redact(f"{shown}: {exc}"))
     details = {"servers": found.last, "expected": list(expected)}
     if found.ok:
-        return CheckOutcome(True, f"{shown}: {len(servers)} server(s) answer {', '.join(expected)}", details)
+        return CheckOutcome(
+            True, f"{shown}: {len(servers)} server(s) answer {', '.join(expected)}", details
+        )
     return CheckOutcome(False, redact(f"{shown}: {found.lagging()}"), details)

@@ -14,7 +14,7 @@ from typing import Any
 
 from golive.plan.diagnostics import Diagnostic, Hints, Severity
 from golive.plan.graph import StepGraph
-from golive.plan.models import Plan, StepCheck, StepKind
+from golive.plan.models import Plan, StepCheck, StepKind, TrafficSpec
 from golive.plan.schedule import window_findings
 from golive.plan.shell import Quoting, quoted_problem, quoting
 from golive.plan.source import DataPath, Positions, human_path
@@ -205,8 +205,8 @@ def upstream_groups(ctx: Context) -> Iterator[Diagnostic]:
     """A traffic step's groups must be upstreams of each environment's nginx settings (an
     environment without them fails the step when it runs, saying so)."""
     for i, step in enumerate(ctx.plan.steps):
-        if step.traffic is None:
-            continue
+        if not isinstance(step.traffic, TrafficSpec):
+            continue  # none, or a maintenance page: no groups
         settings = {
             env: nginx for env in ctx.environments if (nginx := ctx.plan.environments[env].nginx)
         }

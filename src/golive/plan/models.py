@@ -601,7 +601,9 @@ class MaintenanceSpec(Model):
     @model_validator(mode="after")
     def _one_page(self) -> MaintenanceSpec:
         if self.page is not None and self.page_file is not None:
-            raise ValueError("traffic: a maintenance page is page: HTML or page_file: PATH, not both")
+            raise ValueError(
+                "traffic: a maintenance page is page: HTML or page_file: PATH, not both"
+            )
         return self
 
 

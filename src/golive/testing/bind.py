@@ -1,7 +1,7 @@
 """A throwaway authoritative DNS server (the machine's BIND 9) for testing `dns:` steps: golive's
 own tests use it, and so can a plan's author who wants to rehearse a cutover on one machine.
 
-    with BindServer.start(tmp_path / "ns1", zone="example.test", records=["www 300 A 192.0.2.1"]) as ns1:
+    with BindServer.start(tmp_path / "ns1", records=["www 300 A 192.0.2.1"]) as ns1:
         ...  # a plan whose dns step has server: ns1.server, tsig: {name: ns1.key_name, ...}
         assert ns1.query("www.example.test", "A") == ["192.0.2.1"]
 
@@ -35,7 +35,9 @@ class BindUnavailable(RuntimeError):
 
 
 def named_binary() -> str:
-    found = shutil.which("named") or ("/usr/sbin/named" if Path("/usr/sbin/named").exists() else None)
+    found = shutil.which("named") or (
+        "/usr/sbin/named" if Path("/usr/sbin/named").exists() else None
+    )
     if found is None:
         raise BindUnavailable(
             "named is missing: run scripts/services.sh, or install it (apt-get install bind9)"
