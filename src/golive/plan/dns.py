@@ -4,13 +4,13 @@ offline); whether the zone exists is for the run and for readiness to find out."
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import dns.name
     import dns.rdatatype
 
-    from golive.plan.models import DnsCheck, DnsSpec
+    from golive.plan.models import DnsCheck
 
 # Types a go-live switches; SOA and NS belong to the zone's own management, not to a cutover.
 UNSUPPORTED = ("SOA", "ANY", "AXFR", "IXFR", "OPT", "TSIG", "TKEY", "NONE", "MAILA", "MAILB")
@@ -74,21 +74,28 @@ def check_values(
         raise ValueError("a CNAME has exactly one value")
 
 
-def check_dns_spec(spec: DnsSpec) -> None:
-    """Raise ValueError for a dns step that cannot be right, whatever the server says."""
+def check_dns_field(field: str, value: Any, earlier: dict[str, Any]) -> None:
+    """Raise ValueError for a dns step's `name`, `type` or `values` that cannot be right,
+    whatever the server says (`earlier`: the fields before it that are valid)."""
     import dns.rdatatype
 
-    zone = absolute(spec.zone, what="zone")
-    name = record_name(zone, spec.name)
-    if not name.is_subdomain(zone):
-        raise ValueError(
-            f"name {name.to_text()} is outside the zone {zone.to_text()}: "
-            "write it relative to the zone (www), or change zone:"
-        )
-    kind = record_type(spec.type)
-    if name == zone and dns.rdatatype.to_text(kind) == "CNAME":
-        raise ValueError("a zone's apex cannot be a CNAME: use A/AAAA records")
-    check_values(kind, spec.values, origin=zone)
+    if "zone" not in earlier:
+        return  # the zone's own error says it
+    zone = absolute(earlier["zone"], what="zone")
+    if field == "name":
+        name = record_name(zone, value)
+        if not name.is_subdomain(zone):
+            raise ValueError(
+                f"name {name.to_text()} is outside the zone {zone.to_text()}: "
+                "write it relative to the zone (www), or change zone:"
+            )
+    elif field == "type":
+        kind = record_type(value)
+        if "name" in earlier and record_name(zone, earlier["name"]) == zone:
+            if kind == dns.rdatatype.CNAME:
+                raise ValueError("a zone's apex cannot be a CNAME: use A/AAAA records")
+    elif field == "values" and "type" in earlier:
+        check_values(record_type(earlier["type"]), value, origin=zone)
 
 
 def check_dns_check(check: DnsCheck) -> None:

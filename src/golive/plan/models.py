@@ -19,6 +19,7 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -659,12 +660,21 @@ class DnsSpec(Model):
         description="The TTL the record has now, for the TTL warning (readiness asks the server)",
     )
 
-    @model_validator(mode="after")
-    def _valid_record(self) -> DnsSpec:
-        from golive.plan.dns import check_dns_spec  # dnspython only when a plan has one
+    @field_validator("zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from golive.plan.dns import absolute  # dnspython only when a plan has a dns step
 
-        check_dns_spec(self)
-        return self
+        absolute(value, what="zone")
+        return value
+
+    @field_validator("name", "type", "values")
+    @classmethod
+    def _record(cls, value: Any, info: ValidationInfo) -> Any:
+        from golive.plan.dns import check_dns_field
+
+        check_dns_field(info.field_name or "", value, info.data)
+        return value
 
 
 class Step(Model):
