@@ -101,4 +101,6 @@ def test_a_maintenance_page_with_both_page_and_page_file_is_an_error(tmp_path: P
 """
     )
     found = check(tmp_path, text)
-    assert len(found) == 1 and ":11:" in found[0] and "not both" in found[0], found
+    assert len(found) == 1, found
+    assert ":11:" in found[0]
+    assert "not both" in found[0]

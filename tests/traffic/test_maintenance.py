@@ -112,5 +112,6 @@ def test_a_missing_page_file_fails_the_step_and_nginx_keeps_its_routing(
     runner.plan_path.write_text(plan)
     state = runner.run(env="staging")
     error = state.step("maintenance").error or ""
-    assert "cannot read the maintenance page" in error and "nowhere.html" in error, error
+    assert "cannot read the maintenance page" in error, error
+    assert "nowhere.html" in error
     assert bodies(nginx, 5) == {"v1"}

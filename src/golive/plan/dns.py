@@ -91,9 +91,9 @@ def check_dns_field(field: str, value: Any, earlier: dict[str, Any]) -> None:
             )
     elif field == "type":
         kind = record_type(value)
-        if "name" in earlier and record_name(zone, earlier["name"]) == zone:
-            if kind == dns.rdatatype.CNAME:
-                raise ValueError("a zone's apex cannot be a CNAME: use A/AAAA records")
+        apex = "name" in earlier and record_name(zone, earlier["name"]) == zone
+        if apex and kind == dns.rdatatype.CNAME:
+            raise ValueError("a zone's apex cannot be a CNAME: use A/AAAA records")
     elif field == "values" and "type" in earlier:
         check_values(record_type(earlier["type"]), value, origin=zone)
 
