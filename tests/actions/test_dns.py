@@ -193,3 +193,32 @@ def test_an_unknown_zone_is_a_clear_failure_at_run_time(
     state = runner.run(env="staging")
     error = state.step("cutover").error or ""
     assert "not authoritative for www.nowhere.test" in error or "REFUSED" in error, error
+
+
+def test_a_dns_check_passes_only_when_every_server_answers_the_expected_values(
+    tmp_path: Path, servers: tuple[BindServer, BindServer]
+) -> None:
+    ns1, ns2 = servers
+
+    def run(expect: str) -> tuple[StepStatus, str | None]:
+        check = {"dns": "www.example.test", "expect": [expect], "servers": [ns1.server, ns2.server]}
+        text = f"""\
+golive: dns-check-test
+title: DNS check test
+people: {{ann: {{name: Ann}}}}
+environments: {{staging: {{}}}}
+steps:
+  - id: answers
+    owner: ann
+    failure: continue
+    check: {json.dumps(check)}
+"""
+        directory = tmp_path / expect
+        directory.mkdir()
+        state = PlanRunner.from_yaml(directory, text).run(env="staging")
+        return state.step("answers").status, state.step("answers").error
+
+    assert run("192.0.2.1") == (StepStatus.succeeded, None)
+    status, error = run("192.0.2.5")
+    assert status is StepStatus.failed
+    assert f"{ns1.server} answers 192.0.2.1" in (error or ""), error
