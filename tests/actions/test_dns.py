@@ -222,3 +222,27 @@ steps:
     status, error = run("192.0.2.5")
     assert status is StepStatus.failed
     assert f"{ns1.server} answers 192.0.2.1" in (error or ""), error
+
+
+def test_before_production_the_live_ttl_of_each_dns_record_is_judged(
+    tmp_path: Path, servers: tuple[BindServer, BindServer]
+) -> None:
+    from golive.report.dns_ttl import live_ttl_warnings
+
+    ns1, _ = servers
+
+    def warnings(name: str, zone: str = "example.test") -> list[str]:
+        runner = dns_plan(tmp_path, servers, {"zone": zone, "name": name, "values": ["192.0.2.2"]})
+        text = runner.plan_path.read_text().replace(
+            "    owner: ann\n", "    owner: ann\n    estimate: 10m\n"
+        )
+        runner.plan_path.write_text(text)
+        return live_ttl_warnings(runner.plan_file("staging").plan, env="staging")
+
+    (found,) = warnings("www")  # 3600 s, in a step given 10 minutes
+    assert "www.example.test. A has a TTL of 1h on its server now" in found, found
+    assert "lower the TTL 48 h before" in found
+    assert warnings("info") == []  # TXT records are not asked for A: no such record, no TTL
+    (unknown,) = warnings("www", zone="nowhere.test")
+    assert "cannot read its TTL" in unknown
+    assert ns1.server in unknown
