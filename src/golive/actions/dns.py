@@ -16,6 +16,8 @@ A provider's API (Route 53, Cloudflare...) can serve the same step later: anothe
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -83,6 +85,13 @@ class DnsAction:
         details: dict[str, Any] = dict(ctx.recorded or {})
         details.setdefault("changed", False)
         try:
+            async with asyncio.timeout(ctx.timeout):
+                return await self._cutover(ctx, details, started)
+        except TimeoutError:
+            return _failed(ctx, f"timed out after {ctx.timeout:g}s", details, started)
+
+    async def _cutover(self, ctx: StepContext, details: dict[str, Any], started: float) -> Result:
+        try:
             target = await _target(ctx)
             if "previous" not in details:  # a retry keeps what the first attempt found
                 before = await ask(
@@ -90,7 +99,10 @@ class DnsAction:
                 )
                 details.update(zone=target.zone.to_text(), name=target.name.to_text())
                 details.update(type=dns.rdatatype.to_text(target.kind), previous=before.as_json())
-                ctx.output("stdout", f"{target.shown} was: {before} (ttl {before.ttl})")
+                # on the record before the change: a person can restore it if golive dies now
+                ctx.output(STREAM, json.dumps({"event": "previous", **details}))
+                ttl = f" (ttl {before.ttl})" if before.exists else ""
+                ctx.output("stdout", f"{target.shown} was: {before}{ttl}")
             values = canonical(target.kind, target.spec.values, origin=target.zone)
             new = RecordSet(values, target.spec.ttl)
             details.update(new=new.as_json(), changed=True)  # a lost answer may hide a change
@@ -115,7 +127,8 @@ class DnsAction:
         if "previous" not in recorded:
             return Result.failure(
                 f"undo: the record set before {ctx.step.id} is not on the record (the engine "
-                "stopped mid-step): check the zone and restore it by hand"
+                "stopped mid-step): restore it by hand from the step's `dns` output line "
+                "(event previous)"
             )
         try:
             target = await _target(ctx)
@@ -245,7 +258,5 @@ def _failed(ctx: StepContext, error: str, details: dict[str, Any], started: floa
 
 
 def _clean(ctx: StepContext, details: dict[str, Any]) -> dict[str, Any]:
-    import json
-
     cleaned: dict[str, Any] = json.loads(ctx.redact(json.dumps(details)))
     return cleaned
