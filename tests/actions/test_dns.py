@@ -106,6 +106,10 @@ def test_a_dns_cutover_changes_the_record_and_waits_for_every_authoritative_serv
     assert propagation["ok"] is True
     assert set(propagation["servers"]) == {ns1.server, ns2.server}
     assert all(seconds is not None for seconds in propagation["servers"].values())
+    with open_store(runner.store_url) as store:
+        everything = json.dumps([e.data for e in store.events(state.run_id)])
+    assert ns1.key not in everything  # the canary: the key's value is nowhere on the record
+    assert '"event": "previous"' in everything  # the record set as it was, before the update
 
 
 def test_a_rollback_restores_the_exact_previous_record_set(

@@ -104,3 +104,38 @@ def test_a_maintenance_page_with_both_page_and_page_file_is_an_error(tmp_path: P
     assert len(found) == 1, found
     assert ":11:" in found[0]
     assert "not both" in found[0]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "servers: [ns1.example.com]",
+            "server: [ns1.example.com]",
+            "24:58: error: steps.answers.check: unknown key 'server' (did you mean 'servers'?)",
+        ),
+        (
+            "values: [203.0.113.7]",
+            "value: [203.0.113.7]",
+            "16:7: error: steps.cutover.dns: unknown key 'value' (did you mean 'values'?)",
+        ),
+    ],
+)
+def test_a_misspelled_key_of_a_dns_step_or_check_is_named_with_a_hint(
+    tmp_path: Path, old: str, new: str, expected: str
+) -> None:
+    found = check(tmp_path, PLAN.replace(old, new))
+    assert any(d.endswith(expected) or expected in d for d in found), found
+
+
+def test_a_misspelled_key_of_a_maintenance_page_is_named_not_its_mode(tmp_path: Path) -> None:
+    text = (
+        PLAN.split("steps:")[0]
+        + """steps:
+  - id: maintenance
+    owner: ann
+    traffic: {strategy: maintenance, pag: "<p>x</p>"}
+"""
+    )
+    (found,) = check(tmp_path, text)
+    assert "steps.maintenance.traffic: unknown key 'pag' (did you mean 'page'?)" in found
