@@ -107,9 +107,11 @@ def test_a_dns_cutover_changes_the_record_and_waits_for_every_authoritative_serv
     assert set(propagation["servers"]) == {ns1.server, ns2.server}
     assert all(seconds is not None for seconds in propagation["servers"].values())
     with open_store(runner.store_url) as store:
-        everything = json.dumps([e.data for e in store.events(state.run_id)])
-    assert ns1.key not in everything  # the canary: the key's value is nowhere on the record
-    assert '"event": "previous"' in everything  # the record set as it was, before the update
+        events = list(store.events(state.run_id))
+    assert ns1.key not in json.dumps([e.data for e in events])  # the canary: the key is nowhere
+    (before,) = [json.loads(e.data["text"]) for e in events if e.data.get("stream") == "dns"]
+    assert before["event"] == "previous"  # the record set as it was, before the update
+    assert before["previous"] == {"ttl": 3600, "values": ["192.0.2.1"]}
 
 
 def test_a_rollback_restores_the_exact_previous_record_set(
