@@ -10,8 +10,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from ruamel.yaml import YAML
 
-from golive.engine.commands import read_state
+from golive.engine.commands import mark_done, read_state
 from golive.engine.events import Outcome
 from golive.engine.state import StepStatus, UndoStatus
 from golive.store import EventStore
@@ -21,6 +22,8 @@ from golive.testing.nginx import NginxServer
 from .conftest import bodies
 
 pytestmark = pytest.mark.timeout(120)
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "gym-booking.golive.yaml"
 
 # Text that would end a block, start a directive or inject one if it were put in the config.
 HOSTILE = """<!doctype html><html><body><h1>Back soon</h1>
@@ -115,3 +118,32 @@ def test_a_missing_page_file_fails_the_step_and_nginx_keeps_its_routing(
     assert "cannot read the maintenance page" in error, error
     assert "nowhere.html" in error
     assert bodies(nginx, 5) == {"v1"}
+
+
+def test_the_example_maintenance_page_is_served_until_a_switch_routes_requests_again(
+    tmp_path: Path, nginx: NginxServer
+) -> None:
+    """The example's `maintenance-on` step, then a blue-green switch (the example's canary
+    needs minutes of load to be analysed: test_example_switch.py covers it); a manual step
+    holds the switch until the page was seen."""
+    plan = YAML(typ="safe").load(EXAMPLE.read_text(encoding="utf-8"))
+    traffic = next(s for s in plan["steps"] if s["id"] == "maintenance-on")["traffic"]
+    after = """\
+  - {id: look, owner: ann, needs: [maintenance], manual: Look at the page}
+  - id: switch
+    owner: ann
+    needs: [look]
+    traffic: {strategy: blue_green, from: blue, to: green}
+"""
+    runner = maintenance_plan(tmp_path, nginx, dict(traffic), after=after)
+    seen: list[tuple[int, str | None, str]] = []
+
+    async def look(store: EventStore, run_id: str) -> None:
+        await until(lambda: read_state(store, run_id).step("look").status is StepStatus.waiting)
+        seen.append(answer(nginx, "/book"))
+        mark_done(store, store.get_run(run_id), step="look", by="ann", note=None)
+
+    state = runner.run(env="staging", operator=look)
+    assert seen == [(503, "3600", traffic["page"])]
+    assert state.outcome is Outcome.completed, state.step("switch").error
+    assert bodies(nginx, 10) == {"v2"}
