@@ -193,7 +193,8 @@ async def _update(target: Target, records: RecordSet) -> None:
         )
     except dns.tsig.PeerError as exc:
         raise UpdateRefused(
-            f"{where} refused the TSIG key {key.name.to_text()} ({type(exc).__name__}): check the "
+            f"{where} refused the TSIG key {key.name.to_text(omit_final_dot=True)} "
+            f"({type(exc).__name__}): check the "
             "key's name, algorithm and secret"
         ) from None
     except dns.exception.Timeout:

@@ -160,6 +160,11 @@ def record_set(
     kind: dns.rdatatype.RdataType,
 ) -> RecordSet:
     code = response.rcode()
+    if code == dns.rcode.REFUSED:
+        raise DnsError(
+            f"{where} answered REFUSED for {name}: it does not serve that zone (or refuses "
+            "questions from this machine)"
+        )
     if code not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
         raise DnsError(f"{where} answered {dns.rcode.to_text(code)} for {name}")
     if not response.flags & dns.flags.AA:
