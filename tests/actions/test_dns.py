@@ -5,7 +5,8 @@ puts back exactly the record set there was (or none)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -253,3 +254,23 @@ def test_before_production_the_live_ttl_of_each_dns_record_is_judged(
     (unknown,) = warnings("www", zone="nowhere.test")
     assert "cannot read its TTL" in unknown
     assert ns1.server in unknown
+
+
+def test_a_production_run_warns_of_a_live_ttl_longer_than_the_step_before_it_starts(
+    tmp_path: Path,
+    servers: tuple[BindServer, BindServer],
+    monkeypatch: pytest.MonkeyPatch,
+    golive: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
+    ns1, ns2 = servers
+    monkeypatch.setenv("GOLIVE_TEST_DNS_KEY", ns1.key)
+    runner = dns_plan(tmp_path, servers, {"name": "www", "values": ["192.0.2.2"]})
+    text = runner.plan_path.read_text().replace("staging:", "production:")
+    text = text.replace("environments:", "policy: {never_on: []}\nenvironments:")
+    runner.plan_path.write_text(
+        text.replace("    owner: ann\n", "    owner: ann\n    estimate: 5m\n")
+    )
+    done = golive("run", runner.plan_path, "--env", "production", "--plain")
+    assert "www.example.test. A has a TTL of 1h on its server now" in done.stderr, done.stderr
+    assert done.returncode == 0, done.stdout + done.stderr  # a warning: the run goes on
+    assert ns2.query("www.example.test", "A") == ["192.0.2.2"]
