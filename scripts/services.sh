@@ -59,9 +59,20 @@ install_prometheus() {
   apt_install --no-install-recommends prometheus
 }
 
+# --- bind9 for the dns step's tests (issue 17): installed only; each test starts its own
+# `named -g -c CONF` (golive.testing.bind.BindServer) on a free loopback port, with a throwaway
+# zone and TSIG key. The system service is not started: stop it if the package started it.
+install_bind9() {
+  if command -v named >/dev/null || [ -x /usr/sbin/named ]; then return 0; fi
+  log "installing bind9 (the dns tests start their own named)"
+  apt_install --no-install-recommends bind9 bind9-utils
+  if [ -f /run/named/named.pid ]; then kill "$(cat /run/named/named.pid)" 2>/dev/null || true; fi
+}
+
 start_postgres
 start_mariadb
 install_sshd
 install_nginx
 install_prometheus
+install_bind9
 log "ready"

@@ -3,7 +3,7 @@ its new platform a real HTTP server, its approvers vote through the same command
 
 What changes from examples/gym-booking.golive.yaml: the environment points at the test servers;
 the commands the hosts run are scripts that record what they did (there is no booking-writer
-service here); the steps this golive cannot run yet (migrate's Django command, verify, traffic)
+service here); the steps this golive cannot run yet (migrate's Django command, verify, traffic, dns)
 and those that need them are left out, so the gate checks `smoke` only.
 """
 

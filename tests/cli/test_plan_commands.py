@@ -22,7 +22,7 @@ BROKEN = Path(__file__).resolve().parents[1] / "fixtures" / "broken"
 def test_check_passes_the_example_plan(golive: Golive, example_plan: Path) -> None:
     result = golive("check", example_plan)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"✓ {example_plan}: plan OK (9 steps, 0 errors, 0 warnings)" in result.stdout
+    assert f"✓ {example_plan}: plan OK (11 steps, 0 errors, 0 warnings)" in result.stdout
 
 
 def test_check_json_reports_a_clean_plan(golive: Golive, example_plan: Path) -> None:
@@ -43,7 +43,7 @@ def test_check_json_reports_each_diagnostic_with_its_position_and_rule(golive: G
     assert report["diagnostics"] == [
         {
             "file": str(plan),
-            "line": 141,
+            "line": 174,
             "column": 28,
             "severity": "error",
             "message": "steps.migrate.needs[1]: unknown step 'deploy-gren'",
@@ -124,7 +124,7 @@ def test_show_refuses_a_broken_plan_with_its_errors(golive: Golive) -> None:
     result = golive("show", plan)
     assert result.returncode == 1
     assert result.stdout == ""
-    assert result.stderr.startswith(f"{plan}:131:12: error: ")
+    assert result.stderr.startswith(f"{plan}:164:12: error: ")
     assert result.stderr.count("error:") == 1
     assert "dependency cycle: deploy-green -> smoke -> deploy-green" in result.stderr
 

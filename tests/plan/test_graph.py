@@ -14,6 +14,8 @@ from golive.plan.models import Step
 
 EXAMPLE_ORDER = [
     "announce",
+    "switch-dns",
+    "maintenance-on",
     "freeze-legacy",
     "deploy-green",
     "migrate",

@@ -118,6 +118,7 @@ class StepContext:
     wait_for_votes: Callable[[], Awaitable[Verdict]] | None = None  # gates: until decided
     step_status: Callable[[str], str | None] = lambda _step: None  # another step's status
     process_started: ProcessSink = _unrecorded  # each process started for the command
+    recorded: Mapping[str, Any] | None = None  # the details of the step's latest attempt
 
 
 class Action(Protocol):

@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import ClassVar
 
 from golive.actions.base import Result, StepContext
-from golive.plan.models import NginxSettings, Step, StepKind, TrafficSpec
+from golive.plan.models import MaintenanceSpec, NginxSettings, Step, StepKind, TrafficSpec
 from golive.plan.template import TemplateError
 from golive.traffic.config import render
+from golive.traffic.maintenance import PAGE_NAME, page_directory, page_text, render_maintenance
 from golive.traffic.nginx import Nginx, TrafficError, write_atomically
 from golive.traffic.rollout import Outcome, Rollout, back
 
@@ -37,11 +38,14 @@ class TrafficAction:
         return None
 
     async def run(self, ctx: StepContext) -> Result:
+        if isinstance(ctx.step.traffic, MaintenanceSpec):
+            return await _maintenance(ctx, ctx.step.traffic)
         started = ctx.monotonic()
         try:
             nginx, spec = self._target(ctx)
         except (TrafficError, TemplateError) as exc:
             return Result.failure(ctx.redact(str(exc)))
+        assert spec is not None, "a switch, not a maintenance page"
         rollout = Rollout(
             nginx,
             spec,
@@ -76,6 +80,11 @@ class TrafficAction:
             if kept.exists():
                 text = kept.read_text(encoding="utf-8")
                 what = f"restored the include file as it was before {ctx.step.id}"
+            elif spec is None:
+                raise TrafficError(
+                    f"no copy of the include file from before {ctx.step.id}: nginx still "
+                    "serves the maintenance page; write the routing back by hand"
+                )
             else:
                 text = render(nginx.settings, back(spec), note=f"undo of step {ctx.step.id}")
                 what = f"no copy of the include file from before {ctx.step.id}: wrote one "
@@ -88,10 +97,13 @@ class TrafficAction:
         ctx.output("stdout", ctx.redact(f"{what} (nginx reloaded in {seconds * 1000:.0f} ms)"))
         return Result(ok=True, duration=ctx.monotonic() - started)
 
-    def _target(self, ctx: StepContext) -> tuple[Nginx, TrafficSpec]:
+    def _target(self, ctx: StepContext) -> tuple[Nginx, TrafficSpec | None]:
+        """The nginx to drive, and the switch (None: a maintenance page)."""
         spec = ctx.step.traffic
         assert spec is not None, "a traffic step has a spec"
         settings = _settings(ctx)
+        if isinstance(spec, MaintenanceSpec):
+            return Nginx.from_settings(settings, render=ctx.render, workdir=ctx.workdir), None
         missing = [g for g in (spec.from_, spec.to) if g not in settings.upstreams]
         if missing:
             raise TrafficError(
@@ -134,3 +146,36 @@ async def _timed_out(rollout: Rollout, timeout: float) -> Outcome:
     except TrafficError as exc:
         return Outcome(False, f"{why}; moving traffic back to {rollout.spec.from_} failed: {exc}")
     return Outcome(False, f"{why}; traffic moved back to {rollout.spec.from_}")
+
+
+async def _maintenance(ctx: StepContext, spec: MaintenanceSpec) -> Result:
+    """Write the page, then swap in the include file that serves it, as a switch does."""
+    started = ctx.monotonic()
+    try:
+        settings = _settings(ctx)
+        nginx = Nginx.from_settings(settings, render=ctx.render, workdir=ctx.workdir)
+        source = None
+        if spec.page_file is not None:
+            source = Path(ctx.render(spec.page_file)).expanduser()
+            source = source if source.is_absolute() else ctx.workdir / source
+        page = page_text(spec, render_path=source)
+        note = f"run {ctx.run_id}, step {ctx.step.id}"
+        text = render_maintenance(settings, spec, include=nginx.include, note=note)
+        await nginx.check_alone(text)
+        _keep_before(nginx, ctx)
+        write_atomically(page_directory(nginx.include, settings) / PAGE_NAME, page.encode())
+        seconds = await nginx.apply(text)
+    except (TrafficError, TemplateError) as exc:
+        return Result.failure(ctx.redact(str(exc)), duration=ctx.monotonic() - started)
+    except OSError as exc:
+        error = f"cannot write next to {exc.filename}: {exc.strerror}"
+        return Result.failure(ctx.redact(error), duration=ctx.monotonic() - started)
+    retry = int(spec.retry_after.total_seconds())
+    figures = {"event": "maintenance", "retry_after": retry, "seconds": round(seconds, 4)}
+    ctx.output(STREAM, json.dumps(figures))
+    ctx.output(
+        "stdout",
+        f"traffic: maintenance page (503, Retry-After {retry}s) for every request "
+        f"(nginx reloaded in {seconds * 1000:.0f} ms)",
+    )
+    return Result(ok=True, duration=ctx.monotonic() - started, details={"moves": [figures]})

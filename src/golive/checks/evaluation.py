@@ -23,6 +23,7 @@ from golive.checks.tls import check_tls
 from golive.plan.models import (
     Check,
     CommandCheck,
+    DnsCheck,
     ErrorRateCheck,
     HttpCheck,
     SentryCheck,
@@ -152,6 +153,10 @@ async def _dispatch(check: Check, scope: _Scope, budget: float | None) -> CheckO
         )
     if isinstance(check, StepCheck):
         return check_step(check, step_state=scope.step_state)
+    if isinstance(check, DnsCheck):
+        from golive.checks.dns import check_dns  # dnspython only for a plan that has one
+
+        return await check_dns(check, render=render, redact=redact, timeout=limit)
     return await check_command(
         check,
         render=render,

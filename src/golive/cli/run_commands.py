@@ -142,6 +142,7 @@ def run(
     if plan_file.plan.is_production(env):
         overridden = _schedule(plan_file, override=override_policy, why=why, by=by)
         _production_readiness(plan_file, state=state, required=ready)
+        _dns_ttls(plan_file, env=env)
     with opened(state, plan, create=True) as store:
         started = start_run(
             plan_file,
@@ -204,6 +205,14 @@ def _production_readiness(plan_file: PlanFile, *, state: str | None, required: b
             f"{plan_file.path}: {why}; finish the rehearsals and checklist, or run without --ready"
         )
     console_err.print(f"warning: production run of a plan that is {why}", markup=False)
+
+
+def _dns_ttls(plan_file: PlanFile, *, env: str) -> None:
+    """Warn of a dns step whose record's TTL, asked of its server now, outlasts its step."""
+    from golive.report.dns_ttl import live_ttl_warnings  # dnspython only for dns steps
+
+    for line in live_ttl_warnings(plan_file.plan, env=env):
+        console_err.print(f"warning: {plan_file.path}: {line}", markup=False)
 
 
 @app.command()

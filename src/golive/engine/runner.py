@@ -390,6 +390,7 @@ class Engine:
             process_started=lambda pid, *, host=None, started=None: self._process_started(
                 step.id, pid, host=host, started=started, undo=undo
             ),
+            recorded=self.state.step(step.id).details,
         )
 
     def _process_started(
@@ -522,7 +523,7 @@ class Engine:
                 return
             attempt = max(1, self.state.step(step.id).attempt)
             command = self.context.redact(self.context.render(step.undo)) if step.undo else None
-            if command is None and step.kind is not StepKind.traffic:
+            if command is None and step.kind not in (StepKind.traffic, StepKind.dns):
                 self.record(UndoSkipped(step=step.id, reason="no undo defined"))
                 return
             self.record(UndoStarted(step=step.id, command=command))

@@ -139,6 +139,7 @@ class StepState:
     undo_error: str | None = None
     undo_duration: float | None = None
     processes: list[StepProcess] = field(default_factory=list)  # of the latest attempt or undo
+    details: dict[str, Any] | None = None  # the latest attempt's figures that had some
 
     @property
     def done(self) -> bool:
@@ -408,6 +409,7 @@ def _step_succeeded(state: RunState, event: StepSucceeded, at: dt.datetime) -> N
     step.exit_code, step.waiting_for = event.exit_code, []
     step.processes = []  # ended, and their end is known
     _merge_hosts(step, event.hosts)
+    step.details = event.details if event.details is not None else step.details
 
 
 def _step_failed(state: RunState, event: StepFailed, at: dt.datetime) -> None:
@@ -416,6 +418,7 @@ def _step_failed(state: RunState, event: StepFailed, at: dt.datetime) -> None:
     step.error, step.exit_code, step.finished_at = event.error, event.exit_code, at
     step.processes = []
     _merge_hosts(step, event.hosts)
+    step.details = event.details if event.details is not None else step.details
 
 
 def _merge_hosts(step: StepState, hosts: dict[str, Any] | None) -> None:

@@ -14,7 +14,14 @@ from typing import Any
 
 from golive.plan.diagnostics import Diagnostic, Hints, Severity
 from golive.plan.graph import StepGraph
-from golive.plan.models import AUDIENCES, NotificationRule, Plan, StepCheck, StepKind
+from golive.plan.models import (
+    AUDIENCES,
+    NotificationRule,
+    Plan,
+    StepCheck,
+    StepKind,
+    TrafficSpec,
+)
 from golive.plan.schedule import hypercare_findings, window_findings
 from golive.plan.shell import Quoting, quoted_problem, quoting
 from golive.plan.source import DataPath, Positions, human_path
@@ -250,8 +257,8 @@ def upstream_groups(ctx: Context) -> Iterator[Diagnostic]:
     """A traffic step's groups must be upstreams of each environment's nginx settings (an
     environment without them fails the step when it runs, saying so)."""
     for i, step in enumerate(ctx.plan.steps):
-        if step.traffic is None:
-            continue
+        if not isinstance(step.traffic, TrafficSpec):
+            continue  # none, or a maintenance page: no groups
         settings = {
             env: nginx for env in ctx.environments if (nginx := ctx.plan.environments[env].nginx)
         }
@@ -275,6 +282,42 @@ def upstream_groups(ctx: Context) -> Iterator[Diagnostic]:
                 f"canary analysis reads nginx's access log: {_envs(blind)} set none",
                 f"add access_log under environments.{blind[0]}.nginx",
                 rule="analysis-without-access-log",
+            )
+
+
+def dns_steps(ctx: Context) -> Iterator[Diagnostic]:
+    """A dns step's TSIG secret must be declared; a long TTL delays the switch and the way back
+    (caches keep answering the old values until it runs out)."""
+    rollback = ctx.plan.policy.rollback_within
+    for i, step in enumerate(ctx.plan.steps):
+        spec = step.dns
+        if spec is None:
+            continue
+        lacking = ctx.lacking("secrets", spec.tsig.secret)
+        if lacking:
+            yield ctx.error(
+                ("steps", i, "dns", "tsig", "secret"),
+                f"unknown secret '{spec.tsig.secret}' in {_envs(lacking)}",
+                f"add it under environments.{lacking[0]}.secrets: {{env: VARIABLE}}",
+                rule="unknown-secret",
+            )
+        allowed = step.timeout or step.estimate
+        if spec.current_ttl is not None and allowed and spec.current_ttl > allowed.total_seconds():
+            yield ctx.warning(
+                ("steps", i, "dns", "current_ttl"),
+                f"caches may answer the old values for {format_duration(spec.current_ttl)} "
+                f"after the switch, longer than the {format_duration(allowed)} it is given",
+                "lower the record's TTL 48 h before the go-live",
+                rule="dns-ttl",
+            )
+        if rollback is not None and spec.ttl > rollback.total_seconds():
+            yield ctx.warning(
+                ("steps", i, "dns", "ttl"),
+                f"after a rollback, caches may answer the new values for "
+                f"{format_duration(spec.ttl)}, longer than policy.rollback_within "
+                f"({format_duration(rollback)})",
+                "lower ttl: so that the way back fits the rollback budget",
+                rule="dns-ttl",
             )
 
 
@@ -469,6 +512,7 @@ RULES: tuple[Rule, ...] = (
     owners,
     host_groups,
     upstream_groups,
+    dns_steps,
     templates,
     due_dates,
     schedule,

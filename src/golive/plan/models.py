@@ -19,6 +19,7 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -68,6 +69,7 @@ class StepKind(StrEnum):
     traffic = "traffic"
     gate = "gate"
     sql = "sql"
+    dns = "dns"
 
 
 # --- amounts: "2" hosts or "25%" of them --------------------------------------------------------
@@ -241,7 +243,28 @@ class SentryCheck(CheckBase):
         return self
 
 
-CHECK_KINDS = ("http", "tls", "sql", "step", "http_error_rate", "run", "sentry")
+class DnsCheck(CheckBase):
+    """Every authoritative server answers a name with the expected values."""
+
+    dns: Text = Field(description="The name to ask for: www.example.com")
+    type: Text = Field(default="A", description="The record type: A, AAAA, CNAME, TXT...")
+    expect: Annotated[list[Text], Field(min_length=1)] = Field(
+        description="The values every server must answer (all of them, nothing else)"
+    )
+    servers: list[Text] = Field(
+        default_factory=list,
+        description="The servers to ask, host or host:port (templated; default: the zone's NS)",
+    )
+
+    @model_validator(mode="after")
+    def _valid_record(self) -> DnsCheck:
+        from golive.plan.dns import check_dns_check  # dnspython only when a plan has one
+
+        check_dns_check(self)
+        return self
+
+
+CHECK_KINDS = ("http", "tls", "sql", "step", "http_error_rate", "run", "sentry", "dns")
 
 
 def _check_kind(value: Any) -> str | None:
@@ -260,7 +283,8 @@ Check = Annotated[
     | Annotated[StepCheck, Tag("step")]
     | Annotated[ErrorRateCheck, Tag("http_error_rate")]
     | Annotated[CommandCheck, Tag("run")]
-    | Annotated[SentryCheck, Tag("sentry")],
+    | Annotated[SentryCheck, Tag("sentry")]
+    | Annotated[DnsCheck, Tag("dns")],
     Discriminator(
         _check_kind,
         custom_error_type="check_kind",
@@ -633,6 +657,100 @@ class TrafficSpec(Model):
         return DEFAULT_CANARY_STEPS if self.strategy == "canary" else (1.0,)
 
 
+class MaintenanceSpec(Model):
+    """`traffic: {strategy: maintenance}`: every request gets a page, with 503 and Retry-After."""
+
+    proxy: Literal["nginx"] = "nginx"
+    strategy: Literal["maintenance"]
+    page: Annotated[str, Field(min_length=1, max_length=200_000)] | None = Field(
+        default=None, description="The page's HTML, written in the plan"
+    )
+    page_file: Text | None = Field(
+        default=None, description="A file holding the page's HTML (templated; relative: the plan's)"
+    )
+    retry_after: Duration = Field(
+        default=dt.timedelta(minutes=10),
+        description="The Retry-After header: when clients may try again",
+    )
+
+    @model_validator(mode="after")
+    def _one_page(self) -> MaintenanceSpec:
+        if self.page is not None and self.page_file is not None:
+            raise ValueError(
+                "traffic: a maintenance page is page: HTML or page_file: PATH, not both"
+            )
+        return self
+
+
+def _traffic_mode(value: Any) -> str:
+    strategy = value.get("strategy") if isinstance(value, dict) else getattr(value, "strategy", "")
+    return "maintenance" if strategy == "maintenance" else "switch"
+
+
+TrafficKey = Annotated[
+    Annotated[TrafficSpec, Tag("switch")] | Annotated[MaintenanceSpec, Tag("maintenance")],
+    Discriminator(_traffic_mode),
+]
+
+
+class TsigKey(Model):
+    """The TSIG key that signs dynamic updates: its name, and the secret holding its value."""
+
+    name: Text = Field(description="The key's name, as the server knows it")
+    secret: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = Field(
+        description="The environment's secret holding the key (base64, as tsig-keygen prints it)"
+    )
+    algorithm: Literal[
+        "hmac-sha256", "hmac-sha512", "hmac-sha384", "hmac-sha224", "hmac-sha1", "hmac-md5"
+    ] = "hmac-sha256"
+
+
+class DnsSpec(Model):
+    """A record set changed by an RFC 2136 dynamic update; undo puts back the one before."""
+
+    zone: Text = Field(description="The zone: example.com")
+    name: Text = Field(description="The name in the zone: www, @ for the zone itself, or a FQDN")
+    type: Text = Field(default="A", description="The record type: A, AAAA, CNAME, TXT, MX...")
+    values: Annotated[list[Text], Field(min_length=1)] = Field(
+        description="The new record set's values, in zone-file form"
+    )
+    ttl: int = Field(default=300, ge=0, le=2147483647, description="The new records' TTL, seconds")
+    server: Text = Field(
+        description="The primary server that takes updates: host or host:port (templated)"
+    )
+    tsig: TsigKey
+    authoritative: list[Text] = Field(
+        default_factory=list,
+        description="The servers the propagation check asks (templated; default: the zone's NS)",
+    )
+    propagation: Duration = Field(
+        default=dt.timedelta(minutes=5),
+        description="How long every authoritative server may take to answer the new values",
+    )
+    current_ttl: int | None = Field(
+        default=None,
+        ge=0,
+        le=2147483647,
+        description="The TTL the record has now, for the TTL warning (readiness asks the server)",
+    )
+
+    @field_validator("zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from golive.plan.dns import absolute  # dnspython only when a plan has a dns step
+
+        absolute(value, what="zone")
+        return value
+
+    @field_validator("name", "type", "values")
+    @classmethod
+    def _record(cls, value: Any, info: ValidationInfo) -> Any:
+        from golive.plan.dns import check_dns_field
+
+        check_dns_field(info.field_name or "", value, info.data)
+        return value
+
+
 class Step(Model):
     """One thing to do in the deployment: exactly one action, who owns it, what it needs."""
 
@@ -646,11 +764,14 @@ class Step(Model):
     manual: bool | Text | None = Field(default=None, description="Done by a person: true or how")
     check: Check | None = None
     verify: VerifySpec | None = None
-    traffic: TrafficSpec | None = None
+    traffic: TrafficKey | None = None
     gate: Text | None = Field(
         default=None, description="A Go/No-Go decision; the value is its title"
     )
     sql: SqlStatement | None = None
+    dns: DnsSpec | None = Field(
+        default=None, description="A DNS record set changed by dynamic update (RFC 2136)"
+    )
 
     undo: Command | None = Field(
         default=None, description="How to revert this step: a command (a statement for sql)"

@@ -563,9 +563,11 @@ def _resolve(data: Any, loc: tuple[Any, ...]) -> tuple[DataPath, bool, Any]:
     path: list[str | int] = []
     node = data
     on_key = False
-    for part in loc:
+    for index, part in enumerate(loc):
         if part == "[key]":
             on_key = True
+            continue
+        if _union_tag(node, part, loc[index + 1 :]):
             continue
         inside_dict = isinstance(node, dict) and isinstance(part, str) and part in node
         inside_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
@@ -577,6 +579,23 @@ def _resolve(data: Any, loc: tuple[Any, ...]) -> tuple[DataPath, bool, Any]:
             return (*path, part), on_key, _MISSING
         # anything else is a union tag or a validator name: not part of the document
     return tuple(path), on_key, node
+
+
+_KEY_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _union_tag(node: Any, part: Any, rest: tuple[Any, ...]) -> bool:
+    """Whether `part` names the member of a tagged union (`check: {http: URL, expct: 200}` has
+    loc check.http.expct; `traffic: {strategy: maintenance, pag: x}` traffic.maintenance.pag)
+    rather than a key of the document: a key follows it, inside the same mapping."""
+    if not (isinstance(node, dict) and isinstance(part, str) and rest):
+        return False
+    following = rest[0]
+    if not (isinstance(following, str) and _KEY_NAME.match(following)):
+        return False
+    if part not in node:
+        return True
+    return not isinstance(node[part], dict | list) and (following in node or len(rest) == 1)
 
 
 _MISSING = object()
