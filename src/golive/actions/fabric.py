@@ -106,9 +106,13 @@ class FabricAction:
             redact=ctx.redact,
             monotonic=ctx.monotonic,
         )
-        if result.exit_code == 255:  # never reached the host: nothing to undo there
-            return Result(False, result.duration, None, result.output, result.error)
-        return result
+        if result.ok:
+            return result
+        # the runner's own last word ("golive: ...") says it best
+        said = [line for line in result.output.splitlines() if line.startswith("golive: ")]
+        error = said[-1].removeprefix("golive: ") if said else result.error
+        code = None if result.exit_code == 255 else result.exit_code  # 255: never reached it
+        return Result(False, result.duration, code, result.output, error)
 
 
 class _HostFanout(Fanout):

@@ -12,6 +12,7 @@ Host keys are checked strictly, as golive's own ssh steps do: against `known_hos
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -29,6 +30,16 @@ def task_of(module: Any, name: str) -> Any:
         if isinstance(value, Task) and name in (attr, attr.replace("_", "-"), value.name):
             return value
     return None
+
+
+def accepted(task: Any, args: dict[str, str]) -> dict[str, str]:
+    """The arguments the task's function takes (an undo task gets those of the step it
+    reverts that it declares; all of them if it takes **kwargs)."""
+    parameters = inspect.signature(task.body).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return args
+    names = {p.name for p in parameters}
+    return {name: value for name, value in args.items() if name in names}
 
 
 def main(argv: list[str]) -> int:
@@ -63,7 +74,7 @@ def main(argv: list[str]) -> int:
         client.load_host_keys(known)
     try:
         with connection:
-            task(connection, **spec.get("args", {}))
+            task(connection, **accepted(task, spec.get("args", {})))
     except UnexpectedExit as exc:
         result = exc.result
         print(f"golive: `{result.command}` exited {result.exited}", file=sys.stderr)
