@@ -99,7 +99,8 @@ def test_a_failing_host_fails_the_step_and_the_rollback_policy_restores_the_touc
     deploy = state.step("deploy")
     assert state.outcome is Outcome.rolled_back
     assert deploy.status is StepStatus.failed
-    assert "h002" in (deploy.error or "") and "exited 3" in (deploy.error or "")
+    assert "h002" in (deploy.error or "")
+    assert "exited 3" in (deploy.error or "")
     assert "h003" in (deploy.error or "")  # not touched: batch 1 stopped at the first failure
     assert deploy.undo is UndoStatus.succeeded
     # the exact previous state: h001 and h002 back at 1.0, h003 never touched
@@ -125,7 +126,8 @@ def test_an_unknown_host_key_fails_the_host_instead_of_trusting_it(
     state = runner.run(env="staging")
     assert state.outcome is Outcome.rolled_back
     error = state.step("deploy").error or ""
-    assert "h001: ssh: Server '[127.0.0.1]:" in error and "not found in known_hosts" in error
+    assert "h001: ssh: Server '[127.0.0.1]:" in error
+    assert "not found in known_hosts" in error
     assert state.step("deploy").hosts["h001"]["touched"] is False
     assert releases(tmp_path) == dict.fromkeys(("h001", "h002", "h003"), "1.0")
 
@@ -159,7 +161,8 @@ def test_check_names_a_missing_fabfile_and_never_runs_the_fabfile(tmp_path: Path
     )
     (errors,) = check_lines(runner)
     assert f"{runner.plan_path}:15:37: error: steps.deploy.fabric.fabfile: no fabfile at" in errors
-    assert "no fabfile at" in errors and "deploy/fabfile.py" in errors
+    assert "no fabfile at" in errors
+    assert "deploy/fabfile.py" in errors
     # a fabfile whose import would do something: check only reads it
     marker = tmp_path / "imported"
     (tmp_path / "fabfile.py").write_text(
@@ -181,4 +184,5 @@ def test_a_fabric_step_without_a_host_group_is_a_check_error(tmp_path: Path) -> 
         step="  - id: deploy\n    owner: ann\n    fabric: {task: deploy}\n    undo: roll-back\n",
     )
     (error,) = check_lines(runner)
-    assert f"{runner.plan_path}:14:" in error and "add on: GROUP" in error
+    assert f"{runner.plan_path}:14:" in error
+    assert "add on: GROUP" in error
