@@ -670,7 +670,8 @@ class Step(Model):
                 else "write how to revert it by hand in notes:"
             )
             raise ValueError(
-                f"undo: is run for {', '.join(UNDO_KINDS)} steps only, not for a {actions[0]} "
+                f"undo: is run for {', '.join(UNDO_KINDS[:-1])} and {UNDO_KINDS[-1]} steps only, "
+                f"not for a {actions[0]} "
                 f"step ({reverts})"
             )
         return self
