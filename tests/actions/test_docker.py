@@ -219,3 +219,24 @@ def test_check_names_a_missing_compose_file_and_an_unknown_service(tmp_path: Pat
     (error,) = [d.format() for d in check_plan(runner.plan_path).errors]
     assert f"{runner.plan_path}:10:" in error
     assert "compose.yaml has no service 'web' (did you mean 'webb'?)" in error
+
+
+@pytest.mark.parametrize(
+    ("reference", "problem"),
+    [
+        ("nginx", None),
+        ("nginx:1.25-alpine", None),
+        ("ghcr.io/acme/web:1.2", None),
+        ("localhost:5000/a/b@sha256:" + "a" * 64, None),
+        ("registry:5000/team/app", None),
+        ("Acme/web:1", "has upper-case letters in its name (repository names are lower-case)"),
+        ("web:1 beta", "is not an image reference (registry/name:tag or name@sha256:DIGEST)"),
+        ("web:", "is not an image reference (registry/name:tag or name@sha256:DIGEST)"),
+        ("web@sha256:abc", "is not an image reference (registry/name:tag or name@sha256:DIGEST)"),
+        (" web", "is empty or has spaces around it"),
+    ],
+)
+def test_image_references_are_read_by_dockers_grammar(reference: str, problem: str | None) -> None:
+    from golive.plan.tools import image_problem
+
+    assert image_problem(reference) == problem

@@ -24,7 +24,11 @@ if TYPE_CHECKING:
 # The grammar of docker's image references (github.com/distribution/reference).
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _LABEL = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
-_DOMAIN = rf"(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?"
+# a first part is a registry only with a dot, a port, or as localhost (else it is a name)
+_DOMAIN = (
+    rf"(?:localhost(?::[0-9]+)?|{_LABEL}(?:\.{_LABEL})+(?::[0-9]+)?|{_LABEL}:[0-9]+"
+    r"|\[[0-9a-fA-F:]+\](?::[0-9]+)?)"
+)
 IMAGE_REFERENCE = re.compile(
     rf"^(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*"
     r"(?::[\w][\w.-]{0,127})?"
