@@ -96,7 +96,7 @@ class DockerAction:
             )
         except DockerError as exc:
             return Result.failure(ctx.redact(str(exc)), duration=ctx.monotonic() - started)
-        return Result(ok=True, duration=ctx.monotonic() - started, details=details)
+        return Result(ok=True, duration=ctx.monotonic() - started, details=masked(ctx, details))
 
     async def undo(self, ctx: StepContext) -> Result | None:
         started = ctx.monotonic()
@@ -111,7 +111,22 @@ class DockerAction:
             return Result.failure(ctx.redact(str(exc)), duration=ctx.monotonic() - started)
         if details is None:
             return None
-        return Result(ok=True, duration=ctx.monotonic() - started, details=details)
+        return Result(ok=True, duration=ctx.monotonic() - started, details=masked(ctx, details))
+
+
+def masked(ctx: StepContext, details: dict[str, Any]) -> dict[str, Any]:
+    """The details as recorded: every secret value masked, wherever it is."""
+
+    def mask(value: Any) -> Any:
+        if isinstance(value, str):
+            return ctx.redact(value)
+        if isinstance(value, dict):
+            return {key: mask(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [mask(item) for item in value]
+        return value
+
+    return {key: mask(value) for key, value in details.items()}
 
 
 @dataclass
@@ -136,6 +151,10 @@ class Deployment:
             raise DockerError(f"no compose file at {compose_file} (docker.compose)")
         return cls(ctx, spec, compose_file, image)
 
+    def say(self, text: str) -> None:
+        """One line of the step's own output, masked like the commands' output."""
+        self.ctx.output("stdout", self.ctx.redact(text))
+
     @property
     def override(self) -> Path:
         return self.compose_file.parent / f".golive-{self.spec.service}.override.yaml"
@@ -149,13 +168,12 @@ class Deployment:
     # --- the step ---------------------------------------------------------------------------
 
     async def deploy(self) -> dict[str, Any]:
-        ctx = self.ctx
         if self.kept.exists():
             before = self._read_kept()
         else:
             before = await self.running()
             self._keep(before)
-        ctx.output("stdout", f"before: {self._describe(before)}")
+        self.say(f"before: {self._describe(before)}")
         if self.spec.pull:
             await self.docker("pull", self.image, what=f"cannot pull {self.image}")
         after_image = await self.image_state(self.image)
@@ -168,7 +186,7 @@ class Deployment:
             raise DockerError(
                 f"service {self.spec.service} does not run {self.image} after compose up"
             )
-        ctx.output("stdout", f"after: {self._describe(after)}")
+        self.say(f"after: {self._describe(after)}")
         return {
             "service": self.spec.service,
             "image": self.image,
@@ -182,12 +200,12 @@ class Deployment:
             return None  # the step never got as far as looking: nothing changed
         before = self._read_kept()
         if before is None:
-            self.ctx.output("stdout", f"no container before: removing {self.spec.service}")
+            self.say(f"no container before: removing {self.spec.service}")
             await self.compose("rm", "--stop", "--force", self.spec.service)
             self.override.unlink(missing_ok=True)
             return {"service": self.spec.service, "restored": None}
         reference = await self.reference_for(before)
-        self.ctx.output("stdout", f"back to {reference} ({before.id[:19]})")
+        self.say(f"back to {reference} ({before.id[:19]})")
         await self.up(reference)
         health = await self.healthy()
         now = await self.running()
@@ -242,10 +260,10 @@ class Deployment:
                         f"(exit code {state.get('ExitCode')})"
                     )
                 if health is None:
-                    ctx.output("stdout", f"{spec.service}: running (no HEALTHCHECK)")
+                    self.say(f"{spec.service}: running (no HEALTHCHECK)")
                     return "running"
                 if health != last:
-                    ctx.output("stdout", f"{spec.service}: {health}")
+                    self.say(f"{spec.service}: {health}")
                     last = health
                 if health == "healthy":
                     return "healthy"
@@ -303,7 +321,7 @@ class Deployment:
                 said = err.decode(errors="replace").strip().splitlines()
                 raise DockerError(f"{what or shown}: {said[-1] if said else 'failed'}")
             return out.decode(errors="replace")
-        ctx.output("stdout", f"$ {shown}")
+        self.say(f"$ {shown}")
         result = await run_command(
             shlex.join(argv),
             cwd=self.compose_file.parent,

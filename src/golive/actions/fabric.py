@@ -71,7 +71,9 @@ class FabricAction:
             return Result.failure(ctx.redact(f"cannot fill in the task's arguments: {exc}"))
         if not fabfile.is_file():
             return Result.failure(f"no fabfile at {fabfile} (fabric.fabfile)")
-        fanout = Fanout.of(ctx, "true", undo=undo)  # batches, failure bounds, per-host results
+        # the ssh fan-out's batches, failure bounds and per-host results (its command, `true`,
+        # is never run: each host's work is the task's process below)
+        fanout = Fanout.of(ctx, "true", undo=undo)
 
         def on(host: str) -> Awaitable[Result]:
             request = {
@@ -105,6 +107,7 @@ class FabricAction:
             output=output,
             redact=ctx.redact,
             monotonic=ctx.monotonic,
+            on_start=ctx.process_started,  # this machine's process that drives the host
         )
         if result.ok:
             return result
