@@ -29,6 +29,7 @@ ARG VERSION
 ARG HEALTHY=yes
 RUN echo $VERSION > /version && echo $HEALTHY > /healthy
 HEALTHCHECK --interval=1s --timeout=2s --retries=2 CMD ["/bin/sh", "-c", "grep -q yes /healthy"]
+STOPSIGNAL SIGKILL
 CMD ["/bin/sh", "-c", "cat /version; exec sleep 100000"]
 """
 IMAGE = "golive-test/app"
@@ -110,12 +111,13 @@ def runner_for(
     after: str = "",
     extra: str = "",
     image: str | None = None,
+    environment: str = "{}",
 ) -> PlanRunner:
     text = (
         "golive: docker-test\n"
         "title: Docker test\n"
         "people:\n  ann: {name: Ann}\n"
-        "environments:\n  staging: {}\n"
+        f"environments:\n  staging: {environment}\n"
         "steps:\n"
         "  - id: deploy\n"
         "    owner: ann\n"
@@ -196,6 +198,27 @@ def test_the_undo_uses_the_image_id_when_the_old_tag_moved(
     state = runner.run(env="staging")
     assert state.outcome is Outcome.rolled_back
     assert running(tmp_path, project) == images["1"]  # not image 3, which the tag names now
+
+
+def test_a_secret_in_the_image_reference_never_reaches_the_record(
+    tmp_path: Path, project: str, images: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docker("tag", f"{IMAGE}:2", f"{IMAGE}:canary-s3cr3t")
+    monkeypatch.setenv("GOLIVE_TEST_DOCKER_TAG", "canary-s3cr3t")
+    runner = runner_for(
+        tmp_path,
+        project,
+        "",
+        image=IMAGE + ":{{ secrets.TAG }}",
+        environment="{secrets: {TAG: {env: GOLIVE_TEST_DOCKER_TAG}}}",
+    )
+    state = runner.run(env="staging")
+    assert state.outcome is Outcome.completed, state.step("deploy").error
+    assert running(tmp_path, project) == images["2"]
+    with open_store(runner.store_url) as store:
+        everything = "".join(str(e.data) for e in store.events(state.run_id))
+    assert "canary-s3cr3t" not in everything
+    assert f"{IMAGE}:••••••" in everything
 
 
 def test_check_names_an_image_reference_that_cannot_be_parsed_with_file_and_line(
