@@ -69,10 +69,30 @@ install_bind9() {
   if [ -f /run/named/named.pid ]; then kill "$(cat /run/named/named.pid)" 2>/dev/null || true; fi
 }
 
+# --- dockerd for the docker action's tests (issue 17): Debian's docker.io, docker-compose (v1;
+# bookworm has no compose v2 plugin) and busybox-static (the tests build tiny images from it, no
+# registry needed). dockerd is started on its default socket if nothing answers there; where it
+# cannot run (no privileges, no cgroups) the docker tests skip and say why.
+docker_up() { docker info >/dev/null 2>&1; }
+install_docker() {
+  [ -x /usr/sbin/dockerd ] || { log "installing docker.io"; apt_install docker.io; }
+  command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 \
+    || { log "installing docker-compose"; apt_install docker-compose; }
+  [ -x /bin/busybox ] || apt_install busybox-static
+  if docker_up; then return 0; fi
+  log "starting dockerd"
+  mkdir -p /var/log
+  nohup /usr/sbin/dockerd --pidfile /run/golive-dockerd.pid >/var/log/golive-dockerd.log 2>&1 &
+  for _ in $(seq 1 30); do docker_up && return 0; sleep 1; done
+  log "dockerd did not start (see /var/log/golive-dockerd.log): the docker tests will skip"
+  return 0
+}
+
 start_postgres
 start_mariadb
 install_sshd
 install_nginx
 install_prometheus
 install_bind9
+install_docker
 log "ready"

@@ -172,5 +172,7 @@ def test_policy_holidays_may_be_one_region_or_several() -> None:
 
 
 def test_undo_is_refused_on_a_step_that_would_never_run_it() -> None:
-    with pytest.raises(ValueError, match="undo: is run for run and sql steps only"):
+    with pytest.raises(
+        ValueError, match="undo: is run for run, sql, fabric and ansible steps only"
+    ):
         Step.model_validate({"id": "tell", "manual": True, "undo": "tell them it is off"})

@@ -182,7 +182,7 @@ def _print_steps(plan: Plan) -> None:
         owner = step.owner or (", ".join(step.approvers) if step.kind is StepKind.gate else "-")
         critical = "[bold]" if step_id in path.steps else ""
         kind = step.kind.value + (f" on {step.on}" if step.on else "")
-        undo = "yes" if step.undo or step.kind in (StepKind.traffic, StepKind.dns) else "-"
+        undo = "yes" if step.undo or step.undoes_itself else "-"
         table.add_row(
             str(number),
             f"{critical}{step_id}",

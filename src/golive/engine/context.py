@@ -177,6 +177,14 @@ class RunContext:
             texts.update({f"env.{name}": value for name, value in step.env.items()})
             if step.sql is not None:
                 texts.update({"sql.db": step.sql.db, "sql.statement": step.sql.statement})
+            if step.fabric is not None:
+                texts.update({f"fabric.args.{k}": v for k, v in step.fabric.args.items()})
+            if step.ansible is not None:
+                texts.update(
+                    {f"ansible.extra_vars.{k}": v for k, v in step.ansible.extra_vars.items()}
+                )
+            if step.docker is not None:
+                texts["docker.image"] = step.docker.image
             for key, text in texts.items():
                 if not isinstance(text, str):
                     continue

@@ -523,7 +523,7 @@ class Engine:
                 return
             attempt = max(1, self.state.step(step.id).attempt)
             command = self.context.redact(self.context.render(step.undo)) if step.undo else None
-            if command is None and step.kind not in (StepKind.traffic, StepKind.dns):
+            if command is None and not step.undoes_itself:
                 self.record(UndoSkipped(step=step.id, reason="no undo defined"))
                 return
             self.record(UndoStarted(step=step.id, command=command))

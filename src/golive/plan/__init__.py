@@ -64,7 +64,9 @@ def check_plan(path: Path, *, env: str | None = None) -> CheckResult:
             raise UsageError(
                 f"{path}: no environment '{env}' (known: {known})" + (f"; {hint}" if hint else "")
             )
-        diagnostics.extend(lint(document.plan, document.data, document.positions, env))
+        diagnostics.extend(
+            lint(document.plan, document.data, document.positions, env, directory=path.parent)
+        )
     diagnostics.sort(key=sort_key)
     return CheckResult(path, document.plan, diagnostics, document.digest, document.text)
 

@@ -10,6 +10,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from golive.plan.diagnostics import Diagnostic, Hints, Severity
@@ -36,6 +37,7 @@ class Context:
     positions: Positions
     env: str | None
     hints: Hints = field(default_factory=Hints)
+    directory: Path | None = None  # the plan's directory: files that steps name are found there
 
     lacking_cache: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
@@ -504,6 +506,13 @@ def estimates(ctx: Context) -> Iterator[Diagnostic]:
             )
 
 
+def tool_steps(ctx: Context) -> Iterator[Diagnostic]:
+    """fabric, ansible and docker steps: the files and names they refer to (plan/tools.py)."""
+    from golive.plan.tools import tool_step_findings
+
+    yield from tool_step_findings(ctx)
+
+
 RULES: tuple[Rule, ...] = (
     duplicate_ids,
     unknown_people,
@@ -513,6 +522,7 @@ RULES: tuple[Rule, ...] = (
     host_groups,
     upstream_groups,
     dns_steps,
+    tool_steps,
     templates,
     due_dates,
     schedule,
@@ -526,8 +536,13 @@ RULES: tuple[Rule, ...] = (
 
 
 def lint(
-    plan: Plan, data: dict[str, Any], positions: Positions, env: str | None
+    plan: Plan,
+    data: dict[str, Any],
+    positions: Positions,
+    env: str | None,
+    *,
+    directory: Path | None = None,
 ) -> list[Diagnostic]:
-    """Every rule's findings for a plan that validated."""
-    ctx = Context(plan, data, positions, env)
+    """Every rule's findings for a plan that validated (`directory`: where the plan is)."""
+    ctx = Context(plan, data, positions, env, directory=directory)
     return [diagnostic for rule in RULES for diagnostic in rule(ctx)]

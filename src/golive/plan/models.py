@@ -70,6 +70,15 @@ class StepKind(StrEnum):
     gate = "gate"
     sql = "sql"
     dns = "dns"
+    fabric = "fabric"
+    ansible = "ansible"
+    docker = "docker"
+
+
+# step kinds whose `undo:` the action runs (a command, a statement, a task, a playbook)
+UNDO_KINDS = ("run", "sql", "fabric", "ansible")
+# step kinds that revert themselves from what they recorded (no `undo:` key)
+SELF_UNDOING_KINDS = ("traffic", "docker", "dns")
 
 
 # --- amounts: "2" hosts or "25%" of them --------------------------------------------------------
@@ -751,6 +760,46 @@ class DnsSpec(Model):
         return value
 
 
+class FabricSpec(Model):
+    """A task of the project's fabfile, run on every host of the step's `on:` group."""
+
+    task: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$", max_length=200)] = Field(
+        description="The task's name in the fabfile (undo: names the task that reverts it)"
+    )
+    fabfile: Text = Field(
+        default="fabfile.py", description="The fabfile, relative to the plan (or cwd:)"
+    )
+    args: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], VarValue] = Field(
+        default_factory=dict, description="Keyword arguments of the task (templated)"
+    )
+
+
+class AnsibleSpec(Model):
+    """A playbook run against the step's `on:` group (undo: names the playbook that reverts it)."""
+
+    playbook: Text = Field(description="The playbook, relative to the plan (or cwd:)")
+    extra_vars: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], VarValue] = Field(
+        default_factory=dict, description="Passed as --extra-vars (templated)"
+    )
+    check_mode: bool = Field(default=False, description="Run with --check (dry run)")
+
+
+class DockerSpec(Model):
+    """`docker compose up` of one service at a new image; undo returns to the previous digests."""
+
+    service: Id = Field(description="The compose service to move to the new image")
+    image: Text = Field(description="The new image reference (templated): app:{{ release }}")
+    compose: Text = Field(
+        default="compose.yaml", description="The compose file, relative to the plan (or cwd:)"
+    )
+    project: Id | None = Field(default=None, description="The compose project name")
+    health_timeout: Duration = Field(
+        default=dt.timedelta(minutes=2),
+        description="How long to wait for the container's HEALTHCHECK to say healthy",
+    )
+    pull: bool = Field(default=True, description="Pull the image first (false: a local image)")
+
+
 class Step(Model):
     """One thing to do in the deployment: exactly one action, who owns it, what it needs."""
 
@@ -772,6 +821,9 @@ class Step(Model):
     dns: DnsSpec | None = Field(
         default=None, description="A DNS record set changed by dynamic update (RFC 2136)"
     )
+    fabric: FabricSpec | None = None
+    ansible: AnsibleSpec | None = None
+    docker: DockerSpec | None = None
 
     undo: Command | None = Field(
         default=None, description="How to revert this step: a command (a statement for sql)"
@@ -806,10 +858,16 @@ class Step(Model):
             raise ValueError(f"a step needs exactly one action ({', '.join(StepKind)}); {found}")
         if actions[0] != StepKind.gate and (self.approvers or self.checks):
             raise ValueError(f"step '{self.id}': approvers and checks belong to gate steps only")
-        if self.undo is not None and actions[0] not in (StepKind.run, StepKind.sql):
+        if self.undo is not None and actions[0] not in UNDO_KINDS:
+            reverts = (
+                "it reverts itself from what it recorded"
+                if actions[0] in SELF_UNDOING_KINDS
+                else "write how to revert it by hand in notes:"
+            )
             raise ValueError(
-                f"undo: is run for run and sql steps only, not for a {actions[0]} step "
-                "(write how to revert it by hand in notes:)"
+                f"undo: is run for {', '.join(UNDO_KINDS[:-1])} and {UNDO_KINDS[-1]} steps only, "
+                f"not for a {actions[0]} "
+                f"step ({reverts})"
             )
         return self
 
@@ -824,7 +882,12 @@ class Step(Model):
     @property
     def changes_something(self) -> bool:
         """Whether the step alters a system, so that an undo is expected."""
-        return self.kind in (StepKind.run, StepKind.sql) and self.undo is None
+        return self.kind in UNDO_KINDS and self.undo is None
+
+    @property
+    def undoes_itself(self) -> bool:
+        """Whether a rollback calls the action's undo without an `undo:` key (traffic, docker)."""
+        return self.kind in SELF_UNDOING_KINDS
 
     def quorum_of(self) -> int:
         return len(self.approvers) if self.quorum == "all" else self.quorum

@@ -1,0 +1,1 @@
+"""Plugins golive hands ansible-playbook (ANSIBLE_CALLBACK_PLUGINS points at `callback/`)."""
