@@ -174,6 +174,8 @@ class EventStore:
             else:
                 leased = {**row, "lease": lease, "now": at}
                 seq = connection.execute(queries.append_leased, leased).scalar()
+            if seq is not None:
+                self._notify(connection, {"run": run_id, "seq": seq})
         if seq is None:
             raise self._refused(run_id, lease)
         return EventRecord(seq=seq, run_id=run_id, at=at, type=type, step=step, data=data)
@@ -212,6 +214,7 @@ class EventStore:
                 for type, step, data in decoded
             ]
             seqs = connection.execute(queries.append_rows, rows).scalars().all()
+            self._notify(connection, {"run": run_id, "seq": max(seqs)})
         return [
             EventRecord(seq=seq, run_id=run_id, at=at, type=type, step=step, data=data)
             for seq, (type, step, data) in zip(seqs, decoded, strict=True)
@@ -313,6 +316,7 @@ class EventStore:
                 .values(values)
                 .returning(schema.checklist_marks.c.id)
             ).scalar_one()
+            self._notify(connection, {"plan": plan_id, "item": item})
         return ChecklistMark(int(mark_id), plan_id, item, state, by, note, at)
 
     def checklist_marks(self, plan_id: str) -> list[ChecklistMark]:
@@ -351,6 +355,12 @@ class EventStore:
             if not self._has_run(connection, candidate):
                 return candidate
         raise StoreError(f"cannot find a free run id in the state store {self.display_url}")
+
+    def _notify(self, connection: Connection, payload: dict[str, Any]) -> None:
+        """On PostgreSQL, announce a change to the LISTENing replicas when it commits."""
+        if connection.dialect.name == "postgresql":
+            text = json.dumps(payload, separators=(",", ":"))
+            connection.execute(queries.notify, {"payload": text})
 
     def _has_run(self, connection: Connection, run_id: str) -> bool:
         return connection.execute(queries.run_exists, {"run_id": run_id}).first() is not None

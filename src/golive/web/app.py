@@ -8,6 +8,9 @@ HTTPException and a request body that does not validate (422, one line per probl
 from __future__ import annotations
 
 import datetime as dt
+import os
+import secrets
+import socket
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -25,7 +28,8 @@ from golive.engine.checklist import ItemStatus, statuses
 from golive.errors import DecisionRejected, GoliveError, RunNotFound, StoreError
 from golive.store import EventStore, open_store
 from golive.store.accounts import Accounts
-from golive.web.auth import LoginLimiter, Principal, check_csrf, identify, unauthorized
+from golive.store.coordination import LoginFailures, Presence
+from golive.web.auth import Principal, check_csrf, identify, unauthorized
 from golive.web.broker import RECHECK_INTERVAL, Broker
 from golive.web.guard import MAX_BODY, Guard, Network
 from golive.web.launch import ServedPlan
@@ -44,7 +48,7 @@ class Mission:
     accounts: Accounts
     runs: Runs
     broker: Broker
-    limiter: LoginLimiter
+    limiter: LoginFailures
     templates: Jinja2Templates
     state_url: str
     plans: dict[str, ServedPlan]
@@ -121,6 +125,11 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
+def replica_id() -> str:
+    """This process among the replicas of mission control on one store."""
+    return f"{socket.gethostname()[:80]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
 def create_app(
     state_url: str,
     *,
@@ -142,6 +151,7 @@ def create_app(
         interval=poll_interval,
         recheck=accounts.live_credentials,
         recheck_interval=recheck_interval,
+        presence=Presence(store, replica=replica_id()),
     )
 
     @asynccontextmanager
@@ -167,7 +177,7 @@ def create_app(
         accounts,
         runs,
         broker,
-        LoginLimiter(),
+        LoginFailures(store),
         templates,
         state_url,
         dict(plans or {}),
