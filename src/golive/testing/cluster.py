@@ -26,7 +26,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -210,6 +212,100 @@ http {{
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+@dataclass(frozen=True)
+class Received:
+    seq: int
+    type: str
+    at: float  # time.monotonic() when its bytes were read
+    data: str
+
+
+class Follower:
+    """A watcher of a run's live stream, in a thread, that reconnects as a browser does: after
+    a dropped stream it asks again with `Last-Event-ID` (the last seq it received), through the
+    same `url` (nginx, which picks a live replica)."""
+
+    def __init__(self, url: str, run_id: str, token: str, *, after: int | None = None) -> None:
+        self.url, self.run_id, self.token, self.after = url, run_id, token, after
+        self.received: list[Received] = []
+        self.connections = 0  # streams opened (1 + reconnections)
+        self.presence: list[list[str]] = []
+        self._stop = threading.Event()
+        self._response: httpx.Response | None = None
+        self._thread = threading.Thread(target=self._follow, daemon=True)
+
+    def start(self) -> Follower:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        response = self._response
+        if response is not None:
+            with contextlib.suppress(Exception):
+                response.close()
+        self._thread.join(10)
+
+    @property
+    def seqs(self) -> list[int]:
+        return [r.seq for r in self.received]
+
+    def wait(self, predicate: Callable[[Follower], bool], timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate(self):
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"the watcher did not see it in {timeout} s: it received {self.seqs} over "
+                    f"{self.connections} connection(s)"
+                )
+            time.sleep(0.01)
+
+    def _follow(self) -> None:
+        while not self._stop.is_set():
+            headers = {"Authorization": f"Bearer {self.token}", "Accept": "text/event-stream"}
+            params = {}
+            if self.received:
+                headers["Last-Event-ID"] = str(self.received[-1].seq)
+            elif self.after is not None:
+                params["after"] = str(self.after)
+            path = f"{self.url}/api/runs/{self.run_id}/stream"
+            try:
+                timeout = httpx.Timeout(5.0, read=30.0)  # a keep-alive comes every 15 s
+                asked = httpx.stream("GET", path, headers=headers, params=params, timeout=timeout)
+                with asked as response:
+                    if response.status_code != 200:
+                        time.sleep(0.2)
+                        continue
+                    self.connections += 1
+                    self._read(response)
+            except (httpx.HTTPError, RuntimeError):  # dropped (RuntimeError: closed by stop)
+                pass
+            finally:
+                self._response = None
+            time.sleep(0.1)  # a browser's EventSource waits a moment too
+
+    def _read(self, response: httpx.Response) -> None:
+        buffer = ""
+        self._response = response
+        for text in response.iter_text():
+            buffer += text
+            *messages, buffer = buffer.split("\n\n")
+            for message in messages:
+                fields: dict[str, str] = {}
+                for line in message.split("\n"):
+                    name, _, value = line.partition(": ")
+                    fields[name] = value
+                if fields.get("event") == "presence":
+                    watchers = json.loads(fields.get("data", "{}")).get("watchers", [])
+                    self.presence.append(sorted(w["user"] for w in watchers))
+                elif "id" in fields:
+                    received = Received(
+                        int(fields["id"]), fields.get("event", ""), time.monotonic(),
+                        fields.get("data", ""),
+                    )  # fmt: skip
+                    self.received.append(received)
 
 
 def _serve(directory: Path, state: str, index: int, plans: list[Path], detach: bool) -> Replica:
