@@ -165,19 +165,23 @@ class Broker:
             self._notify_plan(plan_id, sse(event="checklist", data={"item": item}))
 
     async def close(self) -> None:
-        if self._listening is not None:
-            self._listening.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listening
-            self._listening = None
         for channel in self._channels.values():
             for subscription in channel.subscribers:
                 subscription.close()
+            # Empty, so that a tail ends even if its cancellation is lost (wait_for in 3.11
+            # swallows one that comes as the wake-up it waits for is set).
+            channel.subscribers.clear()
+            channel.wake.set()
             if channel.task is not None:
                 channel.task.cancel()
         tasks = [c.task for c in self._channels.values() if c.task is not None]
         await asyncio.gather(*tasks, return_exceptions=True)
         self._channels.clear()
+        if self._listening is not None:
+            self._listening.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listening
+            self._listening = None
         if self.presence is not None:
             with contextlib.suppress(GoliveError):
                 await asyncio.to_thread(self.presence.leave)
