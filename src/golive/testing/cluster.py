@@ -90,14 +90,18 @@ class Cluster:
         replicas: int = 2,
         plans: list[Path] | None = None,
         detach: bool = False,
+        serve_args: list[str] | None = None,
     ) -> Cluster:
         """Start `replicas` replicas on free ports, then nginx in front of them; each has
-        answered /api/health before this returns. `detach`: the processes outlive this one."""
+        answered /api/health before this returns. `detach`: the processes outlive this one;
+        `serve_args`: more options of `golive serve` (e.g. --no-listen)."""
         directory.mkdir(parents=True, exist_ok=True)
         cluster = cls(directory, state, free_port())
         try:
             for index in range(replicas):
-                cluster.replicas.append(_serve(directory, state, index, plans or [], detach))
+                cluster.replicas.append(
+                    _serve(directory, state, index, plans or [], detach, serve_args or [])
+                )
             for replica in cluster.replicas:
                 _wait_healthy(replica)
             cluster._start_nginx()
@@ -308,7 +312,9 @@ class Follower:
                     self.received.append(received)
 
 
-def _serve(directory: Path, state: str, index: int, plans: list[Path], detach: bool) -> Replica:
+def _serve(
+    directory: Path, state: str, index: int, plans: list[Path], detach: bool, extra: list[str]
+) -> Replica:
     port = free_port()
     log = directory / f"replica-{index}.log"
     command = [
@@ -317,6 +323,7 @@ def _serve(directory: Path, state: str, index: int, plans: list[Path], detach: b
     ]
     for plan in plans:
         command += ["--plan", str(plan)]
+    command += extra
     with log.open("wb") as out:
         process = subprocess.Popen(
             command,

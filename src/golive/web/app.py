@@ -138,11 +138,13 @@ def create_app(
     trusted_proxies: Sequence[Network] = (),
     max_body: int = MAX_BODY,
     recheck_interval: float = RECHECK_INTERVAL,
+    listen: bool = True,
 ) -> FastAPI:
     """Mission control for the runs of the state store at `state_url` (opened now); `plans`
     are those its managers may start from the browser (`golive serve --plan`); X-Forwarded-For
     is believed from `trusted_proxies` only; a request body may have `max_body` bytes; an open
-    stream re-checks its token or session every `recheck_interval` seconds."""
+    stream re-checks its token or session every `recheck_interval` seconds; on PostgreSQL the
+    live streams are pushed by LISTEN/NOTIFY unless `listen` is False (then they poll)."""
     store = open_store(state_url)
     runs = Runs(store)
     accounts = Accounts(store)
@@ -152,6 +154,7 @@ def create_app(
         recheck=accounts.live_credentials,
         recheck_interval=recheck_interval,
         presence=Presence(store, replica=replica_id()),
+        listen=listen,
     )
 
     @asynccontextmanager
