@@ -44,9 +44,9 @@ from pathlib import Path
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).parent))
-import dashboard_fanout as fanout  # noqa: E402  (the clients and the plan of the fan-out bench)
+import dashboard_fanout as fanout  # the clients and the plan of the fan-out bench
 
-from golive.testing.cluster import Cluster  # noqa: E402
+from golive.testing.cluster import Cluster
 
 ADMIN_URL = os.environ.get(
     "GOLIVE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
