@@ -66,6 +66,7 @@ class Cluster:
     state: str
     port: int
     replicas: list[Replica] = field(default_factory=list)
+    show_upstream: bool = False  # tests: nginx names the replica of each answer (X-Upstream)
 
     @property
     def url(self) -> str:
@@ -91,12 +92,13 @@ class Cluster:
         plans: list[Path] | None = None,
         detach: bool = False,
         serve_args: list[str] | None = None,
+        show_upstream: bool = False,
     ) -> Cluster:
         """Start `replicas` replicas on free ports, then nginx in front of them; each has
         answered /api/health before this returns. `detach`: the processes outlive this one;
         `serve_args`: more options of `golive serve` (e.g. --no-listen)."""
         directory.mkdir(parents=True, exist_ok=True)
-        cluster = cls(directory, state, free_port())
+        cluster = cls(directory, state, free_port(), show_upstream=show_upstream)
         try:
             for index in range(replicas):
                 cluster.replicas.append(
@@ -118,6 +120,7 @@ class Cluster:
             f"        server 127.0.0.1:{r.port} max_fails=1 fail_timeout=5s;" for r in self.replicas
         )
         logs = self.directory / "logs"
+        upstream = "add_header X-Upstream $upstream_addr always;" if self.show_upstream else ""
         return f"""{user}worker_processes 1;
 worker_rlimit_nofile 65536;
 pid {self.nginx_pid_file};
@@ -144,6 +147,7 @@ http {{
             proxy_read_timeout 1h;
             proxy_send_timeout 1h;
             proxy_next_upstream error timeout http_502 http_503;
+            {upstream}
         }}
     }}
 }}
