@@ -134,3 +134,28 @@ def test_presence_is_shared_by_the_replicas_of_one_store(postgres_url: str, tmp_
         both, seen_by_bob, after_leaving = asyncio.run(main())
     assert seen_by_bob == both
     assert after_leaving == both[1:]
+
+
+def test_a_listen_that_fails_is_logged_without_the_password(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from golive.web.notices import Notices, listen_url
+
+    assert listen_url("sqlite:///state.db") is None
+    url = listen_url("postgresql+psycopg://postgres:canary-S3cret@127.0.0.1:5432/no_such_db")
+    assert url is not None
+    states: list[bool] = []
+    notices = Notices(url, on_notice=lambda _: None, on_state=states.append)
+
+    async def main() -> None:
+        task = asyncio.create_task(notices.run())
+        await asyncio.sleep(1.0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    with caplog.at_level("WARNING", logger="golive.web.notices"):
+        asyncio.run(main())
+    assert "LISTEN on the state store dropped" in caplog.text
+    assert "canary-S3cret" not in caplog.text
+    assert states == []  # never listened

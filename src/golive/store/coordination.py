@@ -82,8 +82,9 @@ class Presence:
     ) -> None:
         self.store, self.replica, self.lifetime = store, replica, lifetime
 
-    def publish(self, run_id: str, watchers: Iterable[Present]) -> None:
-        """This replica's watchers of the run are now `watchers` (seen now)."""
+    def publish(self, run_id: str, watchers: Iterable[Present], *, changed: bool = True) -> None:
+        """This replica's watchers of the run are now `watchers` (seen now); if they `changed`,
+        the other replicas are told (on PostgreSQL) to read them again."""
         now = self.store.now()
         rows = [
             {
@@ -103,7 +104,7 @@ class Presence:
                 connection.execute(sa.insert(presence), rows)
             stale = presence.c.seen_at < now - 4 * self.lifetime
             connection.execute(sa.delete(presence).where(presence.c.run_id == run_id, stale))
-            if connection.dialect.name == "postgresql":  # the other replicas read it again
+            if changed and connection.dialect.name == "postgresql":  # the others read it again
                 payload = json.dumps({"run": run_id, "presence": True})
                 connection.execute(queries.notify, {"payload": payload})
 

@@ -307,9 +307,10 @@ class Broker:
         local = sorted(channel.watchers)
         try:
             if channel.presence_dirty or now - channel.presence_written >= PRESENCE_REFRESH:
+                changed = channel.presence_dirty
                 channel.presence_dirty, channel.presence_written = False, now
-                await asyncio.to_thread(presence.publish, channel.run_id, local)
-                channel.presence_stale = True
+                await asyncio.to_thread(presence.publish, channel.run_id, local, changed=changed)
+                channel.presence_stale |= changed
             due = now - channel.presence_read >= (
                 PRESENCE_REFRESH if self.pushed else 2 * self.presence_interval
             )

@@ -50,6 +50,7 @@ class Notices:
         on_state: Callable[[bool], None],
     ) -> None:
         self.url = url
+        self._password = sa.make_url(url).password
         self.on_notice = on_notice
         self.on_state = on_state
         self.live = False
@@ -74,8 +75,12 @@ class Notices:
                     async for notice in connection.notifies():
                         self._notice(notice.payload)
             except psycopg.Error as exc:
-                # The password never reaches the log: psycopg's messages do not carry it.
-                log.warning("LISTEN on the state store dropped (%s): polling meanwhile", exc)
+                reason = " ".join(str(exc).split())
+                if self._password:  # never in a log, whatever the driver's message holds
+                    reason = reason.replace(str(self._password), "***")
+                log.warning(
+                    "LISTEN on the state store dropped (%s): polling it until it is back", reason
+                )
             finally:
                 self.connection = None
                 self._state(False)
