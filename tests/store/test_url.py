@@ -66,6 +66,7 @@ def test_the_public_api_is_sorted_and_complete() -> None:
     public = sorted(name for name in vars(golive.store) if not name.startswith("_"))
     modules = {
         "accounts",
+        "coordination",
         "database",
         "event_store",
         "leases",
