@@ -214,6 +214,12 @@ def serve(
         help="Mission control's address as people reach it, for the links in notifications "
         "(sets GOLIVE_PUBLIC_URL for the engines it starts).",
     ),
+    listen: bool = typer.Option(
+        True,
+        "--listen/--no-listen",
+        help="On PostgreSQL, be told of new events by LISTEN/NOTIFY (default); --no-listen "
+        "polls the store instead (e.g. behind a pooler in transaction mode, where LISTEN fails).",
+    ),
     state: str | None = StateOption,
 ) -> None:
     """Serve mission control: the live dashboard and the JSON API of the runs in the store."""
@@ -250,7 +256,7 @@ def serve(
             markup=False,
         )
     uvicorn.run(
-        create_app(url, plans=plans, trusted_proxies=proxies),
+        create_app(url, plans=plans, trusted_proxies=proxies, listen=listen),
         host=host,
         port=port,
         log_level="warning",

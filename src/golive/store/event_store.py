@@ -183,6 +183,8 @@ class EventStore:
             else:
                 leased = {**row, "lease": lease, "now": at}
                 seq = connection.execute(queries.append_leased, leased).scalar()
+            if seq is not None:
+                self._notify(connection, {"run": run_id, "seq": seq})
         if seq is None:
             raise self._refused(run_id, lease)
         return EventRecord(
@@ -232,6 +234,7 @@ class EventStore:
                 hashes.append(chained)
                 prev = chained
             seqs = connection.execute(queries.append_rows, rows).scalars().all()
+            self._notify(connection, {"run": run_id, "seq": max(seqs)})
         return [
             EventRecord(seq=seq, run_id=run_id, at=at, type=type, step=step, data=data, hash=hash_)
             for seq, (type, step, data), hash_ in zip(seqs, decoded, hashes, strict=True)
@@ -333,6 +336,7 @@ class EventStore:
                 .values(values)
                 .returning(schema.checklist_marks.c.id)
             ).scalar_one()
+            self._notify(connection, {"plan": plan_id, "item": item})
         return ChecklistMark(int(mark_id), plan_id, item, state, by, note, at)
 
     def checklist_marks(self, plan_id: str) -> list[ChecklistMark]:
@@ -371,6 +375,12 @@ class EventStore:
             if not self._has_run(connection, candidate):
                 return candidate
         raise StoreError(f"cannot find a free run id in the state store {self.display_url}")
+
+    def _notify(self, connection: Connection, payload: dict[str, Any]) -> None:
+        """On PostgreSQL, announce a change to the LISTENing replicas when it commits."""
+        if connection.dialect.name == "postgresql":
+            text = json.dumps(payload, separators=(",", ":"))
+            connection.execute(queries.notify, {"payload": text})
 
     def _has_run(self, connection: Connection, run_id: str) -> bool:
         return connection.execute(queries.run_exists, {"run_id": run_id}).first() is not None

@@ -161,3 +161,11 @@ def with_id_prefix(query: sa.Select[Any], prefix: str) -> sa.Select[Any]:
     return query.where(sa.func.substr(runs.c.id, 1, len(prefix)) == prefix).order_by(
         sa.case((runs.c.id == prefix, 0), else_=1), runs.c.created_at, runs.c.id
     )
+
+
+# PostgreSQL only: an append announces itself to the mission control replicas that LISTEN
+# (web/notices.py), in the append's transaction, so the notice is sent when it commits and never
+# for an append rolled back. NOTIFY reaches the sessions of the same database: one channel per
+# store. The payload is JSON: {"run": id, "seq": n} (a checklist mark: {"plan": id, "item": id}).
+NOTIFY_CHANNEL = "golive_events"
+notify = sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, sa.bindparam("payload", type_=sa.Text())))

@@ -149,3 +149,29 @@ feedback_tokens = sa.Table(
     sa.Column("token", sa.String(64), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+# Several `golive serve` replicas on one store (migration 0008): what they must agree on lives
+# here, not in a process. A failed login is a row (the login rate limit counts them per user
+# name and per client address); the watchers of a run are rows per replica, rewritten while
+# they watch and ignored once `seen_at` is older than the presence lifetime (a killed replica).
+login_failures = sa.Table(
+    "login_failures",
+    metadata,
+    sa.Column("id", SEQ_TYPE, sa.Identity(), primary_key=True),
+    sa.Column("key", sa.Text(), nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index(None, "key", "at"),
+    sqlite_autoincrement=True,
+)
+
+presence = sa.Table(
+    "presence",
+    metadata,
+    sa.Column("replica", sa.String(128), primary_key=True),
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    sa.Column("user_name", sa.String(64), primary_key=True),
+    sa.Column("person", sa.Text(), nullable=True),
+    sa.Column("name", sa.Text(), nullable=False),
+    sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index(None, "run_id", "seen_at"),
+)

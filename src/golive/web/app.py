@@ -8,6 +8,9 @@ HTTPException and a request body that does not validate (422, one line per probl
 from __future__ import annotations
 
 import datetime as dt
+import os
+import secrets
+import socket
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -25,7 +28,8 @@ from golive.engine.checklist import ItemStatus, statuses
 from golive.errors import DecisionRejected, GoliveError, RunNotFound, StoreError
 from golive.store import EventStore, open_store
 from golive.store.accounts import Accounts
-from golive.web.auth import LoginLimiter, Principal, check_csrf, identify, unauthorized
+from golive.store.coordination import LoginFailures, Presence
+from golive.web.auth import Principal, check_csrf, identify, unauthorized
 from golive.web.broker import RECHECK_INTERVAL, Broker
 from golive.web.guard import MAX_BODY, Guard, Network
 from golive.web.launch import ServedPlan
@@ -44,7 +48,7 @@ class Mission:
     accounts: Accounts
     runs: Runs
     broker: Broker
-    limiter: LoginLimiter
+    limiter: LoginFailures
     templates: Jinja2Templates
     state_url: str
     plans: dict[str, ServedPlan]
@@ -121,6 +125,11 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
+def replica_id() -> str:
+    """This process among the replicas of mission control on one store."""
+    return f"{socket.gethostname()[:80]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
 def create_app(
     state_url: str,
     *,
@@ -129,11 +138,13 @@ def create_app(
     trusted_proxies: Sequence[Network] = (),
     max_body: int = MAX_BODY,
     recheck_interval: float = RECHECK_INTERVAL,
+    listen: bool = True,
 ) -> FastAPI:
     """Mission control for the runs of the state store at `state_url` (opened now); `plans`
     are those its managers may start from the browser (`golive serve --plan`); X-Forwarded-For
     is believed from `trusted_proxies` only; a request body may have `max_body` bytes; an open
-    stream re-checks its token or session every `recheck_interval` seconds."""
+    stream re-checks its token or session every `recheck_interval` seconds; on PostgreSQL the
+    live streams are pushed by LISTEN/NOTIFY unless `listen` is False (then they poll)."""
     store = open_store(state_url)
     runs = Runs(store)
     accounts = Accounts(store)
@@ -142,6 +153,8 @@ def create_app(
         interval=poll_interval,
         recheck=accounts.live_credentials,
         recheck_interval=recheck_interval,
+        presence=Presence(store, replica=replica_id()),
+        listen=listen,
     )
 
     @asynccontextmanager
@@ -167,7 +180,7 @@ def create_app(
         accounts,
         runs,
         broker,
-        LoginLimiter(),
+        LoginFailures(store),
         templates,
         state_url,
         dict(plans or {}),

@@ -1,4 +1,4 @@
-"""Who is asking: API tokens, login sessions, CSRF protection and the login rate limit.
+"""Who is asking: API tokens, login sessions, CSRF protection.
 
 A request authenticates with `Authorization: Bearer TOKEN` (scripts, the CLI) or with the
 session cookie set at login (browsers). A state-changing request that relies on the cookie
@@ -9,6 +9,10 @@ The cookie is HttpOnly and SameSite=Strict, and Secure whenever the request came
 or to a host that is not the loopback address: a browser never sends it over plain HTTP to
 another machine. Plain HTTP is fine on 127.0.0.1 / localhost only; put TLS (a reverse proxy
 that sets X-Forwarded-Proto) in front of `golive serve` to use it from other machines.
+
+Nothing here is held in the process: sessions and tokens are in the store, and a session's CSRF
+token is derived from it, so any replica of `golive serve` checks what another one issued (the
+login rate limit is in the store too: store/coordination.py).
 """
 
 from __future__ import annotations
@@ -16,9 +20,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
-import threading
-import time
-from collections import defaultdict, deque
 from dataclasses import dataclass
 
 from fastapi import HTTPException, Request, Response
@@ -130,36 +131,3 @@ def set_session_cookie(request: Request, response: Response, session: str) -> No
 
 def clear_session_cookie(response: Response) -> None:
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
-
-
-class LoginLimiter:
-    """At most `failures` failed logins per user name and per client address in `window`
-    seconds; then 429 until the oldest failure leaves the window."""
-
-    def __init__(self, *, failures: int = 5, window: float = 300.0) -> None:
-        self.failures, self.window = failures, window
-        self._seen: dict[str, deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
-
-    def wait(self, keys: list[str]) -> float:
-        """Seconds to wait before another try; 0 if one is allowed now."""
-        now = time.monotonic()
-        with self._lock:
-            longest = 0.0
-            for key in keys:
-                seen = self._seen[key]
-                while seen and seen[0] <= now - self.window:
-                    seen.popleft()
-                if len(seen) >= self.failures:
-                    longest = max(longest, seen[0] + self.window - now)
-            return longest
-
-    def failed(self, keys: list[str]) -> None:
-        now = time.monotonic()
-        with self._lock:
-            for key in keys:
-                self._seen[key].append(now)
-
-    def succeeded(self, key: str) -> None:
-        with self._lock:
-            self._seen.pop(key, None)

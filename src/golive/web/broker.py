@@ -1,9 +1,14 @@
 """The live stream's broker: one tail of the store per watched run, fanned out to every watcher.
 
-However many browsers watch a run, the store is read once per run: a tail task per watched run
-calls `Runs.sync` every `interval` seconds (at once when this process appended an event), and
-each new event is encoded as one Server-Sent Events message, once, and queued for every
-subscriber. The broker also knows who watches each run now (presence), and tells the watchers
+However many browsers watch a run, the store is read once per run and per replica: a tail task
+per watched run calls `Runs.sync` (read the events after the last seq) when PostgreSQL notifies
+an append (web/notices.py: one LISTEN connection per process), when this process appended an
+event, and, as the fallback, every `interval` seconds on SQLite or while the LISTEN connection
+is down; with notices live it still reads every `resync_interval` seconds, in case. Each new
+event is encoded as one Server-Sent Events message, once, and queued for every subscriber.
+
+The broker knows who watches each run here, and with a `presence` (the store's, shared by
+every replica of `golive serve`) who watches it anywhere ("watching now"); it tells the watchers
 when that changes, at most every `presence_interval` seconds. Every `recheck_interval` seconds
 it asks the accounts, in one look for all of a run's watchers, whether each watcher's token or
 session is still valid: the stream of a revoked token, an ended session or a disabled user
@@ -23,19 +28,18 @@ from typing import Any
 
 from golive.errors import GoliveError
 from golive.store import EventRecord
+from golive.store.coordination import Presence, Present
+from golive.web.notices import Notices, listen_url
 from golive.web.runs import Runs, event_json
 
 HEARTBEAT = 15.0  # every so many seconds, a keep-alive comment to every watcher
 KEEP_ALIVE = b": keep-alive\n\n"
 RECHECK_INTERVAL = 2.0  # seconds between two checks of the watchers' tokens and sessions
 QUEUE_LIMIT = 5000  # a watcher this far behind is dropped; its browser reconnects and catches up
+RESYNC_INTERVAL = 5.0  # with notices live, read each watched run anyway this often
+PRESENCE_REFRESH = 5.0  # rewrite this replica's watchers in the store this often (lifetime 15 s)
 
-
-@dataclass(frozen=True, order=True)
-class Watcher:
-    user: str
-    person: str | None
-    name: str
+Watcher = Present  # who watches: user, person, name
 
 
 def sse(*, event: str, data: Any, seq: int | None = None) -> bytes:
@@ -87,6 +91,12 @@ class Channel:
     presence_sent: float = 0.0
     heartbeat_sent: float = field(default_factory=time.monotonic)
     rechecked: float = field(default_factory=time.monotonic)
+    stale: bool = True  # new events may be in the store: read them at the next turn
+    synced: float = 0.0
+    seen: list[Watcher] = field(default_factory=list)  # everyone watching, on every replica
+    presence_stale: bool = True  # another replica's watchers changed: read them again
+    presence_read: float = 0.0
+    presence_written: float = 0.0
 
 
 class Broker:
@@ -100,28 +110,81 @@ class Broker:
         presence_interval: float = 0.5,
         recheck: Callable[[set[str]], set[str]] | None = None,
         recheck_interval: float = RECHECK_INTERVAL,
+        presence: Presence | None = None,
+        listen: bool = True,
+        resync_interval: float = RESYNC_INTERVAL,
     ) -> None:
         self.runs = runs
         self.interval = interval
         self.presence_interval = presence_interval
         self.recheck = recheck  # of these credentials, those still valid
         self.recheck_interval = recheck_interval
+        self.presence = presence
+        self.resync_interval = resync_interval
         self._channels: dict[str, Channel] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        url = listen_url(runs.store.url) if listen else None
+        self.notices = (
+            Notices(url, on_notice=self._on_notice, on_state=self._on_notices)
+            if url is not None
+            else None
+        )
+        self._listening: asyncio.Task[None] | None = None
         runs.listener = self._from_any_thread
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        if self.notices is not None and self._listening is None:
+            self._listening = self._loop.create_task(self.notices.run())
+
+    @property
+    def pushed(self) -> bool:
+        """PostgreSQL notifies appends to this process now (else the tails poll)."""
+        return self.notices is not None and self.notices.live
+
+    def _on_notices(self, live: bool) -> None:
+        # Started or stopped listening: either way, read every watched run from its last seq
+        # now (what committed while nobody listened), and poll or wait for notices from here.
+        for channel in self._channels.values():
+            channel.stale = channel.presence_stale = True
+            channel.wake.set()
+
+    def _on_notice(self, notice: dict[str, Any]) -> None:
+        run_id = notice.get("run")
+        if isinstance(run_id, str):
+            channel = self._channels.get(run_id)
+            if channel is not None:
+                if "presence" in notice:
+                    channel.presence_stale = True
+                else:
+                    channel.stale = True
+                channel.wake.set()
+            return
+        plan_id, item = notice.get("plan"), notice.get("item")
+        if isinstance(plan_id, str) and isinstance(item, str):
+            self._notify_plan(plan_id, sse(event="checklist", data={"item": item}))
 
     async def close(self) -> None:
         for channel in self._channels.values():
             for subscription in channel.subscribers:
                 subscription.close()
+            # Empty, so that a tail ends even if its cancellation is lost (wait_for in 3.11
+            # swallows one that comes as the wake-up it waits for is set).
+            channel.subscribers.clear()
+            channel.wake.set()
             if channel.task is not None:
                 channel.task.cancel()
         tasks = [c.task for c in self._channels.values() if c.task is not None]
         await asyncio.gather(*tasks, return_exceptions=True)
         self._channels.clear()
+        if self._listening is not None:
+            self._listening.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listening
+            self._listening = None
+        if self.presence is not None:
+            with contextlib.suppress(GoliveError):
+                await asyncio.to_thread(self.presence.leave)
 
     async def subscribe(
         self, run_id: str, watcher: Watcher, *, after: int | None, credential: str = ""
@@ -156,25 +219,37 @@ class Broker:
             channel.wake.set()
 
     def watchers(self, run_id: str) -> list[Watcher]:
+        """Who watches the run: here, and on every replica if the presence is in the store."""
         channel = self._channels.get(run_id)
-        return sorted(channel.watchers) if channel is not None else []
+        here = sorted(channel.watchers) if channel is not None else []
+        if self.presence is None:
+            return here
+        if channel is not None and not channel.presence_stale:
+            return sorted(set(channel.seen) | set(here))
+        try:
+            return sorted(set(self.presence.watching(run_id)) | set(here))
+        except GoliveError:
+            return here
 
     def presence_message(self, run_id: str) -> bytes:
-        watching = [
-            {"user": w.user, "person": w.person, "name": w.name} for w in self.watchers(run_id)
-        ]
+        """Who watches the run, as last read (never waits for the store)."""
+        channel = self._channels.get(run_id)
+        here = set(channel.watchers) | set(channel.seen) if channel is not None else set()
+        watching = [{"user": w.user, "person": w.person, "name": w.name} for w in sorted(here)]
         return sse(event="presence", data={"watchers": watching})
 
     def wake(self, run_id: str) -> None:
         """Read the run's new events now (this process just appended one)."""
         channel = self._channels.get(run_id)
         if channel is not None:
+            channel.stale = True
             channel.wake.set()
 
     def notify_plan(self, plan_id: str, item: str) -> None:
-        """Tell the watchers of the go-live's runs that a checklist item changed."""
+        """Tell the watchers of the go-live's runs that a checklist item changed (with notices
+        live, PostgreSQL tells every replica, this one included)."""
         message = sse(event="checklist", data={"item": item})
-        if self._loop is None:
+        if self._loop is None or self.pushed:
             return
         self._loop.call_soon_threadsafe(self._notify_plan, plan_id, message)
 
@@ -222,26 +297,67 @@ class Broker:
             if subscription.credential and subscription.credential not in valid:
                 subscription.cut()
 
+    async def _presence(self, channel: Channel, now: float) -> None:
+        """Write this replica's watchers, read everyone's, and tell the watchers if it changed."""
+        presence = self.presence
+        if presence is None:
+            channel.presence_dirty, channel.presence_sent = False, now
+            self._push_all(channel, self.presence_message(channel.run_id))
+            return
+        local = sorted(channel.watchers)
+        try:
+            if channel.presence_dirty or now - channel.presence_written >= PRESENCE_REFRESH:
+                changed = channel.presence_dirty
+                channel.presence_dirty, channel.presence_written = False, now
+                await asyncio.to_thread(presence.publish, channel.run_id, local, changed=changed)
+                channel.presence_stale |= changed
+            due = now - channel.presence_read >= (
+                PRESENCE_REFRESH if self.pushed else 2 * self.presence_interval
+            )
+            if channel.presence_stale or due:
+                channel.presence_stale, channel.presence_read = False, now
+                everyone = await asyncio.to_thread(presence.watching, channel.run_id)
+            else:
+                everyone = channel.seen
+        except GoliveError:  # the store hiccuped: look again at the next turn
+            return
+        everyone = sorted(set(everyone) | set(local))
+        channel.presence_sent = now
+        if everyone != channel.seen:
+            channel.seen = everyone
+            self._push_all(channel, self.presence_message(channel.run_id))
+
+    @staticmethod
+    def _push_all(channel: Channel, message: bytes) -> None:
+        for subscription in list(channel.subscribers):
+            subscription.push(0, message)
+
     async def _tail(self, channel: Channel) -> None:
         while channel.subscribers:
-            with contextlib.suppress(GoliveError):  # the store hiccuped: look again shortly
-                await asyncio.to_thread(self.runs.sync, channel.run_id)
+            channel.wake.clear()  # before reading: a notice from now on wakes the next turn
             now = time.monotonic()
-            if channel.presence_dirty and now - channel.presence_sent >= self.presence_interval:
-                channel.presence_dirty, channel.presence_sent = False, now
-                message = self.presence_message(channel.run_id)
-                for subscription in list(channel.subscribers):
-                    subscription.push(0, message)
+            if channel.stale or not self.pushed or now - channel.synced >= self.resync_interval:
+                channel.stale, channel.synced = False, now
+                try:
+                    await asyncio.to_thread(self.runs.sync, channel.run_id)
+                except GoliveError:  # the store hiccuped: look again shortly
+                    channel.stale = True
+            if now - channel.presence_sent >= self.presence_interval and (
+                channel.presence_dirty or channel.presence_stale or self.presence is not None
+            ):
+                await self._presence(channel, now)
             if now - channel.heartbeat_sent >= HEARTBEAT:
                 # One timer per run rather than one per watcher and message.
                 channel.heartbeat_sent = now
-                for subscription in list(channel.subscribers):
-                    subscription.push(0, KEEP_ALIVE)
+                self._push_all(channel, KEEP_ALIVE)
             if now - channel.rechecked >= self.recheck_interval:
                 channel.rechecked = now
                 await self._recheck(channel)
-            channel.wake.clear()
+            timeout = self.interval if not self.pushed else self.presence_interval
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(channel.wake.wait(), self.interval)
+                await asyncio.wait_for(channel.wake.wait(), timeout)
         if not channel.subscribers and self._channels.get(channel.run_id) is channel:
             del self._channels[channel.run_id]
+        if self.presence is not None:
+            with contextlib.suppress(GoliveError):
+                await asyncio.to_thread(self.presence.publish, channel.run_id, [])

@@ -30,9 +30,10 @@ from golive.engine.commands import read_state, run_plan
 from golive.engine.events import IssueCommented, IssueRaised, Severity, encode
 from golive.errors import RunNotFound
 from golive.store import EventStore
+from golive.store.coordination import LoginFailures
 from golive.store.feedback import feedback_token, token_matches
 from golive.web.app import Mission, mission
-from golive.web.auth import LoginLimiter, check_same_origin
+from golive.web.auth import check_same_origin
 
 router = APIRouter(include_in_schema=False)
 api_router = APIRouter(prefix="/api")
@@ -67,13 +68,10 @@ class Refused(Exception):
         self.status, self.message, self.headers = status, message, headers or {}
 
 
-def limiter(request: Request) -> LoginLimiter:
-    """The app's per-address limit on reports (made on first use; tests may replace it)."""
-    found: LoginLimiter | None = getattr(request.app.state, "feedback_limiter", None)
-    if found is None:
-        found = LoginLimiter(failures=REPORTS, window=WINDOW)
-        request.app.state.feedback_limiter = found
-    return found
+def limiter(store: EventStore) -> LoginFailures:
+    """The per-address limit on reports, counted in the store so that every replica of
+    `golive serve` on it shares one count."""
+    return LoginFailures(store, failures=REPORTS, window=WINDOW)
 
 
 CLOSED = "this go-live's hypercare is over: reports are closed; reach the team another way"
@@ -113,10 +111,10 @@ def _report(fields: dict[str, Any]) -> Report:
     return Report(what.strip(), contact.strip() if contact else None, Severity(severity))
 
 
-def _admit(request: Request) -> None:
+def _admit(request: Request, store: EventStore) -> None:
     address = request.client.host if request.client else "unknown"
     keys = [f"feedback:{address}"]
-    rate = limiter(request)
+    rate = limiter(store)
     wait = rate.wait(keys)
     if wait > 0:
         seconds = int(wait) + 1
@@ -199,7 +197,7 @@ async def feedback_post_form(
     check_same_origin(request)
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     try:
-        _admit(request)
+        _admit(request, m.store)
         number = record_report(m, run_id, _report(form))
     except Refused as refused:
         context = {"title": title, "error": refused.message, "sent": None, "form": form}
@@ -287,7 +285,7 @@ async def feedback_post_json(
             raise Refused(400, 'the body is not JSON: send {"what": "..."}') from None
         if not isinstance(fields, dict):
             raise Refused(400, 'the body must be a JSON object: {"what": "..."}')
-        _admit(request)
+        _admit(request, m.store)
         number = record_report(m, run_id, _report(fields))
     except Refused as refused:
         return JSONResponse({"error": refused.message}, refused.status, refused.headers)
