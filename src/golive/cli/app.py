@@ -11,9 +11,8 @@ from __future__ import annotations
 import functools
 import importlib
 from collections.abc import Callable
-from typing import ParamSpec
+from typing import Any, ParamSpec
 
-import click
 import typer
 import typer.main
 from rich.console import Console
@@ -55,12 +54,13 @@ COMMANDS = {
 
 
 class LazyGroup(TyperGroup):
-    """A Typer group whose commands are imported when one is asked for by name."""
+    """A Typer group whose commands are imported when one is asked for by name. (Click's types
+    are Any here: recent Typer has its own copy of Click, older Typer uses Click itself.)"""
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: Any) -> list[str]:
         return list(dict.fromkeys([*COMMANDS, *self.commands]))
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
         if cmd_name not in self.commands:
             module = COMMANDS.get(cmd_name)
             for name in (module,) if module else MODULES:
@@ -68,9 +68,7 @@ class LazyGroup(TyperGroup):
             self.commands.update(typer.main.get_group(app).commands)
         return self.commands.get(cmd_name)
 
-    def resolve_command(
-        self, ctx: click.Context, args: list[str]
-    ) -> tuple[str | None, click.Command | None, list[str]]:
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
         if args and args[0] not in COMMANDS:
             register()  # an unknown name: every command, for the suggestions of close names
             self.commands.update(typer.main.get_group(app).commands)
