@@ -34,10 +34,10 @@ from golive.verify.values import Canon, shown
 
 T = TypeVar("T")
 SEGMENT_ROWS = 10_000  # key values per range whose rows are read and compared (no checksums)
-CHECKSUM_ROWS = 1_000_000  # key values per range checksummed by one grouped query per side
-# with MD5 (across engines) a range costs about six times more, and one MariaDB/MySQL query runs
-# on one core: ranges of a quarter of that, PARALLEL at once, keep every core of both busy
-MD5_ROWS = 250_000
+# key values per range checksummed by one grouped query per side. A grouped query runs on one
+# core (PostgreSQL plans no parallel workers for it: it expects a group per key; MariaDB never
+# does): ranges of a quarter million keys, PARALLEL at once, keep every core of both busy
+CHECKSUM_ROWS = 250_000
 BUCKETS = 1_000  # buckets of keys per checksummed range
 PARALLEL = 4  # queries at once, per table and side
 MAX_SEGMENTS = 256  # ranges at first, at most (a sparse key makes ranges of few rows)
@@ -157,8 +157,7 @@ class _Table:
     ) -> TableReport:
         # with checksums, their counts are the first counts: no scan just to count
         first = await self.counts(rows=not self.checksums)
-        checksummed = MD5_ROWS if self.hash == "md5" else CHECKSUM_ROWS
-        spans = _spans(first, segment_rows or (checksummed if self.fast else SEGMENT_ROWS))
+        spans = _spans(first, segment_rows or (CHECKSUM_ROWS if self.fast else SEGMENT_ROWS))
         found = Found()
         self.gate = asyncio.Semaphore(PARALLEL)
 
