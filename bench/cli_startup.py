@@ -14,9 +14,9 @@ busy machine slows each alike, the median wall time of:
 Prints each median and its excess over the floor; the last line is
 `golive status: +X.XXX s over python3 -c pass`. Target (issue 18): within 0.25 s.
 
-Measured on the 2-core machine shared with 7 other sessions (load 8-16), 9 repeats: before the
-commands were loaded on demand `golive --version` +2.51 s and `golive status` +2.41 s; after,
-+0.09 s and +0.58 s. What bounds `status`: docs/design.md, "Speed".
+Measured on the 2-core machine when quiet (load about 1), 9 repeats: before the commands were
+loaded on demand `golive --version` +0.653 s and `golive status` +0.687 s; after, +0.061 s and
++0.484 s. What bounds `status`: docs/design.md, "Speed".
 """
 
 from __future__ import annotations
