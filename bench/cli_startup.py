@@ -15,8 +15,8 @@ Prints each median and its excess over the floor; the last line is
 `golive status: +X.XXX s over python3 -c pass`. Target (issue 18): within 0.25 s.
 
 Measured on the 2-core machine when quiet (load about 1), 9 repeats: before the commands were
-loaded on demand `golive --version` +0.653 s and `golive status` +0.687 s; after, +0.061 s and
-+0.484 s. What bounds `status`: docs/design.md, "Speed".
+loaded on demand `golive --version` +0.653 s and `golive status` +0.687 s; after, +0.057 s and
++0.436 s. What bounds `status`: docs/design.md, "Speed".
 """
 
 from __future__ import annotations
