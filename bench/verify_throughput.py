@@ -12,30 +12,38 @@ PostgreSQL target differs in 15 rows (10 changed, 5 missing). Times, medians of 
     as data-diff and reladiff hash rows) on each side at once, which proves nothing about where
     rows differ; and for PG->PG the same aggregate with the hash golive uses there
     (`hash_record_extended`), the floor of golive's own way;
-(c) reladiff, when `--reladiff PATH` names its command (installed in another environment: it
-    pins dependencies golive's environment does not share):
+(c) reladiff, when `--reladiff PATH` names its command, or with `--reladiff auto`, which
+    installs reladiff 0.6.0 into its own environment (it pins dependencies golive's environment
+    does not share) under ~/.cache/golive-bench/reladiff-venv on first use:
 
-        python3 -m venv /tmp/reladiff
-        /tmp/reladiff/bin/pip install 'reladiff[postgresql,mysql]==0.6.0'
-        python bench/verify_throughput.py --reladiff /tmp/reladiff/bin/reladiff
+        python bench/verify_throughput.py --reladiff auto
 
 Each tool must find exactly the 15 differences, or the benchmark stops. The runs of the tools
 are interleaved, so that a busy machine slows each alike; medians are printed.
 
-Prints rows/s and the ratios. Targets (issue 6): PG->PG within 1.5x of the floor, MariaDB->PG
-within 2x of PG->PG, and at least 2.5x reladiff's throughput.
+Prints rows/s, seconds per million rows (`--rows 10000000` shows the time growing linearly) and
+the peak RSS of the benchmark's process, in which golive runs (it stays flat: buckets of keys are
+compared by their checksums, and only differing buckets' hashes are read).
+
+Prints rows/s and the ratios. Targets (issue 18): PG->PG within 2x of the floor of its own
+hash, MariaDB->PG within 2x of PG->PG, and at least 2.5x reladiff's throughput on MariaDB->PG.
+The figures measured, and what bounds MariaDB->PG (MD5 inside MariaDB): docs/design.md, "Speed".
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
+import resource
 import statistics
 import subprocess
+import sys
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -162,6 +170,22 @@ def floor(source: str, target: str, *, record: bool = False) -> float:
             engine.dispose()
 
 
+RELADIFF = "reladiff[postgresql,mysql]==0.6.0"
+
+
+def install_reladiff() -> str:
+    """reladiff's command in its own environment, made on first use."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    venv = cache / "golive-bench" / "reladiff-venv"
+    command = venv / "bin" / "reladiff"
+    if not command.exists():
+        print(f"installing {RELADIFF} into {venv} ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", RELADIFF]
+        subprocess.run(pip, check=True)
+    return str(command)
+
+
 def reladiff(command: str, source: str, target: str) -> tuple[float, int]:
     """reladiff's time and the number of differences it printed."""
     urls = [re.sub(r"\+\w+://", "://", u) for u in (source, target)]
@@ -190,9 +214,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--reladiff", help="the reladiff command, to time it too")
+    parser.add_argument(
+        "--reladiff", help="the reladiff command to time too, or `auto` to install it"
+    )
     parser.add_argument("--keep", action="store_true", help="reuse the databases of a last run")
     options = parser.parse_args()
+    if options.reladiff == "auto":
+        options.reladiff = install_reladiff()
     if not options.keep:
         started = time.perf_counter()
         build(options.rows)
@@ -219,7 +247,8 @@ def main() -> None:
 
 def summary(rows: int, median: dict[str, float]) -> None:
     def line(label: str, seconds: float, extra: str = "") -> None:
-        print(f"{label:<38} {seconds:6.2f}s {rows / seconds:>11,.0f} rows/s  {extra}")
+        per = seconds / rows * 1e6  # seconds per million rows: flat as --rows grows
+        print(f"{label:<38} {seconds:6.2f}s {rows / seconds:>11,.0f} rows/s {per:5.2f}s/M  {extra}")
 
     line("floor PG->PG (MD5 checksum both)", median["floor"])
     line("floor PG->PG (golive's hash, both)", median["record_floor"])
@@ -241,6 +270,8 @@ def summary(rows: int, median: dict[str, float]) -> None:
             theirs = median[f"reladiff_{key}"]
             line(f"reladiff {label}", theirs, f"15 differences; golive is "
                  f"{theirs / median[key]:.2f}x faster")  # fmt: skip
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    print(f"peak RSS of golive's process: {peak:,.0f} MiB ({rows:,} rows)")
 
 
 if __name__ == "__main__":

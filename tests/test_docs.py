@@ -15,7 +15,7 @@ import pytest
 import typer
 from pydantic import BaseModel, WithJsonSchema
 
-from golive.cli.app import app
+from golive.cli.app import app, register
 from golive.engine.events import EVENT_TYPES
 from golive.plan import check_plan
 from golive.plan.models import Plan
@@ -71,6 +71,7 @@ def list_items(text: str) -> list[str]:
 
 # --- (a) every command and option in docs/cli.md -----------------------------------------------
 
+register()  # the command line loads its modules on demand; the docs cover them all
 CLICK = typer.main.get_group(app)
 COMMANDS = dict(CLICK.commands)
 

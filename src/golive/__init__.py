@@ -6,10 +6,26 @@ golive.engine) for more.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from golive.errors import GoliveError, PlanError
-from golive.plan import CheckResult, Plan, PlanFile, check_plan, load_plan
+
+if TYPE_CHECKING:
+    from golive.plan import CheckResult, Plan, PlanFile, check_plan, load_plan
 
 __version__ = "0.1.0"
+
+_FROM_PLAN = ("CheckResult", "Plan", "PlanFile", "check_plan", "load_plan")
+
+
+def __getattr__(name: str) -> Any:
+    """The plan API, imported on first use (`golive --version` need not build the models)."""
+    if name in _FROM_PLAN:
+        from golive import plan
+
+        return getattr(plan, name)
+    raise AttributeError(f"module 'golive' has no attribute {name!r}")
+
 
 __all__ = [
     "CheckResult",

@@ -28,6 +28,8 @@ def example_verify_step(workdir: Path, legacy: str, new: str) -> PlanRunner:
     plan["objectives"] = []
     plan["checklist"] = []
     plan["environments"]["staging"]["vars"].update(legacy_db=legacy, new_db=new)
+    del plan["environments"]["staging"]["secrets"]  # Sentry's and the DNS key: steps left out
+    del plan["hypercare"]
     step = next(s for s in plan["steps"] if s["id"] == "verify-data")
     del step["needs"]
     step["failure"] = "continue"  # a failed verification ends the test's run, not pauses it

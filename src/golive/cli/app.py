@@ -1,18 +1,93 @@
-"""The Typer application and the consoles every command prints through."""
+"""The Typer application and the consoles every command prints through.
+
+The commands are loaded on demand: `golive status` imports the module of `status` and no other
+(the web app, the engine runner, scipy... cost a second to import), and `golive --help` loads
+them all to list them. A command module's commands are named in COMMANDS; a name not there loads
+every module of MODULES before giving up.
+"""
 
 from __future__ import annotations
 
 import functools
+import importlib
 from collections.abc import Callable
-from typing import ParamSpec
+from typing import Any, ParamSpec
 
 import typer
+import typer.main
 from rich.console import Console
+from typer.core import TyperGroup
 
 from golive import __version__
 
+# the modules that attach commands to `app`, and which module each command is in (in the order
+# `--help` lists them)
+MODULES = (
+    "plan_commands",
+    "run_commands",
+    "checklist_commands",
+    "report_commands",
+    "verify_commands",
+    "web_commands",
+    "hypercare_commands",
+    "call_commands",
+    "postmortem_commands",
+)
+COMMANDS = {
+    "check": "plan_commands",
+    "show": "plan_commands",
+    "init": "plan_commands",
+    "schema": "plan_commands",
+    "run": "run_commands",
+    "resume": "run_commands",
+    "rollback": "run_commands",
+    "done": "run_commands",
+    "decide": "run_commands",
+    "gate": "run_commands",
+    "status": "run_commands",
+    "log": "run_commands",
+    "checklist": "checklist_commands",
+    "history": "report_commands",
+    "forecast": "report_commands",
+    "verify": "verify_commands",
+    "user": "web_commands",
+    "token": "web_commands",
+    "serve": "web_commands",
+    "hypercare": "hypercare_commands",
+    "update": "call_commands",
+    "issue": "call_commands",
+    "ack": "call_commands",
+    "notify": "call_commands",
+    "postmortem": "postmortem_commands",
+    "audit": "postmortem_commands",
+}
+
+
+class LazyGroup(TyperGroup):
+    """A Typer group whose commands are imported when one is asked for by name. (Click's types
+    are Any here: recent Typer has its own copy of Click, older Typer uses Click itself.)"""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(dict.fromkeys([*COMMANDS, *self.commands]))
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in self.commands:
+            module = COMMANDS.get(cmd_name)
+            for name in (module,) if module else MODULES:
+                importlib.import_module(f"golive.cli.{name}")
+            self.commands.update(typer.main.get_group(app).commands)
+        return self.commands.get(cmd_name)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        if args and args[0] not in COMMANDS:
+            register()  # an unknown name: every command, for the suggestions of close names
+            self.commands.update(typer.main.get_group(app).commands)
+        return super().resolve_command(ctx, args)
+
+
 app = typer.Typer(
     name="golive",
+    cls=LazyGroup,
     help="Run a software go-live from plan to post-mortem.",
     no_args_is_help=True,
     add_completion=False,
@@ -56,18 +131,7 @@ def _root(
 
 
 def register() -> None:
-    """Import the command modules so that they attach their commands to `app`."""
-    from golive.cli import (  # noqa: F401
-        call_commands,
-        checklist_commands,
-        hypercare_commands,
-        plan_commands,
-        postmortem_commands,
-        report_commands,
-        run_commands,
-        verify_commands,
-        web_commands,
-    )
-
-
-register()
+    """Import every command module, so that each attaches its commands to `app` (the command
+    line loads them one by one, as they are asked for)."""
+    for name in MODULES:
+        importlib.import_module(f"golive.cli.{name}")

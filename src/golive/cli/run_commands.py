@@ -24,7 +24,6 @@ from golive.cli.options import (
     now,
     opened,
 )
-from golive.cli.readiness import readiness_of
 from golive.cli.terminal import visible
 from golive.engine import loop, orphans
 from golive.engine.commands import (
@@ -196,6 +195,8 @@ def _schedule(
 def _production_readiness(plan_file: PlanFile, *, state: str | None, required: bool) -> None:
     """Say, before a production run, what the rehearsals and checklist still lack; with
     --ready, refuse to start."""
+    from golive.cli.readiness import readiness_of  # the readiness report: only for `run`
+
     verdict = readiness_of(plan_file.plan, plan_file.path, state=state)
     if not isinstance(verdict, str) and verdict.ready:
         return

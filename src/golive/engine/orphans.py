@@ -21,12 +21,13 @@ import signal
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import asyncssh
-
-from golive.actions.ssh_pool import SshConnectError, SshPool, SshSettingError, SshSettings
 from golive.engine.lease import host_name
 from golive.engine.state import RunState, StepProcess
+
+if TYPE_CHECKING:  # asyncssh costs a fifth of a second to import: only for remote processes
+    from golive.actions.ssh_pool import SshPool
 
 STOP_GRACE = 5.0  # seconds between TERM and KILL
 POLL = 0.2
@@ -156,6 +157,10 @@ class Orphans:
 
     async def _ssh(self, host: str, command: str) -> str | None:
         """The command's stdout on `host`; None (noted in `unchecked`) if it cannot run there."""
+        import asyncssh
+
+        from golive.actions.ssh_pool import SshConnectError, SshPool, SshSettingError, SshSettings
+
         try:
             if self._pool is None:
                 self._pool = SshPool(SshSettings.from_environ(self.environ))

@@ -1,0 +1,102 @@
+"""How long the command line takes to answer, against the bare interpreter.
+
+    python bench/cli_startup.py [--repeat 15]
+
+Writes the starter plan (`golive init`) in a temporary directory and starts one rehearsal run on
+a SQLite store beside it (it stops at its Go/No-Go gate). Then times, interleaved so that a
+busy machine slows each alike, the median wall time of:
+
+- `python3 -c pass` (the interpreter of golive's environment): the floor;
+- `golive --version`;
+- `golive status` on that store (the board of the one run);
+- `golive gate RUN go-no-go go --as you` (a vote, on a fresh copy of the store each time).
+
+Prints each median and its excess over the floor; the last line is
+`golive status: +X.XXX s over python3 -c pass`. Target (issue 18): within 0.25 s.
+
+Measured on the 2-core machine when quiet (load about 1), 9 repeats: before the commands were
+loaded on demand `golive --version` +0.653 s and `golive status` +0.687 s; after, +0.057 s and
++0.436 s. What bounds `status`: docs/design.md, "Speed".
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+
+def golive(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [str(BIN / "golive"), *args], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
+    if check and done.returncode != 0:
+        raise SystemExit(f"golive {' '.join(args)} failed: {done.stdout}{done.stderr}")
+    return done
+
+
+def timed(command: list[str], cwd: Path) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed: {done.stdout}{done.stderr}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=15)
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="golive-cli-startup-") as tmp:
+        work = Path(tmp)
+        golive("init", "--name", "demo", ".", cwd=work)
+        plan = "demo.golive.yaml"
+        state = work / ".golive" / "state.db"
+        driver = subprocess.Popen(
+            [str(BIN / "golive"), "run", plan, "-e", "staging", "-r", "1.0", "--plain"],
+            cwd=work, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert driver.stdout is not None
+        for line in driver.stdout:  # until the run waits at its gate; it stays there
+            if "waits for votes" in line:
+                break
+        driver.terminate()
+        driver.wait(timeout=60)
+        pristine = work / "pristine"  # the store with its write-ahead log
+        shutil.copytree(state.parent, pristine)
+        run_id = golive("status", "--format", "json", cwd=work).stdout.split('"run": "')[1][:24]
+        run_id = run_id.split('"')[0]
+        commands = {
+            "python3 -c pass": [sys.executable, "-c", "pass"],
+            "golive --version": [str(BIN / "golive"), "--version"],
+            "golive status": [str(BIN / "golive"), "status"],
+            "golive gate": [str(BIN / "golive"), "gate", run_id, "go-no-go", "go", "--as", "you"],
+        }
+        times: dict[str, list[float]] = defaultdict(list)
+        os.environ.pop("GOLIVE_STATE", None)
+        for _ in range(options.repeat):
+            for label, command in commands.items():
+                if label == "golive gate":
+                    shutil.rmtree(state.parent)
+                    shutil.copytree(pristine, state.parent)
+                times[label].append(timed(command, work))
+    floor = statistics.median(times["python3 -c pass"])
+    for label in commands:
+        median = statistics.median(times[label])
+        print(f"{label:<20} {median:6.3f} s median of {options.repeat}  +{median - floor:.3f} s")
+    status = statistics.median(times["golive status"])
+    print(f"golive status: +{status - floor:.3f} s over python3 -c pass")
+
+
+if __name__ == "__main__":
+    main()
