@@ -15,6 +15,7 @@ from golive.errors import RunNotFound
 from golive.report.postmortem.load import load_postmortem
 from golive.report.postmortem.notes import MAX_TEXT, add_follow_up, add_lesson
 from golive.report.postmortem.render import html_body
+from golive.web.api import WRITE_ERRORS
 from golive.web.app import Mission, mission, writer
 from golive.web.auth import Principal, identify
 from golive.web.pages import _login_redirect, _page
@@ -76,7 +77,7 @@ def postmortem_page(run_id: str, request: Request, m: Mission = Depends(mission)
     return _page(m, request, "postmortem.html", context)
 
 
-@api.post("/runs/{run_id}/postmortem/lessons")
+@api.post("/runs/{run_id}/postmortem/lessons", responses=WRITE_ERRORS)
 def post_lesson(run_id: str, body: LessonIn, who: Writer, m: Missions) -> Added:
     """Add a line to the review (went_well, could_be_better or lesson); managers only."""
     entry, access = m.access(who, run_id)
@@ -90,7 +91,7 @@ def post_lesson(run_id: str, body: LessonIn, who: Writer, m: Missions) -> Added:
     return Added(seq=record.seq, message="added to the review")
 
 
-@api.post("/runs/{run_id}/postmortem/follow-ups")
+@api.post("/runs/{run_id}/postmortem/follow-ups", responses=WRITE_ERRORS)
 def post_follow_up(run_id: str, body: FollowUpIn, who: Writer, m: Missions) -> Added:
     """Add a follow-up with its owner and due date (YYYY-MM-DD); managers only."""
     entry, access = m.access(who, run_id)
