@@ -3,6 +3,8 @@ notification worker. The same code paths as mission control (golive.engine.call)
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,12 +30,18 @@ By = typer.Option(..., "--as", help="Who you are: a person id of the plan.")
 SeverityOption = typer.Option(Severity.info, "--severity", "-s", help="info, warning or critical.")
 
 
-def _person(store: EventStore, run: RunRecord, by: str) -> None:
-    """Refuse an --as that is not a person of the run's plan."""
+@contextmanager
+def _run_as(
+    state: str | None, plan: Path | None, run_id: str, by: str
+) -> Iterator[tuple[EventStore, RunRecord]]:
+    """The store and the run, once --as is known to be a person of the run's plan."""
     from golive.engine.commands import _person as check
     from golive.engine.commands import read_state, run_plan
 
-    check(run_plan(read_state(store, run.id), display=run.plan_path), by)
+    with opened(state, plan) as store:
+        record = store.find_run(run_id)
+        check(run_plan(read_state(store, record.id), display=record.plan_path), by)
+        yield store, record
 
 
 @app.command()
@@ -48,9 +56,7 @@ def update(
     """Post an update to the go-live call (mission control, and the channels)."""
     from golive.engine.call import post_update
 
-    with opened(state, plan) as store:
-        record = store.find_run(run_id)
-        _person(store, record, by)
+    with _run_as(state, plan, run_id, by) as (store, record):
         posted = post_update(store, record, text=text, severity=severity, by=by)
     console.print(f"update {posted.seq} posted to run {record.id} ({severity})")
 
@@ -69,9 +75,7 @@ def issue_raise(
     """Raise an issue; prints its id."""
     from golive.engine.call import raise_issue
 
-    with opened(state, plan) as store:
-        record = store.find_run(run_id)
-        _person(store, record, by)
+    with _run_as(state, plan, run_id, by) as (store, record):
         raised = raise_issue(
             store, record, title=title, severity=severity, by=by, owner=owner, step=step
         )
@@ -90,9 +94,7 @@ def issue_comment(
     """Comment on an open issue."""
     from golive.engine.call import comment_issue
 
-    with opened(state, plan) as store:
-        record = store.find_run(run_id)
-        _person(store, record, by)
+    with _run_as(state, plan, run_id, by) as (store, record):
         comment_issue(store, record, issue=issue, text=text, by=by)
     console.print(f"comment added to issue {issue} of run {record.id}")
 
@@ -109,9 +111,7 @@ def issue_resolve(
     """Resolve an open issue (an incident too: its id is an issue id)."""
     from golive.engine.call import resolve_issue
 
-    with opened(state, plan) as store:
-        record = store.find_run(run_id)
-        _person(store, record, by)
+    with _run_as(state, plan, run_id, by) as (store, record):
         resolve_issue(store, record, issue=issue, resolution=resolution, by=by)
     console.print(f"issue {issue} of run {record.id} resolved")
 

@@ -26,6 +26,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
 
+from golive.testing.nginx import free_port
+
 
 @dataclass(frozen=True)
 class Request:
@@ -128,14 +130,6 @@ class WebhookReceiver:
         self._server.server_close()
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class SmtpReceiver:
     """An SMTP server (aiosmtpd) on 127.0.0.1 that accepts every message and keeps it."""
 
@@ -161,7 +155,7 @@ class SmtpReceiver:
                 )
                 return "250 Message accepted for delivery"
 
-        self._controller = Controller(Handler(), hostname="127.0.0.1", port=_free_port())
+        self._controller = Controller(Handler(), hostname="127.0.0.1", port=free_port())
 
     @property
     def port(self) -> int:
