@@ -149,7 +149,8 @@ PROFILE_TEXT = {  # the row's text as golive's md5v2 spells it for this table
     "(CASE WHEN name IS NULL THEN 1 ELSE 0 END + CASE WHEN email IS NULL THEN 2 ELSE 0 END + "
     "CASE WHEN amount IS NULL THEN 4 ELSE 0 END + CASE WHEN created_at IS NULL THEN 8 ELSE 0 END))",
     "mysql": "concat_ws(char(31), id, name, email, amount, "
-    "(TO_SECONDS(created_at) - 62167219200) * 1000000 + MICROSECOND(created_at), "
+    "coalesce((TO_SECONDS(created_at) - 62167219200) * 1000000 + MICROSECOND(created_at), "
+    "concat('z', created_at)), "
     "((name IS NULL) * 1 + (email IS NULL) * 2 + (amount IS NULL) * 4 + (created_at IS NULL) * 8))",
 }
 PROFILE_STEPS = {  # cumulative: each adds one part to the one before

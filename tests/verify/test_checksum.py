@@ -188,3 +188,17 @@ def test_a_null_moved_to_another_column_or_turned_empty_changes_the_checksum(pai
     assert (table.missing, table.extra, table.changed) == (0, 0, 5), report.lines()
     assert table.checksums is not None
     assert table.checksums["source"] != table.checksums["target"]
+
+
+@pytest.mark.mariadb
+def test_mariadb_dates_with_a_zero_part_are_not_hashed_alike(mariadb_url: str) -> None:
+    db = Db(mariadb_url)
+    for table, at in (("legacy_t", "0000-00-00 00:00:00"), ("new_t", "2024-00-00 00:00:00")):
+        db.execute(
+            "SET SESSION sql_mode = ''",  # the legacy servers that let such dates in
+            f"CREATE TABLE {table} (id int PRIMARY KEY, at datetime(6))",
+            f"INSERT INTO {table} VALUES (1, '{at}')",
+        )
+    report = Pair(db, db).verify("tables: [{source: legacy_t, target: new_t, key: id}]")
+    assert report.tables[0].checksums is not None
+    assert report.tables[0].checksums["source"] != report.tables[0].checksums["target"]

@@ -13,9 +13,9 @@ Two ways of hashing a row, the cheapest both sides share:
 - `md5v2`: across dialects. Each row becomes one text in both databases: its non-NULL values
   (numbers and text as themselves, timestamps as whole UTC microseconds since 1970), then a
   number whose bits say which nullable columns are NULL (so NULL is never '' nor a value that
-  spells a marker); its hash is the first 60 bits of its MD5. (`md5`, golive 0.x's form, wrapped
-  every value as `coalesce('v' || value, 'n')` and spelled timestamps with to_char/DATE_FORMAT:
-  about a tenth more CPU on each side for the same guarantees.)
+  spells a marker); its hash is the first 60 bits of its MD5. (The earlier `md5` wrapped every
+  value as `coalesce('v' || value, 'n')` and spelled timestamps with to_char/DATE_FORMAT: a
+  tenth to a sixth more CPU on each side for the same guarantees; its sums are not comparable.)
 
 A checksum is only a shortcut: two equal values spelled differently (`1.5` against `1.50`, a
 trimmed name) make the checksums differ, and the exact comparison then finds the rows equal. It
@@ -209,8 +209,10 @@ def _text_of(db: Reader, column: str, of: Column) -> str:
             return f"CASE WHEN {quoted} THEN '1' WHEN NOT {quoted} THEN '0' END"
         return quoted  # concat_ws spells every other value with its type's output, as ::text
     if kind in ("datetime", "timestamp"):
-        # whole microseconds since 1970, as PostgreSQL's; a fifth of DATE_FORMAT's cost
-        return f"(TO_SECONDS({quoted}) - {SECONDS_TO_1970}) * 1000000 + MICROSECOND({quoted})"
+        # whole microseconds since 1970, as PostgreSQL's, for a fraction of DATE_FORMAT's cost;
+        # a date with a zero part ('0000-00-00') has none: spelled as itself, never a number
+        micro = f"(TO_SECONDS({quoted}) - {SECONDS_TO_1970}) * 1000000 + MICROSECOND({quoted})"
+        return f"coalesce({micro}, concat('z', {quoted}))"
     if kind in MYSQL_NUMBERS or (kind in MYSQL_TEXTS and of.charset == "utf8mb4"):
         return quoted  # already the text (digits, or UTF-8): a conversion costs a third more
     return f"CONVERT(CAST({quoted} AS CHAR) USING utf8mb4)"
