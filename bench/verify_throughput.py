@@ -25,6 +25,12 @@ Prints rows/s, seconds per million rows (`--rows 10000000` shows the time growin
 the peak RSS of the benchmark's process, in which golive runs (it stays flat: buckets of keys are
 compared by their checksums, and only differing buckets' hashes are read).
 
+With `--profile` (databases on this machine: it reads /proc), it also prints what each database
+spends CPU on per million rows for the cross-dialect hash (`md5v2`), part by part: the scan, the
+grouping by buckets, the row's text, its MD5 and taking 60 bits of it. CPU time of the server
+thread or backend that ran the query, which other work on the machine barely moves; the sum of
+both sides over the cores is the wall floor of MariaDB->PG.
+
 Prints rows/s and the ratios. Targets (issue 18): PG->PG within 2x of the floor of its own
 hash, MariaDB->PG within 2x of PG->PG, and at least 2.5x reladiff's throughput on MariaDB->PG.
 The figures measured, and what bounds MariaDB->PG (MD5 inside MariaDB): docs/design.md, "Speed".
@@ -137,6 +143,90 @@ def golive(source: str, target: str) -> tuple[float, VerifyReport]:
     return time.perf_counter() - started, report
 
 
+PROFILE_TEXT = {  # the row's text as golive's md5v2 spells it for this table
+    "postgresql": "concat_ws(chr(31), id, name, email, amount, "
+    "trunc(extract(epoch FROM created_at) * 1000000), "
+    "(CASE WHEN name IS NULL THEN 1 ELSE 0 END + CASE WHEN email IS NULL THEN 2 ELSE 0 END + "
+    "CASE WHEN amount IS NULL THEN 4 ELSE 0 END + CASE WHEN created_at IS NULL THEN 8 ELSE 0 END))",
+    "mysql": "concat_ws(char(31), id, name, email, amount, "
+    "coalesce((TO_SECONDS(created_at) - 62167219200) * 1000000 + MICROSECOND(created_at), "
+    "concat('z', created_at)), "
+    "((name IS NULL) * 1 + (email IS NULL) * 2 + (amount IS NULL) * 4 + (created_at IS NULL) * 8))",
+}
+PROFILE_STEPS = {  # cumulative: each adds one part to the one before
+    "postgresql": [
+        ("scan", "sum(id)", False),
+        ("+ buckets", "sum(id)", True),
+        ("+ row text", "sum(length({t}))", True),
+        ("+ MD5", "sum(length(md5({t})))", True),
+        ("+ 60 bits", "sum(('x' || left(md5({t}), 15))::bit(60)::bigint)", True),
+        ("golive's own hash (record)", "sum(hash_record_extended(ROW(id, name, email, amount, "
+         "created_at), 0))", True),
+    ],
+    "mysql": [
+        ("scan", "sum(id)", False),
+        ("+ buckets", "sum(id)", True),
+        ("+ row text", "sum(length({t}))", True),
+        ("+ MD5", "sum(length(MD5({t})))", True),
+        ("+ 60 bits", "sum(CAST(CONV(LEFT(MD5({t}), 15), 16, 10) AS UNSIGNED))", True),
+        ("CRC32 instead (no PostgreSQL 15 equivalent)", "sum(CRC32({t}))", True),
+    ],
+}  # fmt: skip
+
+
+def server_cpu(url: str, sql: str, repeat: int) -> float:
+    """The median CPU seconds the server spent on `sql` (its backend process or thread)."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            cursor = connection.connection.cursor()
+            if engine.dialect.name == "postgresql":
+                cursor.execute("SET jit = off")
+                cursor.execute("SET max_parallel_workers_per_gather = 0")  # one core, as golive
+                cursor.execute("SELECT pg_backend_pid()")
+                path = f"/proc/{cursor.fetchone()[0]}/schedstat"
+            else:
+                cursor.execute("SELECT tid FROM information_schema.processlist "
+                               "WHERE id = connection_id()")  # fmt: skip
+                tid = cursor.fetchone()[0]
+                pid = subprocess.check_output(["pgrep", "-x", "mariadbd|mysqld"]).split()[0]
+                path = f"/proc/{int(pid)}/task/{tid}/schedstat"
+            spent = []
+            for _ in range(repeat):
+                before = int(Path(path).read_text().split()[0])
+                cursor.execute(sql)
+                cursor.fetchall()
+                spent.append((int(Path(path).read_text().split()[0]) - before) / 1e9)
+            return statistics.median(spent)
+    finally:
+        engine.dispose()
+
+
+def profile(rows: int, urls: dict[str, str], repeat: int) -> None:
+    """CPU seconds per million rows of each part of the md5v2 hash, each database."""
+    print("server CPU per million rows (median of runs), the md5v2 hash part by part:")
+    total = 0.0
+    for backend, url in urls.items():
+        divide = "/" if backend == "postgresql" else "DIV"
+        for label, aggregate, grouped in PROFILE_STEPS[backend]:
+            expression = aggregate.format(t=PROFILE_TEXT[backend])
+            bucket = f"(id - 1) {divide} 1000, " if grouped else ""
+            sql = (
+                f"SELECT {bucket}count(*), {expression} FROM customers "
+                f"WHERE id >= 1 AND id < {rows + 1}" + (" GROUP BY 1" if grouped else "")
+            )
+            seconds = server_cpu(url, sql, repeat) / rows * 1e6
+            if label == "+ 60 bits":
+                total += seconds
+            name = "PostgreSQL" if backend == "postgresql" else "MariaDB"
+            print(f"  {name:<11} {label:<45} {seconds:5.2f}s")
+    cores = os.cpu_count() or 1
+    print(
+        f"  both sides' grouped md5v2 checksums: {total:.2f} CPU-s per million rows; on "
+        f"{cores} cores MariaDB->PG takes at least {total / cores:.2f}s per million rows"
+    )
+
+
 def floor(source: str, target: str, *, record: bool = False) -> float:
     """Both whole-table checksums at once, on warm connections: MD5 of each row's text, or
     PostgreSQL's own hash of each row (`record`)."""
@@ -218,6 +308,9 @@ def main() -> None:
         "--reladiff", help="the reladiff command to time too, or `auto` to install it"
     )
     parser.add_argument("--keep", action="store_true", help="reuse the databases of a last run")
+    parser.add_argument(
+        "--profile", action="store_true", help="also the server CPU of each part of the hash"
+    )
     options = parser.parse_args()
     if options.reladiff == "auto":
         options.reladiff = install_reladiff()
@@ -243,6 +336,8 @@ def main() -> None:
         timings["record_floor"].append(floor(source, target, record=True))
         timings["maria_floor"].append(floor(maria, target))
     summary(options.rows, {k: statistics.median(v) for k, v in timings.items()})
+    if options.profile:
+        profile(options.rows, {"mysql": maria, "postgresql": target}, options.repeat)
 
 
 def summary(rows: int, median: dict[str, float]) -> None:

@@ -44,7 +44,7 @@ def test_two_postgresql_tables_with_columns_of_one_kind_are_hashed_by_postgresql
         "CREATE TABLE c (id integer, name text, amount double precision, at timestamptz)",
     )
     assert mode_of(db, "a", "b", ("id", "name", "amount", "at")) == "record"
-    assert mode_of(db, "a", "c", ("id", "name", "amount", "at")) == "md5"  # numeric vs float
+    assert mode_of(db, "a", "c", ("id", "name", "amount", "at")) == "md5v2"  # numeric vs float
     assert mode_of(db, "a", "c", ("id", "name")) == "record"  # the columns compared decide
 
 
@@ -61,7 +61,7 @@ def test_text_under_a_collation_that_ignores_case_is_not_hashed_by_value(
         "INSERT INTO a VALUES (1, 'Ann')",
         "INSERT INTO b VALUES (1, 'ANN')",
     )
-    assert mode_of(db, "a", "b", ("id", "name")) == "md5"
+    assert mode_of(db, "a", "b", ("id", "name")) == "md5v2"
     report = Pair(db, db).verify("tables: [{source: a, target: b, key: id}]")
     assert report.tables[0].changed == 1  # 'Ann' = 'ANN' to that collation, not to golive
 
@@ -106,7 +106,7 @@ def test_the_smallest_differences_are_found_through_the_checksums(pair: Pair) ->
     assert table.fetched_rows <= 20  # the rows whose hashes differ, read whole; no more
     both_postgres = pair.source.backend == pair.target.backend == "postgresql"
     assert table.checksums is not None
-    assert table.checksums["hash"] == ("record" if both_postgres else "md5")
+    assert table.checksums["hash"] == ("record" if both_postgres else "md5v2")
     assert table.checksums["source"] != table.checksums["target"]
 
 
@@ -143,3 +143,62 @@ def test_a_text_key_is_checksummed_by_buckets_of_row_hashes(pair: Pair) -> None:
         ("changed", "C-00042"),
     }
     assert table.fetched_rows < 100  # a few buckets of about 3 rows each, not 6,000 rows
+
+
+EDGES = {"id": "int", "a": "text", "b": "text", "amount": "numeric", "at": "timestamp"}
+EDGE_ROWS = [
+    (1, None, "x", Decimal("-1234567890.1234"), dt.datetime(1969, 12, 31, 23, 59, 59, 999999)),
+    (2, "x", None, Decimal("9999999999.9999"), dt.datetime(2026, 12, 6, 20, 0, 0, 500000)),
+    (3, "", "", Decimal("0"), dt.datetime(1000, 1, 1)),
+    (4, None, None, None, None),
+    (5, "Zoë 🏋 Ñandú", "字", Decimal("-0.0001"), dt.datetime(9999, 12, 31, 23, 59, 59, 999999)),
+    (6, "a\tb", "trailing ", Decimal("0.5"), dt.datetime(2026, 1, 1, 0, 0, 0, 1)),
+]
+
+
+@pytest.mark.mariadb
+@pytest.mark.postgres
+def test_mariadb_and_postgresql_hash_nulls_empty_text_decimals_and_instants_alike(
+    mariadb_url: str, postgres_url: str
+) -> None:
+    legacy, new = Db(mariadb_url), Db(postgres_url)
+    legacy.create("legacy_t", EDGES, EDGE_ROWS, key=["id"])
+    new.create("new_t", EDGES, EDGE_ROWS, key=["id"])
+    report = Pair(legacy, new).verify("tables: [{source: legacy_t, target: new_t, key: id}]")
+    table = report.tables[0]
+    assert report.ok, report.lines()
+    assert table.checksums is not None
+    assert table.checksums["hash"] == "md5v2"
+    assert table.fetched_rows == 0  # equal rows hash alike in both dialects: none read
+
+
+@pytest.mark.parametrize("pair", [p for p in PAIRS if "sqlite" not in str(p.id)], indirect=True)
+def test_a_null_moved_to_another_column_or_turned_empty_changes_the_checksum(pair: Pair) -> None:
+    pair.source.create("legacy_t", EDGES, EDGE_ROWS, key=["id"])
+    changed = {
+        1: (1, "x", None, *EDGE_ROWS[0][3:]),  # the NULL moved from a to b
+        3: (3, None, "", *EDGE_ROWS[2][3:]),  # '' became NULL
+        4: (4, None, None, Decimal("0"), None),  # NULL became 0
+        5: (5, *EDGE_ROWS[4][1:3], Decimal("-0.0002"), EDGE_ROWS[4][4]),
+        6: (6, "a\tb", "trailing", *EDGE_ROWS[5][3:]),  # a trailing space lost
+    }
+    pair.target.create("new_t", EDGES, [changed.get(r[0], r) for r in EDGE_ROWS], key=["id"])
+    report = pair.verify("tables: [{source: legacy_t, target: new_t, key: id}]")
+    table = report.tables[0]
+    assert (table.missing, table.extra, table.changed) == (0, 0, 5), report.lines()
+    assert table.checksums is not None
+    assert table.checksums["source"] != table.checksums["target"]
+
+
+@pytest.mark.mariadb
+def test_mariadb_dates_with_a_zero_part_are_not_hashed_alike(mariadb_url: str) -> None:
+    db = Db(mariadb_url)
+    for table, at in (("legacy_t", "0000-00-00 00:00:00"), ("new_t", "2024-00-00 00:00:00")):
+        db.execute(
+            "SET SESSION sql_mode = ''",  # the legacy servers that let such dates in
+            f"CREATE TABLE {table} (id int PRIMARY KEY, at datetime(6))",
+            f"INSERT INTO {table} VALUES (1, '{at}')",
+        )
+    report = Pair(db, db).verify("tables: [{source: legacy_t, target: new_t, key: id}]")
+    assert report.tables[0].checksums is not None
+    assert report.tables[0].checksums["source"] != report.tables[0].checksums["target"]

@@ -126,7 +126,7 @@ def test_history_compares_what_rehearsal_n_and_n_plus_1_verified(
         (True, 0, 300, 300),
     ]
     sums = [b["checksums"] for b in bookings]  # MariaDB to PostgreSQL: MD5 of each row's text
-    assert [s["hash"] for s in sums] == ["md5", "md5"]
+    assert [s["hash"] for s in sums] == ["md5v2", "md5v2"]
     assert sums[0]["source"] == sums[1]["source"] == sums[1]["target"] != sums[0]["target"]
     text = golive("history", runner.plan_path, "--state", runner.store_url).stdout
     assert "verify-data: reservations -> bookings" in text

@@ -130,8 +130,8 @@ class _Table:
             )
             self.hash = how.mode
             hashed = (
-                row_hash(self.source_db, self.columns.source, how.source, how.mode),
-                row_hash(self.target_db, self.columns.target, how.target, how.mode),
+                row_hash(self.source_db, self.columns.source, how.source, how.mode, how.nullable),
+                row_hash(self.target_db, self.columns.target, how.target, how.mode, how.nullable),
             )
         self.source = Side(
             self.source_db, self.mapping.source, self.columns.source, self.where, hashed[0]
