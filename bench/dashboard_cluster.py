@@ -63,6 +63,10 @@ class Outcome:
     nginx_cpu_s: float
     connect_s: float
     error: str | None
+    clients_cpu_s: float = 0.0
+    postgres_cpu_s: float = 0.0
+    machine_cpu_s: float = 0.0  # every process of the machine, over the event phase
+    seconds: float = 0.0  # the event phase's length
 
     @property
     def cpu_us_per_delivery(self) -> float:
@@ -120,6 +124,55 @@ def nginx_pids(master: int | None) -> list[int]:
     return pids
 
 
+def postgres_pids() -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
+                    pids.append(int(entry.name))
+    return pids
+
+
+def machine_cpu() -> float:
+    """CPU seconds the whole machine spent busy (user, nice, system, irq, softirq)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]
+    busy = sum(int(v) for i, v in enumerate(fields) if i not in (3, 4))  # not idle, iowait
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def profile(
+    pids: list[int], seconds: float, directory: Path | None
+) -> list[subprocess.Popen[bytes]]:
+    """py-spy on each replica over the event phase (--profile DIR), as collapsed stacks."""
+    if directory is None:
+        return []
+    directory.mkdir(parents=True, exist_ok=True)
+    spy = Path(sys.executable).parent / "py-spy"
+    return [
+        subprocess.Popen(
+            [
+                str(spy),
+                "record",
+                "-p",
+                str(pid),
+                "-d",
+                str(int(seconds) + 1),
+                "-r",
+                "250",
+                "--format",
+                "raw",
+                "--nonblocking",
+                "-o",
+                str(directory / f"replica-{pid}.txt"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        for pid in pids
+    ]
+
+
 def cpu(pids: list[int]) -> float:
     total = 0.0
     for pid in pids:
@@ -148,6 +201,9 @@ def measure(
         if "ready" not in ready:
             return Outcome(name, [], expected, 0.0, 0.0, 0.0, str(ready.get("error")))
         server_cpu, nginx_cpu = cpu(replicas), cpu(proxies)
+        postgres = postgres_pids()
+        postgres_cpu, machine, started = cpu(postgres), machine_cpu(), time.monotonic()
+        spies = profile(replicas, args.events * args.interval, args.profile)
         from golive.engine.call import post_update
         from golive.engine.events import Severity
         from golive.store import open_store
@@ -161,12 +217,17 @@ def measure(
                 time.sleep(max(0.0, begin + (index + 1) * args.interval - time.monotonic()))
         report = json.loads(watchers.stdout.readline() or b'{"error": "the clients died"}')
         server_cpu, nginx_cpu = cpu(replicas) - server_cpu, cpu(proxies) - nginx_cpu
+        postgres_cpu, machine = cpu(postgres) - postgres_cpu, machine_cpu() - machine
+        seconds = time.monotonic() - started
+        for spy in spies:
+            spy.wait(60)
     finally:
         fanout.stop(watchers)
         watchers.stdout.close()
     return Outcome(
         name, report.get("latencies", []), expected, server_cpu, nginx_cpu,
-        ready["connect_s"], report.get("error"),
+        ready["connect_s"], report.get("error"), report.get("cpu_s", 0.0), postgres_cpu,
+        machine, seconds,
     )  # fmt: skip
 
 
@@ -182,6 +243,13 @@ def show(outcome: Outcome, replicas: int) -> None:
         f"({outcome.cpu_us_per_delivery:.0f} µs per delivery){nginx}"
         + (f"  | ERROR {outcome.error}" if outcome.error else "")
     )
+    print(
+        f"         event phase {outcome.seconds:.1f} s: machine busy {outcome.machine_cpu_s:.1f} "
+        f"of {outcome.seconds * (os.cpu_count() or 1):.1f} CPU s; replicas {outcome.cpu_s:.1f}, "
+        f"nginx {outcome.nginx_cpu_s:.1f}, clients {outcome.clients_cpu_s:.1f}, "
+        f"postgres {outcome.postgres_cpu_s:.1f} (every backend), other "
+        f"{outcome.machine_cpu_s - outcome.cpu_s - outcome.nginx_cpu_s - outcome.clients_cpu_s - outcome.postgres_cpu_s:.1f}"
+    )
 
 
 def main() -> None:
@@ -191,6 +259,10 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=0.2, help="seconds between events")
     parser.add_argument("--replicas", type=int, default=3)
     parser.add_argument("--only", choices=["cluster", "polling"])
+    parser.add_argument(
+        "--profile", type=Path, metavar="DIR",
+        help="py-spy each replica over the event phase (collapsed stacks in DIR; pip install py-spy)",
+    )  # fmt: skip
     args = parser.parse_args()
     fanout.raise_fd_limit()  # inherited by the servers and nginx
     print(

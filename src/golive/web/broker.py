@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,32 +53,136 @@ def event_message(record: EventRecord) -> bytes:
     return sse(event=record.type, data=event_json(record), seq=record.seq)
 
 
+Message = tuple[int, bytes]  # (the event's seq, or 0 for presence, checklist, keep-alive; SSE)
+BodySend = Callable[[dict[str, Any]], Awaitable[None]]
+Sending = Generator[Any, None, None]  # an ASGI send's __await__()
+
+
 @dataclass(eq=False)
 class Subscription:
+    """One watcher's stream. Until its response is `attach`ed (the backlog written), and while
+    its connection cannot take more (the transport's buffer is full), messages wait in
+    `pending`; else each fan-out writes them to the connection at once, in the broker's own
+    pass over the run's watchers: no queue, no task, no wake-up per watcher and event."""
+
     run_id: str
     watcher: Watcher
     floor: int  # events up to this seq were sent already (or were before the watcher came)
     credential: str = ""  # the SHA-256 of the watcher's token or session, re-checked
-    queue: asyncio.Queue[tuple[int, bytes] | None] = field(default_factory=asyncio.Queue)
-    dropped: bool = False
+    pending: list[Message] = field(default_factory=list)
+    dropped: bool = False  # the stream ends: nothing more is sent after what is pending
+    _send: BodySend | None = None  # the response's ASGI send, once attached
+    _context: contextvars.Context | None = None  # the response task's, to send in
+    _flushing: asyncio.Task[None] | None = None  # a write waiting for the connection
+    _ended: asyncio.Future[None] | None = None
 
-    def push(self, seq: int, message: bytes) -> None:
+    @property
+    def ended(self) -> asyncio.Future[None]:
+        """Done when the stream must end (its credential is no longer valid, it fell too far
+        behind, the server stops)."""
+        if self._ended is None:
+            self._ended = asyncio.get_running_loop().create_future()
+            if self.dropped:
+                self._ended.set_result(None)
+        return self._ended
+
+    def deliver(self, messages: list[Message], data: bytes) -> None:
+        """Send `messages` (in order, `data` their bytes joined) unless already sent."""
         if self.dropped:
             return
-        if self.queue.qsize() >= QUEUE_LIMIT:
-            self.dropped = True
-            self.queue.put_nowait(None)
+        last = messages[-1][0]
+        if last > self.floor:
+            self.floor = last
+        if self._send is not None and self._flushing is None:
+            self._write(data)
             return
-        self.queue.put_nowait((seq, message))
+        self.pending += messages
+        if len(self.pending) >= QUEUE_LIMIT:
+            self.cut()
+
+    def push(self, seq: int, message: bytes) -> None:
+        self.deliver([(seq, message)], message)
+
+    def attach(self, send: BodySend, *, sent: int) -> None:
+        """The response wrote its head, the backlog (events up to `sent`) and the presence:
+        write what is pending after them, and every message from now on as it comes."""
+        self.floor = max(self.floor, sent)
+        data = b"".join(m for seq, m in self.pending if not seq or seq > sent)
+        self.pending = []
+        self._send, self._context = send, contextvars.copy_context()
+        if data:
+            self._write(data)
+
+    def _write(self, data: bytes) -> None:
+        assert self._send is not None
+        assert self._context is not None
+        # Run the ASGI send to its first suspension, in the response's context: a server
+        # writes to its transport there and returns without suspending (uvicorn does), so
+        # the one frame reaches the connection in this pass, however many watchers there are.
+        # If it suspends (the connection's buffer is full), a task finishes it and then writes
+        # what came meanwhile, in order.
+        message = {"type": "http.response.body", "body": data, "more_body": True}
+        sending: Sending = self._send(message).__await__()
+        try:
+            waiting = self._context.run(sending.send, None)
+        except StopIteration:
+            return
+        except Exception:  # the connection is gone, whatever the server calls it
+            sending.close()
+            self.cut()
+            return
+        self._flushing = asyncio.get_running_loop().create_task(self._flush(sending, waiting))
+
+    async def _flush(self, sending: Sending, waiting: Any) -> None:
+        try:
+            await _finish(sending, waiting)
+            while self.pending and self._send is not None:
+                data = b"".join(m for _, m in self.pending)
+                self.pending = []
+                await self._send({"type": "http.response.body", "body": data, "more_body": True})
+        except Exception:  # the connection is gone
+            self.pending = []
+            self.cut()
+        finally:
+            self._flushing = None
+
+    async def drained(self) -> None:
+        """Until what was written so far has been handed to the connection."""
+        while self._flushing is not None:
+            await asyncio.wait([self._flushing])
+
+    def detach(self) -> None:
+        self._send = self._context = None
+        if self._flushing is not None:
+            self._flushing.cancel()
 
     def close(self) -> None:
-        self.queue.put_nowait(None)
+        self.cut()
 
     def cut(self) -> None:
-        """End the stream now: nothing more is queued after its end."""
+        """End the stream now: nothing more is sent after what is pending."""
         if not self.dropped:
             self.dropped = True
-            self.queue.put_nowait(None)
+            if self._ended is not None and not self._ended.done():
+                self._ended.set_result(None)
+
+
+async def _finish(coroutine: Sending, waiting: Any) -> None:
+    """Go on with an awaitable that suspended on `waiting` (what it yielded) until it returns."""
+    while True:
+        if waiting is None:  # a bare yield (asyncio.sleep(0))
+            await asyncio.sleep(0)
+        else:
+            waiting._asyncio_future_blocking = False
+            try:
+                await asyncio.wait([waiting])
+            except asyncio.CancelledError:
+                coroutine.close()
+                raise
+        try:
+            waiting = coroutine.send(None)
+        except StopIteration:
+            return
 
 
 @dataclass(eq=False)
@@ -208,6 +313,7 @@ class Broker:
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
+        subscription.detach()
         channel = self._channels.get(subscription.run_id)
         if channel is None or subscription not in channel.subscribers:
             return
@@ -256,8 +362,7 @@ class Broker:
     def _notify_plan(self, plan_id: str, message: bytes) -> None:
         for run_id, channel in self._channels.items():
             if self.runs.plan_id(run_id) == plan_id:
-                for subscription in list(channel.subscribers):
-                    subscription.push(0, message)
+                self._push_all(channel, message)
 
     def _from_any_thread(self, run_id: str, records: list[EventRecord]) -> None:
         # Runs.sync runs in worker threads; the queues belong to the event loop's thread.
@@ -275,14 +380,17 @@ class Broker:
             with contextlib.suppress(RuntimeError):  # the loop closed: nobody is listening
                 loop.call_soon_threadsafe(self._fan_out, run_id, messages)
 
-    def _fan_out(self, run_id: str, messages: list[tuple[int, bytes]]) -> None:
+    def _fan_out(self, run_id: str, messages: list[Message]) -> None:
         channel = self._channels.get(run_id)
-        if channel is None:
+        if channel is None or not messages:
             return
+        first, data = messages[0][0], b"".join(m for _, m in messages)
         for subscription in list(channel.subscribers):
-            for seq, message in messages:
-                if seq > subscription.floor:
-                    subscription.push(seq, message)
+            if subscription.floor < first:  # the usual case: every message, the same bytes
+                subscription.deliver(messages, data)
+            elif subscription.floor < messages[-1][0]:  # it has some already (its backlog)
+                due = [(seq, m) for seq, m in messages if seq > subscription.floor]
+                subscription.deliver(due, b"".join(m for _, m in due))
 
     async def _recheck(self, channel: Channel) -> None:
         """Cut the streams whose token or session is no longer valid."""
@@ -329,8 +437,9 @@ class Broker:
 
     @staticmethod
     def _push_all(channel: Channel, message: bytes) -> None:
+        messages = [(0, message)]
         for subscription in list(channel.subscribers):
-            subscription.push(0, message)
+            subscription.deliver(messages, message)
 
     async def _tail(self, channel: Channel) -> None:
         while channel.subscribers:
