@@ -197,8 +197,8 @@ def measure(
         if "ready" not in ready:
             return Outcome(name, [], expected, 0.0, 0.0, 0.0, str(ready.get("error")))
         server_cpu, nginx_cpu = cpu(replicas), cpu(proxies)
-        postgres = postgres_pids()
-        postgres_cpu, machine, started = cpu(postgres), machine_cpu(), time.monotonic()
+        postgres = {pid: cpu([pid]) for pid in postgres_pids()}
+        machine, started = machine_cpu(), time.monotonic()
         spies = profile(replicas, args.events * args.interval, args.profile)
         from golive.engine.call import post_update
         from golive.engine.events import Severity
@@ -216,7 +216,9 @@ def measure(
             report["error"] = report["error"] or one.get("error")
             report["cpu_s"] += one.get("cpu_s", 0.0)
         server_cpu, nginx_cpu = cpu(replicas) - server_cpu, cpu(proxies) - nginx_cpu
-        postgres_cpu, machine = cpu(postgres) - postgres_cpu, machine_cpu() - machine
+        # the backends that lived through the phase (the replicas' and LISTEN's do)
+        postgres_cpu = sum(cpu([p]) - t for p, t in postgres.items() if Path(f"/proc/{p}").exists())
+        machine = machine_cpu() - machine
         seconds = time.monotonic() - started
         for spy in spies:
             spy.wait(60)
@@ -256,7 +258,7 @@ def show(outcome: Outcome, replicas: int) -> None:
         f"         event phase {outcome.seconds:.1f} s: machine busy {outcome.machine_cpu_s:.1f} "
         f"of {outcome.seconds * (os.cpu_count() or 1):.1f} CPU s; replicas {outcome.cpu_s:.1f}, "
         f"nginx {outcome.nginx_cpu_s:.1f}, clients {outcome.clients_cpu_s:.1f}, "
-        f"postgres {outcome.postgres_cpu_s:.1f} (every backend), other "
+        f"postgres {outcome.postgres_cpu_s:.1f} (backends), other "
         f"{outcome.machine_cpu_s - known:.1f}"
     )
 
