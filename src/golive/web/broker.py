@@ -413,23 +413,31 @@ class Broker:
             self._push_all(channel, self.presence_message(channel.run_id))
             return
         local = sorted(channel.watchers)
-        try:
-            if channel.presence_dirty or now - channel.presence_written >= PRESENCE_REFRESH:
-                changed = channel.presence_dirty
-                channel.presence_dirty, channel.presence_written = False, now
+        if channel.presence_dirty or now - channel.presence_written >= PRESENCE_REFRESH:
+            changed = channel.presence_dirty
+            channel.presence_dirty, channel.presence_written = False, now
+            try:
                 await asyncio.to_thread(presence.publish, channel.run_id, local, changed=changed)
-                channel.presence_stale |= changed
-            due = now - channel.presence_read >= (
-                PRESENCE_REFRESH if self.pushed else 2 * self.presence_interval
-            )
-            if channel.presence_stale or due:
-                channel.presence_stale, channel.presence_read = False, now
+            except GoliveError:  # the store hiccuped: write it again at the next turn
+                channel.presence_dirty |= changed
+                channel.presence_written = 0.0
+                return
+            channel.presence_stale |= changed
+        due = now - channel.presence_read >= (
+            PRESENCE_REFRESH if self.pushed else 2 * self.presence_interval
+        )
+        if channel.presence_stale or due:
+            # Cleared before the read: a notice that comes during it marks it stale again.
+            channel.presence_stale, channel.presence_read = False, now
+            try:
                 everyone = await asyncio.to_thread(presence.watching, channel.run_id)
-            else:
-                everyone = channel.seen
-        except GoliveError:  # the store hiccuped: look again at the next turn
-            return
-        everyone = sorted(set(everyone) | set(local))
+            except GoliveError:  # read it again at the next turn
+                channel.presence_stale = True
+                return
+        else:
+            everyone = channel.seen
+        # Those who watch here now (one may have left while the store was written or read).
+        everyone = sorted(set(everyone) - set(local) | set(channel.watchers))
         channel.presence_sent = now
         if everyone != channel.seen:
             channel.seen = everyone
