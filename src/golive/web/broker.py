@@ -20,7 +20,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import itertools
 import json
+import threading
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Generator
@@ -198,8 +200,11 @@ class Channel:
     rechecked: float = field(default_factory=time.monotonic)
     stale: bool = True  # new events may be in the store: read them at the next turn
     synced: float = 0.0
-    seen: list[Watcher] = field(default_factory=list)  # everyone watching, on every replica
+    seen: list[Watcher] = field(default_factory=list)  # everyone watching, as last told
+    others: list[Watcher] = field(default_factory=list)  # watching on the other replicas
+    others_read: int = 0  # the number of the read `others` comes from (a later one wins)
     presence_stale: bool = True  # another replica's watchers changed: read them again
+    presence_reading: bool = False  # the tail reads them now (`others` may be out of date)
     presence_read: float = 0.0
     presence_written: float = 0.0
 
@@ -227,6 +232,8 @@ class Broker:
         self.presence = presence
         self.resync_interval = resync_interval
         self._channels: dict[str, Channel] = {}
+        self._presence_reads = itertools.count(1)
+        self._presence_lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         url = listen_url(runs.store.url) if listen else None
         self.notices = (
@@ -327,20 +334,36 @@ class Broker:
     def watchers(self, run_id: str) -> list[Watcher]:
         """Who watches the run: here, and on every replica if the presence is in the store."""
         channel = self._channels.get(run_id)
-        here = sorted(channel.watchers) if channel is not None else []
+        if channel is None:
+            if self.presence is None:
+                return []
+            try:
+                return self.presence.watching(run_id)
+            except GoliveError:
+                return []
+        here = set(channel.watchers)
         if self.presence is None:
-            return here
-        if channel is not None and not channel.presence_stale:
-            return sorted(set(channel.seen) | set(here))
-        try:
-            return sorted(set(self.presence.watching(run_id)) | set(here))
-        except GoliveError:
-            return here
+            return sorted(here)
+        if channel.presence_stale or channel.presence_reading:
+            with contextlib.suppress(GoliveError):
+                return sorted(set(self._read_others(channel)) | here)
+        return sorted(set(channel.others) | here)
+
+    def _read_others(self, channel: Channel) -> list[Watcher]:
+        """Read who watches the run on the other replicas; keep it unless a read that started
+        later is kept already (reads run in threads and may end out of order)."""
+        assert self.presence is not None
+        number = next(self._presence_reads)
+        others = self.presence.watching(channel.run_id, others=True)
+        with self._presence_lock:
+            if number > channel.others_read:
+                channel.others, channel.others_read = others, number
+        return others
 
     def presence_message(self, run_id: str) -> bytes:
         """Who watches the run, as last read (never waits for the store)."""
         channel = self._channels.get(run_id)
-        here = set(channel.watchers) | set(channel.seen) if channel is not None else set()
+        here = set(channel.watchers) | set(channel.others) if channel is not None else set()
         watching = [{"user": w.user, "person": w.person, "name": w.name} for w in sorted(here)]
         return sse(event="presence", data={"watchers": watching})
 
@@ -422,22 +445,21 @@ class Broker:
                 channel.presence_dirty |= changed
                 channel.presence_written = 0.0
                 return
-            channel.presence_stale |= changed
         due = now - channel.presence_read >= (
             PRESENCE_REFRESH if self.pushed else 2 * self.presence_interval
         )
         if channel.presence_stale or due:
             # Cleared before the read: a notice that comes during it marks it stale again.
             channel.presence_stale, channel.presence_read = False, now
+            channel.presence_reading = True
             try:
-                everyone = await asyncio.to_thread(presence.watching, channel.run_id)
+                await asyncio.to_thread(self._read_others, channel)
             except GoliveError:  # read it again at the next turn
                 channel.presence_stale = True
                 return
-        else:
-            everyone = channel.seen
-        # Those who watch here now (one may have left while the store was written or read).
-        everyone = sorted(set(everyone) - set(local) | set(channel.watchers))
+            finally:
+                channel.presence_reading = False
+        everyone = sorted(set(channel.others) | set(channel.watchers))
         channel.presence_sent = now
         if everyone != channel.seen:
             channel.seen = everyone
