@@ -40,6 +40,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -63,6 +64,10 @@ class Outcome:
     nginx_cpu_s: float
     connect_s: float
     error: str | None
+    clients_cpu_s: float = 0.0
+    postgres_cpu_s: float = 0.0
+    machine_cpu_s: float = 0.0  # every process of the machine, over the event phase
+    seconds: float = 0.0  # the event phase's length
 
     @property
     def cpu_us_per_delivery(self) -> float:
@@ -120,6 +125,42 @@ def nginx_pids(master: int | None) -> list[int]:
     return pids
 
 
+def postgres_pids() -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
+                    pids.append(int(entry.name))
+    return pids
+
+
+def machine_cpu() -> float:
+    """CPU seconds the whole machine spent busy (user, nice, system, irq, softirq)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]
+    busy = sum(int(v) for i, v in enumerate(fields) if i not in (3, 4))  # not idle, iowait
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def profile(
+    pids: list[int], seconds: float, directory: Path | None
+) -> list[subprocess.Popen[bytes]]:
+    """py-spy on each replica over the event phase (--profile DIR), as collapsed stacks."""
+    if directory is None:
+        return []
+    directory.mkdir(parents=True, exist_ok=True)
+    spy = Path(sys.executable).parent / "py-spy"
+    spies = []
+    for pid in pids:
+        out = directory / f"replica-{pid}.txt"
+        command = [str(spy), "record", "-p", str(pid), "-d", str(int(seconds) + 1), "-r", "250",
+                   "--format", "raw", "--nonblocking", "-o", str(out)]  # fmt: skip
+        spies.append(
+            subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        )
+    return spies
+
+
 def cpu(pids: list[int]) -> float:
     total = 0.0
     for pid in pids:
@@ -135,19 +176,30 @@ def measure(
     port = int(url.rsplit(":", 1)[1])
     replicas = [r.pid for r in cluster.replicas]
     proxies = nginx_pids(cluster.nginx_pid()) if url == cluster.url else []
-    watchers = subprocess.Popen(
-        [sys.executable, fanout.__file__, "--role", "clients", "--port", str(port), "--path",
-         f"/api/runs/{run_id}/stream", "--token", token, "--watchers", str(args.watchers),
-         "--events", str(args.events), "--deadline", str(args.events * args.interval + 90)],
-        stdout=subprocess.PIPE,
-    )  # fmt: skip
-    assert watchers.stdout is not None
+    shares = [
+        args.watchers // args.client_processes + (i < args.watchers % args.client_processes)
+        for i in range(args.client_processes)
+    ]
+    watchers = []
+    for share in shares:
+        command = [sys.executable, fanout.__file__, "--role", "clients", "--port", str(port),
+                   "--path", f"/api/runs/{run_id}/stream", "--token", token, "--watchers",
+                   str(share), "--events", str(args.events), "--deadline",
+                   str(args.events * args.interval + 90)]  # fmt: skip
+        watchers.append(subprocess.Popen(command, stdout=subprocess.PIPE))
     expected = args.watchers * args.events
+    report: dict[str, Any] = {"latencies": [], "error": None, "cpu_s": 0.0}
     try:
-        ready = json.loads(watchers.stdout.readline() or b'{"error": "the clients died"}')
+        readies = [_line(w) for w in watchers]
+        ready = next((r for r in readies if "ready" not in r), None) or {
+            "ready": args.watchers, "connect_s": max(r["connect_s"] for r in readies)
+        }  # fmt: skip
         if "ready" not in ready:
             return Outcome(name, [], expected, 0.0, 0.0, 0.0, str(ready.get("error")))
         server_cpu, nginx_cpu = cpu(replicas), cpu(proxies)
+        postgres = {pid: cpu([pid]) for pid in postgres_pids()}
+        machine, started = machine_cpu(), time.monotonic()
+        spies = profile(replicas, args.events * args.interval, args.profile)
         from golive.engine.call import post_update
         from golive.engine.events import Severity
         from golive.store import open_store
@@ -159,15 +211,34 @@ def measure(
                 text = f"Bench update {index} fanout#{index}@{time.time():.6f}"
                 post_update(store, run, text=text, severity=Severity.info, by="ops")
                 time.sleep(max(0.0, begin + (index + 1) * args.interval - time.monotonic()))
-        report = json.loads(watchers.stdout.readline() or b'{"error": "the clients died"}')
+        for one in (_line(w) for w in watchers):
+            report["latencies"] += one.get("latencies", [])
+            report["error"] = report["error"] or one.get("error")
+            report["cpu_s"] += one.get("cpu_s", 0.0)
         server_cpu, nginx_cpu = cpu(replicas) - server_cpu, cpu(proxies) - nginx_cpu
+        # the backends that lived through the phase (the replicas' and LISTEN's do)
+        postgres_cpu = sum(cpu([p]) - t for p, t in postgres.items() if Path(f"/proc/{p}").exists())
+        machine = machine_cpu() - machine
+        seconds = time.monotonic() - started
+        for spy in spies:
+            spy.wait(60)
     finally:
-        fanout.stop(watchers)
-        watchers.stdout.close()
+        for process in watchers:
+            fanout.stop(process)
+            if process.stdout is not None:
+                process.stdout.close()
     return Outcome(
         name, report.get("latencies", []), expected, server_cpu, nginx_cpu,
-        ready["connect_s"], report.get("error"),
+        ready["connect_s"], report.get("error"), report.get("cpu_s", 0.0), postgres_cpu,
+        machine, seconds,
     )  # fmt: skip
+
+
+def _line(process: subprocess.Popen[bytes]) -> dict[str, Any]:
+    """The next JSON line a clients process says."""
+    assert process.stdout is not None
+    said: dict[str, Any] = json.loads(process.stdout.readline() or b'{"error": "the clients died"}')
+    return said
 
 
 def show(outcome: Outcome, replicas: int) -> None:
@@ -182,6 +253,14 @@ def show(outcome: Outcome, replicas: int) -> None:
         f"({outcome.cpu_us_per_delivery:.0f} µs per delivery){nginx}"
         + (f"  | ERROR {outcome.error}" if outcome.error else "")
     )
+    known = outcome.cpu_s + outcome.nginx_cpu_s + outcome.clients_cpu_s + outcome.postgres_cpu_s
+    print(
+        f"         event phase {outcome.seconds:.1f} s: machine busy {outcome.machine_cpu_s:.1f} "
+        f"of {outcome.seconds * (os.cpu_count() or 1):.1f} CPU s; replicas {outcome.cpu_s:.1f}, "
+        f"nginx {outcome.nginx_cpu_s:.1f}, clients {outcome.clients_cpu_s:.1f}, "
+        f"postgres {outcome.postgres_cpu_s:.1f} (backends), other "
+        f"{outcome.machine_cpu_s - known:.1f}"
+    )
 
 
 def main() -> None:
@@ -191,6 +270,14 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=0.2, help="seconds between events")
     parser.add_argument("--replicas", type=int, default=3)
     parser.add_argument("--only", choices=["cluster", "polling"])
+    parser.add_argument(
+        "--client-processes", type=int, default=2, metavar="N",
+        help="spread the watchers over N processes (one core cannot read 3,000 streams in time)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--profile", type=Path, metavar="DIR",
+        help="py-spy the replicas over the event phase (stacks in DIR; pip install py-spy)",
+    )  # fmt: skip
     args = parser.parse_args()
     fanout.raise_fd_limit()  # inherited by the servers and nginx
     print(

@@ -48,7 +48,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 
@@ -124,9 +124,8 @@ class Watcher(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        transport.write(self.request)
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        self.transport.write(self.request)
 
     def data_received(self, data: bytes) -> None:
         now = time.time()
@@ -191,8 +190,8 @@ async def clients(args: argparse.Namespace) -> None:
 
     started = time.time()
     try:
-        await asyncio.gather(*(one() for _ in range(args.watchers)))
-    except (OSError, RuntimeError) as error:
+        await asyncio.wait_for(asyncio.gather(*(one() for _ in range(args.watchers))), 180)
+    except (OSError, RuntimeError, TimeoutError) as error:
         say({"error": f"watchers failed to connect: {error!r}"})
         return
     while time.time() - max(tally.last_bytes, started) < 0.5:  # presence messages settle
@@ -569,7 +568,12 @@ def main() -> None:
     parser.add_argument("--deadline", type=float, default=120, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.role == "clients":
-        asyncio.run(clients(args))
+        try:  # the servers run on uvloop (uvicorn picks it): so do the watchers, when installed
+            import uvloop
+        except ImportError:
+            asyncio.run(clients(args))
+        else:
+            uvloop.run(clients(args))
     elif args.role == "baseline":
         baseline(args)
     else:

@@ -68,13 +68,7 @@ def test_one_tail_per_run_serves_every_watcher_each_event_once(
             await asyncio.sleep(0.3)
             seen = []
             for subscription in subscriptions:
-                got = []
-                while not subscription.queue.empty():
-                    item = subscription.queue.get_nowait()
-                    assert item is not None
-                    if item[0]:
-                        got.append(item[0])
-                seen.append(got)
+                seen.append([seq for seq, _ in subscription.pending if seq])
             reads = runs.reads
             await broker.close()
             assert appended == sorted(appended)

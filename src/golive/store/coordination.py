@@ -108,12 +108,15 @@ class Presence:
                 payload = json.dumps({"run": run_id, "presence": True})
                 connection.execute(queries.notify, {"payload": payload})
 
-    def watching(self, run_id: str) -> list[Present]:
-        """Everyone watching the run on any replica that wrote within the lifetime."""
+    def watching(self, run_id: str, *, others: bool = False) -> list[Present]:
+        """Everyone watching the run on any replica that wrote within the lifetime (`others`:
+        on the other replicas only; this one knows its own watchers better than the store)."""
         since = self.store.now() - self.lifetime
         query = sa.select(presence.c.user_name, presence.c.person, presence.c.name).where(
             presence.c.run_id == run_id, presence.c.seen_at > since
         )
+        if others:
+            query = query.where(presence.c.replica != self.replica)
         with self.store.transaction("read who watches a run in") as connection:
             rows = connection.execute(query).all()
         return sorted({Present(r.user_name, r.person, r.name) for r in rows})

@@ -121,7 +121,7 @@ class Cluster:
         )
         logs = self.directory / "logs"
         upstream = "add_header X-Upstream $upstream_addr always;" if self.show_upstream else ""
-        return f"""{user}worker_processes 1;
+        return f"""{user}worker_processes auto;
 worker_rlimit_nofile 65536;
 pid {self.nginx_pid_file};
 error_log {logs / "error.log"} warn;

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.types import Receive, Scope, Send
 
 from golive.engine import call
 from golive.engine.checklist import MarkState, mark_refusal, statuses
@@ -25,7 +26,7 @@ from golive.report.readiness import readiness_now
 from golive.store import EventRecord
 from golive.web.app import Mission, mission, reader, writer
 from golive.web.auth import Principal
-from golive.web.broker import Subscription, Watcher, event_message
+from golive.web.broker import Broker, Subscription, Watcher, event_message
 from golive.web.launch import ServedPlan, resume_engine, start_engine
 from golive.web.roles import Access
 from golive.web.runs import RunEntry, event_json
@@ -526,18 +527,54 @@ def post_checklist_done(
     return Done(seq=None, message=f"{item_id} marked done")
 
 
-async def _next_batch(subscription: Subscription) -> list[tuple[int, bytes]] | None:
-    """What the subscriber's queue holds, waiting for one message if it is empty (the broker
-    sends keep-alives to idle watchers); None when the stream must end."""
-    queue = subscription.queue
-    item = queue.get_nowait() if not queue.empty() else await queue.get()
-    batch = []
-    while item is not None:
-        batch.append(item)
-        if queue.empty():
-            return batch
-        item = queue.get_nowait()
-    return None
+class EventStream(StreamingResponse):
+    """A run's live stream as an ASGI response: the head, the backlog (the events after
+    Last-Event-ID or `after`, read from the store) and who watches, then the broker writes each
+    new message to the connection itself (Subscription.attach), until the client leaves or the
+    broker ends the stream (a revoked credential, a watcher too far behind, the server stops)."""
+
+    def __init__(
+        self,
+        broker: Broker,
+        subscription: Subscription,
+        backlog: Callable[[], Awaitable[list[EventRecord]]] | None,
+        headers: dict[str, str],
+    ) -> None:
+        super().__init__((), media_type="text/event-stream", headers=headers)
+        self.broker, self.subscription, self.backlog = broker, subscription, backlog
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        subscription = self.subscription
+        try:
+            start = {"type": "http.response.start", "status": 200, "headers": self.raw_headers}
+            await send(start)
+            first, sent = [], 0
+            if self.backlog is not None:
+                records = await self.backlog()
+                first += [event_message(record) for record in records]
+                sent = records[-1].seq if records else 0
+            first.append(self.broker.presence_message(subscription.run_id))
+            await send({"type": "http.response.body", "body": b"".join(first), "more_body": True})
+            subscription.attach(send, sent=sent)
+            left = asyncio.ensure_future(_disconnected(receive))
+            try:
+                done, _ = await asyncio.wait(
+                    [left, subscription.ended], return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                left.cancel()
+            if left not in done:  # the broker ends the stream, not the client
+                await subscription.drained()
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except OSError:  # the client went away while the head or the backlog was written
+            pass
+        finally:
+            self.broker.unsubscribe(subscription)
+
+
+async def _disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 @router.get(
@@ -556,7 +593,7 @@ async def stream(
         None, ge=0, le=MAX_SEQ, description="Send the events after this seq first"
     ),
     last_event_id: int | None = Header(None, ge=0, le=MAX_SEQ),
-) -> StreamingResponse:
+) -> EventStream:
     """Every event of the run as it happens (`id: seq`, `event: type`), and `presence`."""
     _, access = await asyncio.to_thread(m.access, who, run_id)
     start = last_event_id if last_event_id is not None else after
@@ -566,29 +603,9 @@ async def stream(
         run_id, Watcher(user.name, access.person, name), after=start, credential=who.credential
     )
 
-    async def messages() -> AsyncIterator[bytes]:
-        sent = subscription.floor
-        try:
-            if start is not None:
-                backlog = await asyncio.to_thread(m.store.events, run_id, after=start)
-                if backlog:
-                    yield b"".join(event_message(record) for record in backlog)
-                    sent = backlog[-1].seq
-            yield m.broker.presence_message(run_id)
-            while True:
-                batch = await _next_batch(subscription)
-                if batch is None:
-                    return
-                chunk = []
-                for seq, message in batch:
-                    if seq and seq <= sent:
-                        continue
-                    sent = max(sent, seq)
-                    chunk.append(message)
-                if chunk:
-                    yield b"".join(chunk)
-        finally:
-            m.broker.unsubscribe(subscription)
+    async def backlog() -> list[EventRecord]:
+        assert start is not None
+        return await asyncio.to_thread(m.store.events, run_id, after=start)
 
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return StreamingResponse(messages(), media_type="text/event-stream", headers=headers)
+    return EventStream(m.broker, subscription, backlog if start is not None else None, headers)

@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import itertools
 import json
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,32 +55,136 @@ def event_message(record: EventRecord) -> bytes:
     return sse(event=record.type, data=event_json(record), seq=record.seq)
 
 
+Message = tuple[int, bytes]  # (the event's seq, or 0 for presence, checklist, keep-alive; SSE)
+BodySend = Callable[[dict[str, Any]], Awaitable[None]]
+Sending = Generator[Any, None, None]  # an ASGI send's __await__()
+
+
 @dataclass(eq=False)
 class Subscription:
+    """One watcher's stream. Until its response is `attach`ed (the backlog written), and while
+    its connection cannot take more (the transport's buffer is full), messages wait in
+    `pending`; else each fan-out writes them to the connection at once, in the broker's own
+    pass over the run's watchers: no queue, no task, no wake-up per watcher and event."""
+
     run_id: str
     watcher: Watcher
     floor: int  # events up to this seq were sent already (or were before the watcher came)
     credential: str = ""  # the SHA-256 of the watcher's token or session, re-checked
-    queue: asyncio.Queue[tuple[int, bytes] | None] = field(default_factory=asyncio.Queue)
-    dropped: bool = False
+    pending: list[Message] = field(default_factory=list)
+    dropped: bool = False  # the stream ends: nothing more is sent after what is pending
+    _send: BodySend | None = None  # the response's ASGI send, once attached
+    _context: contextvars.Context | None = None  # the response task's, to send in
+    _flushing: asyncio.Task[None] | None = None  # a write waiting for the connection
+    _ended: asyncio.Future[None] | None = None
 
-    def push(self, seq: int, message: bytes) -> None:
+    @property
+    def ended(self) -> asyncio.Future[None]:
+        """Done when the stream must end (its credential is no longer valid, it fell too far
+        behind, the server stops)."""
+        if self._ended is None:
+            self._ended = asyncio.get_running_loop().create_future()
+            if self.dropped:
+                self._ended.set_result(None)
+        return self._ended
+
+    def deliver(self, messages: list[Message], data: bytes) -> None:
+        """Send `messages` (in order, `data` their bytes joined) unless already sent."""
         if self.dropped:
             return
-        if self.queue.qsize() >= QUEUE_LIMIT:
-            self.dropped = True
-            self.queue.put_nowait(None)
+        last = messages[-1][0]
+        if last > self.floor:
+            self.floor = last
+        if self._send is not None and self._flushing is None:
+            self._write(data)
             return
-        self.queue.put_nowait((seq, message))
+        self.pending += messages
+        if len(self.pending) >= QUEUE_LIMIT:
+            self.cut()
+
+    def push(self, seq: int, message: bytes) -> None:
+        self.deliver([(seq, message)], message)
+
+    def attach(self, send: BodySend, *, sent: int) -> None:
+        """The response wrote its head, the backlog (events up to `sent`) and the presence:
+        write what is pending after them, and every message from now on as it comes."""
+        self.floor = max(self.floor, sent)
+        data = b"".join(m for seq, m in self.pending if not seq or seq > sent)
+        self.pending = []
+        self._send, self._context = send, contextvars.copy_context()
+        if data:
+            self._write(data)
+
+    def _write(self, data: bytes) -> None:
+        assert self._send is not None
+        assert self._context is not None
+        # Run the ASGI send to its first suspension, in the response's context: a server
+        # writes to its transport there and returns without suspending (uvicorn does), so
+        # the one frame reaches the connection in this pass, however many watchers there are.
+        # If it suspends (the connection's buffer is full), a task finishes it and then writes
+        # what came meanwhile, in order.
+        message = {"type": "http.response.body", "body": data, "more_body": True}
+        sending: Sending = self._send(message).__await__()
+        try:
+            waiting = self._context.run(sending.send, None)
+        except StopIteration:
+            return
+        except Exception:  # the connection is gone, whatever the server calls it
+            sending.close()
+            self.cut()
+            return
+        self._flushing = asyncio.get_running_loop().create_task(self._flush(sending, waiting))
+
+    async def _flush(self, sending: Sending, waiting: Any) -> None:
+        try:
+            await _finish(sending, waiting)
+            while self.pending and self._send is not None:
+                data = b"".join(m for _, m in self.pending)
+                self.pending = []
+                await self._send({"type": "http.response.body", "body": data, "more_body": True})
+        except Exception:  # the connection is gone
+            self.pending = []
+            self.cut()
+        finally:
+            self._flushing = None
+
+    async def drained(self) -> None:
+        """Until what was written so far has been handed to the connection."""
+        while self._flushing is not None:
+            await asyncio.wait([self._flushing])
+
+    def detach(self) -> None:
+        self._send = self._context = None
+        if self._flushing is not None:
+            self._flushing.cancel()
 
     def close(self) -> None:
-        self.queue.put_nowait(None)
+        self.cut()
 
     def cut(self) -> None:
-        """End the stream now: nothing more is queued after its end."""
+        """End the stream now: nothing more is sent after what is pending."""
         if not self.dropped:
             self.dropped = True
-            self.queue.put_nowait(None)
+            if self._ended is not None and not self._ended.done():
+                self._ended.set_result(None)
+
+
+async def _finish(coroutine: Sending, waiting: Any) -> None:
+    """Go on with an awaitable that suspended on `waiting` (what it yielded) until it returns."""
+    while True:
+        if waiting is None:  # a bare yield (asyncio.sleep(0))
+            await asyncio.sleep(0)
+        else:
+            waiting._asyncio_future_blocking = False
+            try:
+                await asyncio.wait([waiting])
+            except asyncio.CancelledError:
+                coroutine.close()
+                raise
+        try:
+            waiting = coroutine.send(None)
+        except StopIteration:
+            return
 
 
 @dataclass(eq=False)
@@ -93,8 +200,11 @@ class Channel:
     rechecked: float = field(default_factory=time.monotonic)
     stale: bool = True  # new events may be in the store: read them at the next turn
     synced: float = 0.0
-    seen: list[Watcher] = field(default_factory=list)  # everyone watching, on every replica
+    seen: list[Watcher] = field(default_factory=list)  # everyone watching, as last told
+    others: list[Watcher] = field(default_factory=list)  # watching on the other replicas
+    others_read: int = 0  # the number of the read `others` comes from (a later one wins)
     presence_stale: bool = True  # another replica's watchers changed: read them again
+    presence_reading: bool = False  # the tail reads them now (`others` may be out of date)
     presence_read: float = 0.0
     presence_written: float = 0.0
 
@@ -122,6 +232,8 @@ class Broker:
         self.presence = presence
         self.resync_interval = resync_interval
         self._channels: dict[str, Channel] = {}
+        self._presence_reads = itertools.count(1)
+        self._presence_lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         url = listen_url(runs.store.url) if listen else None
         self.notices = (
@@ -208,6 +320,7 @@ class Broker:
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
+        subscription.detach()
         channel = self._channels.get(subscription.run_id)
         if channel is None or subscription not in channel.subscribers:
             return
@@ -221,20 +334,36 @@ class Broker:
     def watchers(self, run_id: str) -> list[Watcher]:
         """Who watches the run: here, and on every replica if the presence is in the store."""
         channel = self._channels.get(run_id)
-        here = sorted(channel.watchers) if channel is not None else []
+        if channel is None:
+            if self.presence is None:
+                return []
+            try:
+                return self.presence.watching(run_id)
+            except GoliveError:
+                return []
+        here = set(channel.watchers)
         if self.presence is None:
-            return here
-        if channel is not None and not channel.presence_stale:
-            return sorted(set(channel.seen) | set(here))
-        try:
-            return sorted(set(self.presence.watching(run_id)) | set(here))
-        except GoliveError:
-            return here
+            return sorted(here)
+        if channel.presence_stale or channel.presence_reading:
+            with contextlib.suppress(GoliveError):
+                return sorted(set(self._read_others(channel)) | here)
+        return sorted(set(channel.others) | here)
+
+    def _read_others(self, channel: Channel) -> list[Watcher]:
+        """Read who watches the run on the other replicas; keep it unless a read that started
+        later is kept already (reads run in threads and may end out of order)."""
+        assert self.presence is not None
+        number = next(self._presence_reads)
+        others = self.presence.watching(channel.run_id, others=True)
+        with self._presence_lock:
+            if number > channel.others_read:
+                channel.others, channel.others_read = others, number
+        return others
 
     def presence_message(self, run_id: str) -> bytes:
         """Who watches the run, as last read (never waits for the store)."""
         channel = self._channels.get(run_id)
-        here = set(channel.watchers) | set(channel.seen) if channel is not None else set()
+        here = set(channel.watchers) | set(channel.others) if channel is not None else set()
         watching = [{"user": w.user, "person": w.person, "name": w.name} for w in sorted(here)]
         return sse(event="presence", data={"watchers": watching})
 
@@ -256,8 +385,7 @@ class Broker:
     def _notify_plan(self, plan_id: str, message: bytes) -> None:
         for run_id, channel in self._channels.items():
             if self.runs.plan_id(run_id) == plan_id:
-                for subscription in list(channel.subscribers):
-                    subscription.push(0, message)
+                self._push_all(channel, message)
 
     def _from_any_thread(self, run_id: str, records: list[EventRecord]) -> None:
         # Runs.sync runs in worker threads; the queues belong to the event loop's thread.
@@ -275,14 +403,17 @@ class Broker:
             with contextlib.suppress(RuntimeError):  # the loop closed: nobody is listening
                 loop.call_soon_threadsafe(self._fan_out, run_id, messages)
 
-    def _fan_out(self, run_id: str, messages: list[tuple[int, bytes]]) -> None:
+    def _fan_out(self, run_id: str, messages: list[Message]) -> None:
         channel = self._channels.get(run_id)
-        if channel is None:
+        if channel is None or not messages:
             return
+        first, data = messages[0][0], b"".join(m for _, m in messages)
         for subscription in list(channel.subscribers):
-            for seq, message in messages:
-                if seq > subscription.floor:
-                    subscription.push(seq, message)
+            if subscription.floor < first:  # the usual case: every message, the same bytes
+                subscription.deliver(messages, data)
+            elif subscription.floor < messages[-1][0]:  # it has some already (its backlog)
+                due = [(seq, m) for seq, m in messages if seq > subscription.floor]
+                subscription.deliver(due, b"".join(m for _, m in due))
 
     async def _recheck(self, channel: Channel) -> None:
         """Cut the streams whose token or session is no longer valid."""
@@ -305,23 +436,30 @@ class Broker:
             self._push_all(channel, self.presence_message(channel.run_id))
             return
         local = sorted(channel.watchers)
-        try:
-            if channel.presence_dirty or now - channel.presence_written >= PRESENCE_REFRESH:
-                changed = channel.presence_dirty
-                channel.presence_dirty, channel.presence_written = False, now
+        if channel.presence_dirty or now - channel.presence_written >= PRESENCE_REFRESH:
+            changed = channel.presence_dirty
+            channel.presence_dirty, channel.presence_written = False, now
+            try:
                 await asyncio.to_thread(presence.publish, channel.run_id, local, changed=changed)
-                channel.presence_stale |= changed
-            due = now - channel.presence_read >= (
-                PRESENCE_REFRESH if self.pushed else 2 * self.presence_interval
-            )
-            if channel.presence_stale or due:
-                channel.presence_stale, channel.presence_read = False, now
-                everyone = await asyncio.to_thread(presence.watching, channel.run_id)
-            else:
-                everyone = channel.seen
-        except GoliveError:  # the store hiccuped: look again at the next turn
-            return
-        everyone = sorted(set(everyone) | set(local))
+            except GoliveError:  # the store hiccuped: write it again at the next turn
+                channel.presence_dirty |= changed
+                channel.presence_written = 0.0
+                return
+        due = now - channel.presence_read >= (
+            PRESENCE_REFRESH if self.pushed else 2 * self.presence_interval
+        )
+        if channel.presence_stale or due:
+            # Cleared before the read: a notice that comes during it marks it stale again.
+            channel.presence_stale, channel.presence_read = False, now
+            channel.presence_reading = True
+            try:
+                await asyncio.to_thread(self._read_others, channel)
+            except GoliveError:  # read it again at the next turn
+                channel.presence_stale = True
+                return
+            finally:
+                channel.presence_reading = False
+        everyone = sorted(set(channel.others) | set(channel.watchers))
         channel.presence_sent = now
         if everyone != channel.seen:
             channel.seen = everyone
@@ -329,8 +467,9 @@ class Broker:
 
     @staticmethod
     def _push_all(channel: Channel, message: bytes) -> None:
+        messages = [(0, message)]
         for subscription in list(channel.subscribers):
-            subscription.push(0, message)
+            subscription.deliver(messages, message)
 
     async def _tail(self, channel: Channel) -> None:
         while channel.subscribers:
