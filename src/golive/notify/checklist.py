@@ -22,7 +22,7 @@ from pathlib import Path
 from golive.engine.checklist import ItemState, statuses
 from golive.engine.clock import Clock, SystemClock
 from golive.errors import GoliveError, UsageError
-from golive.notify.delivery import Render, recipient_urls, send
+from golive.notify.delivery import Render, recipient_urls, refusing, send
 from golive.notify.outbox import CLAIM_TTL, MAX_ATTEMPTS, backoff
 from golive.notify.rules import managers, recipients
 from golive.plan.models import ChecklistItem, NotificationRule, Plan
@@ -199,13 +199,7 @@ def renderers(plan: Plan, path: Path, *, env: str | None, strict: bool) -> tuple
     urls += [plan.notifications.email] if plan.notifications.email else []
     if strict and any("{{" in url for url in urls):
         raise UsageError(problem)
-
-    def render(text: str) -> str:
-        if "{{" in text:
-            raise GoliveError(problem)
-        return text
-
-    return render, str
+    return refusing(problem), str
 
 
 def failing_lines(deliveries: Sequence[ChecklistDelivery], *, open_items: set[str]) -> list[str]:
