@@ -124,15 +124,15 @@ class ChecklistOutbox:
         table = schema.checklist_notifications
         claim = {"state": CLAIMED, "claimed_by": by, "claimed_until": until, "updated_at": now}
         values = {**vars(key), **claim, "attempts": 0}
-        inserted = c.execute(_insert_new(c, values))
-        if inserted.rowcount == 1:
+        # RETURNING says whether a row changed (rowcount is not reliable on every driver)
+        if c.execute(_insert_new(c, values).returning(table.c.state)).first() is not None:
             return True
         takeover = sa.or_(
             sa.and_(table.c.state == FAILED, table.c.retry_at <= now),
             sa.and_(table.c.state == CLAIMED, table.c.claimed_until <= now),
         )
-        updated = c.execute(table.update().where(_where(key), takeover).values(claim))
-        return updated.rowcount == 1
+        update = table.update().where(_where(key), takeover).values(claim)
+        return c.execute(update.returning(table.c.state)).first() is not None
 
     def sent(self, keys: Sequence[ChecklistKey], *, by: str, now: dt.datetime) -> None:
         """Record that `by`, holding their claims, sent `keys`."""
