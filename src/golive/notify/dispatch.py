@@ -60,7 +60,7 @@ class Dispatcher:
         self._store: EventStore | None = None
         self._seen: dict[str, int] = {}  # run -> the last seq looked at
         self._marks: deque[tuple[float, int]] = deque()  # (when, highest seq seen then)
-        self._failed: set[str] = set()  # runs whose plan cannot be read: not retried
+        self._ignored: set[str] = set()  # runs whose plan notifies nobody (or cannot be read)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -103,7 +103,7 @@ class Dispatcher:
         """One pass over the runs with something to send and the checklists; messages sent."""
         store = self.store
         for run_id in self._changed_runs(store):
-            if run_id not in self.couriers and run_id not in self._failed:
+            if run_id not in self.couriers and run_id not in self._ignored:
                 self._watch(store, run_id)
         sent = 0
         for run_id, courier in list(self.couriers.items()):
@@ -158,9 +158,10 @@ class Dispatcher:
         try:
             plan = run_plan(state, display=record.plan_path)
         except GoliveError:
-            self._failed.add(run_id)
+            self._ignored.add(run_id)
             return
         if not notifies(plan):
+            self._ignored.add(run_id)
             return
         try:
             context = RunContext.build(
