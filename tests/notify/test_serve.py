@@ -205,3 +205,55 @@ class _serving:
         self.process.send_signal(signal.SIGINT)
         _, err = self.process.communicate(timeout=30)
         assert "Traceback" not in err, err
+
+
+CARE = """
+golive: care
+title: Care
+people:
+  chloe: {name: Chloe, role: on call, notify: ["json://HOOKS/chloe"]}
+  bob: {name: Bob, role: release manager, notify: ["json://HOOKS/bob"]}
+notifications: {group: 0s, mute: [run_started, run_finished]}
+environments:
+  staging: {}
+steps:
+  - {id: switch, owner: bob, run: "true", undo: "true"}
+hypercare:
+  escalation:
+    - {after: 0m, notify: [chloe]}
+    - {after: 15m, notify: [bob]}
+"""
+
+
+def test_the_server_keeps_a_run_while_its_ladder_may_climb_and_drops_it_once_acknowledged(
+    tmp_path: Path,
+) -> None:
+    from golive.engine.call import acknowledge
+    from golive.engine.events import IncidentOpened
+    from golive.testing import PlanRunner
+
+    with WebhookReceiver() as hooks:
+        runner = PlanRunner.from_yaml(tmp_path, CARE.replace("HOOKS", hooks.address))
+        state = runner.run(env="staging")  # the engine stopped: only the server delivers
+        clock = ScaledClock(dt.datetime.now(dt.UTC), scale=600.0)  # ten minutes a second
+        server = Dispatcher(runner.store_url, clock=clock)
+        try:
+            assert server.deliver() == 0
+            assert server.couriers == {}  # the run owes nothing: not kept
+            with open_store(runner.store_url, clock=clock.now) as store:
+                incident = IncidentOpened(
+                    monitor="checkout", title="5xx", severity=Severity.critical, detail="502"
+                )
+                type_name, step, data = encode(incident)
+                opened = store.append(state.run_id, type_name, step=step, data=data)
+                assert server.deliver() == 1  # chloe, at once
+                assert [r.path for r in hooks.wait_for(1)] == ["/chloe"]
+                assert list(server.couriers) == [state.run_id]  # bob's level may fall due
+                acknowledge(store, store.get_run(state.run_id), item=str(opened.seq), by="chloe")
+            while clock.now() < opened.at + dt.timedelta(minutes=16):
+                time.sleep(0.05)
+            assert server.deliver() == 0  # acknowledged: bob is not called
+            assert server.couriers == {}  # and the run owes nothing more
+        finally:
+            server.close()
+        assert len(hooks.received) == 1
