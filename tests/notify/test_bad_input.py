@@ -73,3 +73,32 @@ def _latest(cli: Golive) -> str:
     import json
 
     return str(json.loads(cli("status", "-f", "json").stdout)["run"])
+
+
+GRACE = """\
+golive: grace
+title: Grace
+people:
+  ana: {name: Ana, role: release manager}
+notifications:
+  mute: [checklist_overdue]
+  checklist_grace: soonish
+environments:
+  staging: {}
+steps:
+  - {id: deploy, owner: ana, run: "true", undo: "true"}
+"""
+
+
+def test_check_names_a_bad_checklist_grace_at_its_line(tmp_path: Path, cli: Golive) -> None:
+    plan = tmp_path / "grace.golive.yaml"
+    plan.write_text(GRACE)
+    result = cli("check", plan)
+    assert result.returncode == 1
+    errors = [line for line in result.stdout.splitlines() if ": error: " in line]
+    assert errors == [
+        f"{plan}:7:20: error: notifications.checklist_grace: expected a duration like 90m, "
+        "1h30m or 800ms, got 'soonish'"
+    ]  # and checklist_overdue is a rule mute may name
+    plan.write_text(GRACE.replace("soonish", "null"))
+    assert cli("check", plan).returncode == 0

@@ -3,7 +3,7 @@ notification worker. The same code paths as mission control (golive.engine.call)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -136,19 +136,41 @@ def ack(
 
 @app.command()
 def notify(
-    run_id: str = RunId,
+    run_id: str | None = typer.Argument(None, help="Run id or a unique prefix."),
+    checklist: Path | None = typer.Option(
+        None, "--checklist", help="Deliver this plan's overdue checklist notifications instead."
+    ),
+    env: str | None = typer.Option(
+        None,
+        "--env",
+        "-e",
+        help="With --checklist: the environment whose secrets fill the URLs (default: production).",
+    ),
     once: bool = typer.Option(False, "--once", help="Deliver what is due now, then stop."),
     plan: Path | None = PlanOption,
     state: str | None = StateOption,
 ) -> None:
-    """Deliver a run's notifications when no engine runs (escalations in hypercare, retries).
-    Safe beside an engine or `golive serve`: a notification is claimed before it is sent."""
-    import time
+    """Deliver a run's notifications when no engine runs (escalations in hypercare, retries),
+    or with --checklist PLAN those of its overdue checklist items. Safe beside an engine or
+    `golive serve`: a notification is claimed before it is sent."""
+    from golive.errors import UsageError
 
+    if (run_id is None) == (checklist is None):
+        raise UsageError(
+            "name a run (golive notify RUN) or a plan (golive notify --checklist PLAN)"
+        )
+    if checklist is not None:
+        _notify_checklist(checklist, env=env, once=once, state=state)
+    else:
+        assert run_id is not None
+        _notify_run(run_id, once=once, plan=plan, state=state)
+
+
+def _notify_run(run_id: str, *, once: bool, plan: Path | None, state: str | None) -> None:
     from golive.engine.clock import clock_from_environment
     from golive.engine.commands import read_state, run_plan
     from golive.engine.context import RunContext
-    from golive.notify.courier import POLL_SECONDS, Courier
+    from golive.notify.courier import Courier
 
     with opened(state, plan) as store:
         record = store.find_run(run_id)
@@ -168,11 +190,36 @@ def notify(
             redact=context.redact,
             clock=clock_from_environment(),
         )
-        sent = courier.deliver(flush=once)
-        try:
-            while not once:
-                time.sleep(POLL_SECONDS)
-                sent += courier.deliver()
-        except KeyboardInterrupt:
-            pass
+        sent = _repeat(lambda: courier.deliver(flush=once), courier.deliver, once=once)
     console.print(f"{sent} message(s) sent for run {record.id}")
+
+
+def _notify_checklist(path: Path, *, env: str | None, once: bool, state: str | None) -> None:
+    from golive.engine.clock import clock_from_environment
+    from golive.notify.checklist import ChecklistCourier, renderers
+    from golive.plan import load_plan
+
+    model = load_plan(path, env=env).plan
+    render, redact = renderers(model, path, env=env, strict=True)
+    with opened(state, path, create=True) as store:
+        courier = ChecklistCourier(
+            store=store, plan=model, render=render, redact=redact, clock=clock_from_environment()
+        )
+        sent = _repeat(courier.deliver, courier.deliver, once=once)
+    console.print(f"{sent} message(s) sent for the checklist of {model.golive}")
+
+
+def _repeat(first: Callable[[], int], then: Callable[[], int], *, once: bool) -> int:
+    """`first()`, then `then()` every poll until interrupted (unless `once`): messages sent."""
+    import time
+
+    from golive.notify.courier import POLL_SECONDS
+
+    sent = first()
+    try:
+        while not once:
+            time.sleep(POLL_SECONDS)
+            sent += then()
+    except KeyboardInterrupt:
+        pass
+    return sent

@@ -26,9 +26,11 @@ from golive.engine.checklist import (
 )
 from golive.engine.context import RunContext
 from golive.errors import GoliveError, UsageError
+from golive.notify.checklist import failing_lines
 from golive.plan import Plan, load_plan
 from golive.plan.diagnostics import did_you_mean
 from golive.store import EventStore
+from golive.store.checklist_outbox import ChecklistDelivery, ChecklistKey, ChecklistOutbox
 
 STYLE = {
     ItemState.done: ("✓", "green"),
@@ -65,10 +67,14 @@ def checklist_command(
         if run_checks and done is None and reopen is None:
             _verify(store, model, plan, env)
         current = statuses(model, store.checklist_marks(model.golive), now=now())
+        deliveries = ChecklistOutbox(store).deliveries(model.golive)
     if output is OutputFormat.json:
-        typer.echo(json.dumps([_json(s) for s in current], indent=2))
+        typer.echo(json.dumps([_json(s, deliveries) for s in current], indent=2))
     else:
         _print(model, current)
+        open_items = {s.item.id for s in current if not s.done}
+        for line in failing_lines(list(deliveries.values()), open_items=open_items):
+            console.print(line, markup=False, style="red" if "FAILING" in line else "dim")
 
 
 def _mark(
@@ -147,9 +153,25 @@ def _state_text(status: ItemStatus) -> str:
     return f"{status.state.value} · {who} · {when}"
 
 
-def _json(status: ItemStatus) -> dict[str, object]:
+def _json(
+    status: ItemStatus, deliveries: dict[ChecklistKey, ChecklistDelivery]
+) -> dict[str, object]:
     mark = status.last
+    notifications = [
+        {
+            "rule": d.key.rule,
+            "recipient": d.key.recipient,
+            "due": d.key.due,
+            "state": d.state,
+            "attempts": d.attempts,
+            "error": d.error,
+            "retry_at": d.retry_at.isoformat() if d.retry_at else None,
+        }
+        for key, d in sorted(deliveries.items())
+        if key.item == status.item.id
+    ]
     return {
+        "notifications": notifications,
         "id": status.item.id,
         "title": status.item.title,
         "owner": status.item.owner,

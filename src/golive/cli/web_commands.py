@@ -220,6 +220,13 @@ def serve(
         help="On PostgreSQL, be told of new events by LISTEN/NOTIFY (default); --no-listen "
         "polls the store instead (e.g. behind a pooler in transaction mode, where LISTEN fails).",
     ),
+    deliver: bool = typer.Option(
+        True,
+        "--deliver/--no-deliver",
+        help="Deliver the notifications of the store's runs (escalations, retries of a run "
+        "whose engine stopped) and of the served plans' overdue checklist items (default); "
+        "safe beside engines, `golive notify` and other servers.",
+    ),
     state: str | None = StateOption,
 ) -> None:
     """Serve mission control: the live dashboard and the JSON API of the runs in the store."""
@@ -246,6 +253,8 @@ def serve(
     console.print(f"mission control on http://{host}:{port}/ (state store {shown})")
     for served in plans.values():
         console.print(f"  may start go-live {served.id} ({served.path})", markup=False)
+    if deliver:
+        console.print("  delivers the notifications of its runs and checklists", markup=False)
     if proxies:
         shown_proxies = ", ".join(str(p) for p in proxies)
         console.print(f"  X-Forwarded-For believed from {shown_proxies}", markup=False)
@@ -256,7 +265,7 @@ def serve(
             markup=False,
         )
     uvicorn.run(
-        create_app(url, plans=plans, trusted_proxies=proxies, listen=listen),
+        create_app(url, plans=plans, trusted_proxies=proxies, listen=listen, deliver=deliver),
         host=host,
         port=port,
         log_level="warning",

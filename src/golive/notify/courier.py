@@ -44,6 +44,7 @@ POLL_SECONDS = 0.5
 # what the rules and the outbox never look at: left in the store (a run's output is most of it)
 IGNORED = frozenset({"StepOutput", "StepProcessStarted", "MonitorChecked"})
 READ_TYPES = tuple(name for name in EVENT_TYPES if name not in IGNORED)
+FOREVER = dt.timedelta(days=3650)  # beyond every escalation ladder's last level
 FLUSH_SECONDS = 10.0  # the longest a finished engine waits for its last messages
 
 
@@ -72,6 +73,9 @@ class Courier:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._flush = True
+        # how much longer than `notifications.group` to wait before sending: golive serve gives
+        # a run's live engine (whose courier sends the same) a head start, to race it less
+        self.patience = dt.timedelta(0)
         self._events: list[Recorded] = []  # the log so far, read incrementally
         self._lock = threading.Lock()
         self.error: BaseException | None = None
@@ -124,7 +128,7 @@ class Courier:
         sent = 0
         for recipient, batch in _batches(owed).items():
             oldest = min(n.due for n in batch)
-            if not flush and oldest + self.plan.notifications.group > now:
+            if not flush and oldest + self.plan.notifications.group + self.patience > now:
                 continue  # wait for the burst to end: one message for it
             sent += self._deliver(recipient, batch, book)
         return sent
@@ -173,6 +177,18 @@ class Courier:
             )
         )
         return 0
+
+    def pending(self) -> bool:
+        """Whether the run still owes a notification, now or later (an escalation level that
+        falls due with time), that is neither sent nor given up."""
+        events = self._read()
+        book = Outbox.read(events)
+        later = self.clock.now() + FOREVER
+        for item in decide(self.plan, events, now=later):
+            entry = book.deliveries.get(item.id)
+            if entry is None or not (entry.sent or entry.given_up):
+                return True
+        return False
 
     def _won(self, ids: Sequence[str], claim_seq: int, now: dt.datetime) -> set[str]:
         book = Outbox.read(self._read())

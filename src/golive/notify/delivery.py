@@ -56,6 +56,19 @@ def message(
     return subject, "\n\n".join(parts)
 
 
+def refusing(problem: str) -> Render:
+    """A render for a deliverer without the secrets (or the environment) to fill a URL's
+    templates: a URL with a template fails with `problem`, one without passes as it is."""
+    from golive.errors import GoliveError
+
+    def render(text: str) -> str:
+        if "{{" in text:
+            raise GoliveError(problem)
+        return text
+
+    return render
+
+
 def send(
     urls: Sequence[str], *, subject: str, body: str, render: Render, redact: Render
 ) -> str | None:

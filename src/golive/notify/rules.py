@@ -50,6 +50,7 @@ DEFAULT_RULES: dict[NotificationRule, tuple[str, ...]] = {
     NotificationRule.update_posted: ("channels",),
     NotificationRule.issue_raised: ("concerned", "channels"),  # the owner
     NotificationRule.incident_opened: ("escalation", "channels"),
+    NotificationRule.checklist_overdue: ("concerned",),  # the item's owner (checklist.py)
 }
 
 
@@ -183,6 +184,22 @@ def _notification(
         expected=moment.expected if not is_channel(recipient) else "",
         item=moment.item,
     )
+
+
+def recipients(plan: Plan, rule: NotificationRule, *, concerned: Sequence[str]) -> list[str]:
+    """Who gets a notification of `rule` (its row of `notifications.rules`, else the default),
+    muted people and channels left out; `concerned` are the people it is about."""
+    moment = _Moment(rule, "", "", "", concerned=tuple(concerned))
+    muted = set(plan.notifications.mute)
+    found: list[str] = []
+    for audience in plan.notifications.rules.get(rule, DEFAULT_RULES[rule]):
+        for recipient in _audience(plan, audience, moment):
+            if recipient in found or recipient in muted:
+                continue
+            if is_channel(recipient) and "channels" in muted:
+                continue
+            found.append(recipient)
+    return found
 
 
 def _audience(plan: Plan, audience: str, moment: _Moment) -> list[str]:

@@ -951,6 +951,7 @@ class NotificationRule(StrEnum):
     update_posted = "update_posted"
     issue_raised = "issue_raised"
     incident_opened = "incident_opened"
+    checklist_overdue = "checklist_overdue"
 
 
 # Who a rule's notification goes to, besides person ids: these words.
@@ -987,6 +988,11 @@ class Notifications(Model):
     public_url: Text | None = Field(
         default=None,
         description="Mission control's address for the links (GOLIVE_PUBLIC_URL overrides it)",
+    )
+    checklist_grace: Duration | None = Field(
+        default=dt.timedelta(hours=24),
+        description="How long an overdue checklist item may stay open before the managers are "
+        "told (null: they are not)",
     )
 
 

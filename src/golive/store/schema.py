@@ -175,3 +175,23 @@ presence = sa.Table(
     sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index(None, "run_id", "seen_at"),
 )
+
+# The checklist's outbox (migration 0010): an overdue item's notifications live outside any
+# run's log, so their deliveries are rows here, one per (plan, item, due, rule, recipient),
+# updated in place: claimed (by whom, until when), then sent, or failed (masked error, retry_at).
+checklist_notifications = sa.Table(
+    "checklist_notifications",
+    metadata,
+    sa.Column("plan_id", sa.String(64), primary_key=True),
+    sa.Column("item", sa.String(64), primary_key=True),
+    sa.Column("due", sa.String(40), primary_key=True),  # the deadline, ISO 8601 in UTC
+    sa.Column("rule", sa.String(64), primary_key=True),
+    sa.Column("recipient", sa.String(128), primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False),  # claimed, sent, failed
+    sa.Column("attempts", sa.Integer(), nullable=False),
+    sa.Column("claimed_by", sa.Text(), nullable=True),
+    sa.Column("claimed_until", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("error", sa.Text(), nullable=True),
+    sa.Column("retry_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)

@@ -7,6 +7,7 @@ HTTPException and a request body that does not validate (422, one line per probl
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import secrets
@@ -15,6 +16,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -35,6 +37,9 @@ from golive.web.guard import MAX_BODY, Guard, Network
 from golive.web.launch import ServedPlan
 from golive.web.roles import Access
 from golive.web.runs import RunEntry, Runs
+
+if TYPE_CHECKING:
+    from golive.notify.dispatch import Dispatcher
 
 HERE = Path(__file__).parent
 STATUS_OF = {RunNotFound: 404, DecisionRejected: 409, StoreError: 503}
@@ -130,6 +135,16 @@ def replica_id() -> str:
     return f"{socket.gethostname()[:80]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
+def _dispatcher(state_url: str, plans: dict[str, ServedPlan]) -> Dispatcher:
+    from golive.engine.clock import clock_from_environment
+    from golive.notify.dispatch import Dispatcher
+
+    served = {plan.id: (plan.file.plan, plan.path) for plan in plans.values()}
+    dispatcher = Dispatcher(state_url, plans=served, clock=clock_from_environment())
+    dispatcher.start()
+    return dispatcher
+
+
 def create_app(
     state_url: str,
     *,
@@ -139,12 +154,15 @@ def create_app(
     max_body: int = MAX_BODY,
     recheck_interval: float = RECHECK_INTERVAL,
     listen: bool = True,
+    deliver: bool = False,
 ) -> FastAPI:
     """Mission control for the runs of the state store at `state_url` (opened now); `plans`
     are those its managers may start from the browser (`golive serve --plan`); X-Forwarded-For
     is believed from `trusted_proxies` only; a request body may have `max_body` bytes; an open
     stream re-checks its token or session every `recheck_interval` seconds; on PostgreSQL the
-    live streams are pushed by LISTEN/NOTIFY unless `listen` is False (then they poll)."""
+    live streams are pushed by LISTEN/NOTIFY unless `listen` is False (then they poll); with
+    `deliver` (`golive serve`), a background courier delivers the runs' and the checklists'
+    notifications (golive.notify.dispatch)."""
     store = open_store(state_url)
     runs = Runs(store)
     accounts = Accounts(store)
@@ -160,9 +178,12 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         broker.start()
+        dispatcher = _dispatcher(state_url, plans or {}) if deliver else None
         try:
             yield
         finally:
+            if dispatcher is not None:
+                await asyncio.to_thread(dispatcher.close)
             await broker.close()
             store.close()
 
