@@ -1,6 +1,6 @@
 """How long the command line takes to answer, against the bare interpreter.
 
-    python bench/cli_startup.py [--repeat 15]
+    python bench/cli_startup.py [--repeat 15] [--baseline OTHER_VENV/bin]
 
 Writes the starter plan (`golive init`) in a temporary directory and starts one rehearsal run on
 a SQLite store beside it (it stops at its Go/No-Go gate). Then times, interleaved so that a
@@ -10,6 +10,9 @@ busy machine slows each alike, the median wall time of:
 - `golive --version`;
 - `golive status` on that store (the board of the one run);
 - `golive gate RUN go-no-go go --as you` (a vote, on a fresh copy of the store each time).
+
+With --baseline, the `golive` of another environment (say, one installed from main) is timed in
+the same rounds, for a before/after under the same load.
 
 Prints each median and its excess over the floor; the last line is
 `golive status: +X.XXX s over python3 -c pass`. Target (issue 18): within 0.25 s.
@@ -56,6 +59,9 @@ def timed(command: list[str], cwd: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument(
+        "--baseline", type=Path, help="the bin directory of another golive to time alike"
+    )
     options = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="golive-cli-startup-") as tmp:
         work = Path(tmp)
@@ -82,11 +88,15 @@ def main() -> None:
             "golive status": [str(BIN / "golive"), "status"],
             "golive gate": [str(BIN / "golive"), "gate", run_id, "go-no-go", "go", "--as", "you"],
         }
+        if options.baseline is not None:
+            other = str(options.baseline / "golive")
+            commands["baseline status"] = [other, "status"]
+            commands["baseline gate"] = [other, "gate", run_id, "go-no-go", "go", "--as", "you"]
         times: dict[str, list[float]] = defaultdict(list)
         os.environ.pop("GOLIVE_STATE", None)
         for _ in range(options.repeat):
             for label, command in commands.items():
-                if label == "golive gate":
+                if label.endswith(" gate"):
                     shutil.rmtree(state.parent)
                     shutil.copytree(pristine, state.parent)
                 times[label].append(timed(command, work))

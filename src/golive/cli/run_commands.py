@@ -7,7 +7,7 @@ import os
 import sys
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -43,10 +43,12 @@ from golive.engine.runner import Engine
 from golive.engine.state import RunState
 from golive.errors import GoliveError, UsageError
 from golive.plan import PlanFile, load_plan
-from golive.plan.schedule import start_findings
 from golive.plan.values import format_duration
-from golive.store import EventStore, RunRecord
+from golive.store.records import RunRecord
 from golive.testing import crash_observers
+
+if TYPE_CHECKING:
+    from golive.store import EventStore
 
 EXIT_CODES = {Outcome.completed: 0, Outcome.failed: 1, Outcome.rolled_back: 3, Outcome.aborted: 4}
 INTERRUPTED = 130
@@ -164,6 +166,8 @@ def _schedule(
 ) -> PolicyOverridden | None:
     """Refuse a production run the schedule policy forbids now, unless overridden: then the
     event that records who overrode it, why, and which rules."""
+    from golive.plan.schedule import start_findings  # holidays: only for a production run
+
     findings = start_findings(plan_file.plan, now())
     if not findings:
         return None

@@ -74,7 +74,8 @@ def status(
     for line in [*call_lines(current), *deliveries]:
         console.print(visible(line), markup=False, highlight=False)
     _print_hypercare(plan_model, current)
-    if lease is None and not current.status.finished:
+    left = any(step.processes for step in current.steps.values())  # a dead engine's
+    if lease is None and not current.status.finished and left:
         from golive.engine import loop, orphans
 
         for orphan in loop.run(orphans.still_running(current, os.environ)):

@@ -11,7 +11,6 @@ from pathlib import Path
 
 from golive.errors import PlanError, UsageError
 from golive.plan.diagnostics import Diagnostic, Severity, did_you_mean, sort_key
-from golive.plan.lint import lint
 from golive.plan.models import Plan
 from golive.plan.source import parse_text, read_document
 
@@ -58,6 +57,8 @@ def check_plan(path: Path, *, env: str | None = None) -> CheckResult:
     document = read_document(path)
     diagnostics = list(document.diagnostics)
     if document.plan is not None:
+        from golive.plan.lint import lint  # its checks (holidays...) only for a plan file read
+
         if env is not None and env not in document.plan.environments:
             known = ", ".join(document.plan.environments) or "none defined"
             hint = did_you_mean(env, document.plan.environments)
