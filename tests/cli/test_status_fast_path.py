@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -164,9 +163,85 @@ def test_status_errors_read_the_same_through_the_reader(store_url: str, tmp_path
         )
 
 
-def test_status_does_not_load_sqlalchemy(sqlite_url: str, tmp_path: Path) -> None:
-    record(sqlite_url)
-    loaded: Any = imported(["--state", sqlite_url], tmp_path)
-    assert "golive.cli.status_commands" in loaded  # it ran
-    assert not {name for name in loaded if name.split(".")[0] == "sqlalchemy"}
-    assert "golive.store.event_store" not in loaded
+EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*.golive.yaml"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
+def test_the_outline_of_a_plan_is_what_the_models_read_of_it(path: Path) -> None:
+    from golive.plan import parse_plan_text
+    from golive.plan.outline import outline
+
+    text = path.read_text(encoding="utf-8")
+    plan, light = parse_plan_text(text, display=str(path)), outline(text)
+    assert light is not None
+    assert light.title == plan.title
+    for seen, step in zip(light.steps, plan.steps, strict=True):
+        assert (seen.id, seen.needs, seen.owner, seen.approvers, seen.estimate) == (
+            step.id,
+            step.needs,
+            step.owner,
+            step.approvers,
+            step.estimate,
+        )
+        assert seen.kind == step.kind
+    assert [(o.id, o.title, o.check is None) for o in light.objectives] == [
+        (o.id, o.title, o.check is None) for o in plan.objectives
+    ]
+
+
+def test_the_outline_knows_the_step_kinds_in_the_models_order() -> None:
+    from golive.plan.models import StepKind
+    from golive.plan.outline import KINDS
+
+    assert list(KINDS) == [kind.value for kind in StepKind]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        ("title: Fast status", "title: &t Fast status"),  # an anchor
+        ("estimate: 2m", "estimate: 120"),  # a number: 010 is 8 in YAML 1.1, 10 in 1.2
+        ("owner: ann, run", "owner: on, run"),  # `on` is true in YAML 1.1
+        ("title: Fast status", "title: !!str Fast status"),  # a tag
+        ("golive: fast", "golive: fast\t"),  # a tab
+    ],
+)
+def test_the_outline_leaves_what_yaml_versions_read_differently_to_the_models(
+    change: tuple[str, str],
+) -> None:
+    from golive.plan.outline import outline
+
+    assert outline(PLAN) is not None
+    assert change[0] in PLAN
+    assert outline(PLAN.replace(change[0], change[1], 1)) is None
+
+
+def test_the_board_drawn_from_the_outline_is_the_board_drawn_from_the_plan() -> None:
+    import datetime as dt
+
+    from rich.console import Console
+
+    from golive.cli.live import Board
+    from golive.engine.state import RunState
+    from golive.plan import parse_plan_text
+    from golive.plan.outline import outline
+
+    # two hours ago: a waiting step's time shows as "2h" in both drawings, a second apart or not
+    at = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=2)
+    recorded = [
+        ev.Recorded(seq, at + dt.timedelta(seconds=seq), event)
+        for seq, event in enumerate(EVENTS[:14], start=1)  # up to the manual step, done
+    ]
+    state = RunState.fold("r-1", [*recorded[:6], *recorded[9:14]])  # the gate still open
+    end = at + dt.timedelta(minutes=30)
+    state.apply(ev.Recorded(20, end, ev.RunFinished(outcome=ev.Outcome.aborted, duration=9.0)))
+    light, plan = outline(PLAN), parse_plan_text(PLAN, display="p")
+    assert light is not None
+    drawn = []
+    for shown in (light, plan):
+        console = Console(record=True, width=120, color_system=None)
+        console.print(Board(shown, state))
+        drawn.append(console.export_text())
+    assert drawn[0] == drawn[1]
+    assert "waiting for ann, bob" in drawn[0]
+    assert "3.5s / 2m" in drawn[0]

@@ -32,6 +32,8 @@ from golive.engine.state import RunState
 from golive.store.records import EventRecord, Lease, RunRecord
 
 if TYPE_CHECKING:
+    from golive.plan.models import Plan
+    from golive.plan.outline import PlanOutline
     from golive.store.reader import StoreReader
 
 
@@ -57,9 +59,8 @@ def status(
     current = RunState.fold(record.id, decode_all(seen.events, run_id=record.id))
     lease = seen.lease
     from golive.notify.outbox import delivery_lines
-    from golive.plan import parse_plan_text
 
-    plan_model = parse_plan_text(current.plan_text, display=record.plan_path)
+    plan_model = plan_of(current, display=record.plan_path)
     deliveries = delivery_lines(current)
     if output is OutputFormat.json:
         shown = {**status_json(record, current), "notifications": deliveries}
@@ -121,19 +122,38 @@ def _plan_id(plan: Path | None) -> str | None:
     return load_plan(plan).plan.golive
 
 
-def _hypercare_status(plan: Any, state: RunState) -> dict[str, Any]:
-    """`phase`, the objectives' verdicts and the hypercare, for `status --format json`."""
-    from golive.engine.clock import clock_from_environment
-    from golive.engine.hypercare import hypercare_view, objectives_view
+def plan_of(state: RunState, *, display: str) -> Plan | PlanOutline:
+    """What the board shows of the run's plan: its outline, read from the log's plan text
+    without the models, unless hypercare (whose view needs every rule) or the text asks for
+    the full `Plan`."""
+    from golive.plan.outline import outline
 
+    light = outline(state.plan_text) if state.hypercare is None else None
+    if light is not None:
+        return light
+    from golive.plan import parse_plan_text
+
+    return parse_plan_text(state.plan_text, display=display)
+
+
+def _hypercare_status(plan: Plan | PlanOutline, state: RunState) -> dict[str, Any]:
+    """`phase`, the objectives' verdicts and the hypercare, for `status --format json`."""
+    from golive.engine.hypercare import hypercare_view, objectives_view
+    from golive.plan.outline import PlanOutline
+
+    hypercare = None
+    if state.hypercare is not None and not isinstance(plan, PlanOutline):
+        from golive.engine.clock import clock_from_environment
+
+        hypercare = hypercare_view(plan, state, clock_from_environment().now())
     return {
         "phase": state.phase,
         "objectives": objectives_view(plan, state),
-        "hypercare": hypercare_view(plan, state, clock_from_environment().now()),
+        "hypercare": hypercare,
     }
 
 
-def _print_hypercare(plan: Any, state: RunState) -> None:
+def _print_hypercare(plan: Plan | PlanOutline, state: RunState) -> None:
     from golive.cli.hypercare_commands import hypercare_lines
 
     shown = _hypercare_status(plan, state)

@@ -47,19 +47,13 @@ from golive.engine.events import (
     encode,
 )
 from golive.errors import DecisionRejected, UsageError
-from golive.plan.models import (
-    Check,
-    CommandCheck,
-    Hypercare,
-    Objective,
-    Plan,
-    StepCheck,
-)
 
 if TYPE_CHECKING:
     from golive.checks.outcome import CheckOutcome
     from golive.engine.runner import Engine
     from golive.engine.state import RunState
+    from golive.plan.models import Check, Hypercare, Objective, Plan
+    from golive.plan.outline import PlanOutline
     from golive.store import EventStore, RunRecord
 
 DEFAULT_EVERY = dt.timedelta(minutes=1)  # a monitor without `every:`
@@ -250,6 +244,8 @@ def objective_verdict(objective: Objective, outcome: CheckOutcome) -> tuple[str,
     value = figure(outcome)
     if outcome.ok:
         return "met", value
+    from golive.plan.models import CommandCheck, StepCheck
+
     definite = isinstance(objective.check, StepCheck | CommandCheck) or value is not None
     return ("not_met" if definite else "unknown"), value
 
@@ -573,7 +569,7 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def objectives_view(plan: Plan, state: RunState) -> list[dict[str, Any]]:
+def objectives_view(plan: Plan | PlanOutline, state: RunState) -> list[dict[str, Any]]:
     """Each objective of the plan with its last verdict (unknown until measured)."""
     shown = []
     for objective in plan.objectives:
