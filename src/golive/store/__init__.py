@@ -13,14 +13,12 @@ loads when `EventStore`, `open_store` or `default_state_url` is first asked for:
 reads through store/reader.py without it.
 """
 
-from __future__ import annotations
-
-import importlib
-from typing import TYPE_CHECKING, Any
+import importlib as _importlib
+import typing as _typing
 
 from golive.store.records import ChecklistMark, EventRecord, RunRecord
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from golive.store.event_store import EventStore, open_store
     from golive.store.url import default_state_url
 
@@ -31,11 +29,15 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+    return getattr(_importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
 
 
 __all__ = [
