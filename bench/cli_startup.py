@@ -20,6 +20,12 @@ Prints each median and its excess over the floor; the last line is
 Measured on the 2-core machine when quiet (load about 1), 9 repeats: before the commands were
 loaded on demand `golive --version` +0.653 s and `golive status` +0.687 s; after, +0.057 s and
 +0.436 s. What bounds `status`: docs/design.md, "Speed".
+
+Then `status` stopped loading SQLAlchemy (store/reader.py) and the plan's models (plan/outline.py).
+`--repeat 9 --baseline` main's environment, in the same rounds, on a busy machine (load 6 to 9):
+`golive status` +0.300 s against +0.688 s (0.44 of it), `golive gate` +0.628 s against +0.749 s.
+What `status` still loads most: Typer's pydantic TypeAdapters for its parameters (pydantic and
+its plugin loader), the event dataclasses, rich.
 """
 
 from __future__ import annotations
