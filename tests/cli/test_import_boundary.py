@@ -61,6 +61,7 @@ NOT_FOR_STATUS = (
     "golive.plan.lint",
     "golive.store.event_store",
     "golive.engine.runner",
+    "asyncio",
 )
 
 

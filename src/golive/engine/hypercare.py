@@ -27,7 +27,6 @@ recorded at each evaluation: at their `every:` (default hourly), so `hours / eve
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import dataclasses
 import datetime as dt
@@ -257,6 +256,8 @@ async def evaluate_objectives(engine: Engine, *, phase: str, only: list[str] | N
         objectives = [o for o in objectives if o.id in only]
     if not objectives:
         return
+    import asyncio  # loaded by the loop that awaits this; `golive status` needs no loop
+
     outcomes = await asyncio.gather(
         *(_evaluate(engine, o.check) for o in objectives if o.check is not None)
     )
@@ -374,6 +375,8 @@ class Phase:
     # monitors --------------------------------------------------------------------------------
 
     async def _probe(self, due: list[str]) -> None:
+        import asyncio
+
         outcomes = await asyncio.gather(*(_evaluate(self.engine, self.monitors[m]) for m in due))
         for monitor, outcome in zip(due, outcomes, strict=True):
             every = self.monitors[monitor].every or DEFAULT_EVERY
