@@ -6,9 +6,11 @@ asyncssh for it would cost a second (bench/cli_startup.py times it).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import typer
 
@@ -41,9 +43,65 @@ def test_golive_version_imports_no_heavy_library() -> None:
     assert not loaded & set(HEAVY), loaded & set(HEAVY)
 
 
-def test_the_module_of_status_imports_no_heavy_library() -> None:
-    loaded = imported_after("import golive.cli.run_commands")
-    assert not loaded & set(HEAVY), loaded & set(HEAVY)
+def test_the_modules_of_run_and_status_import_no_heavy_library() -> None:
+    for module in ("run_commands", "status_commands"):
+        loaded = imported_after(f"import golive.cli.{module}")
+        assert not loaded & set(HEAVY), (module, loaded & set(HEAVY))
+
+
+# What `golive status` does without (store/reader.py, plan/outline.py): the store's SQL, the
+# YAML reader of plan files, the plan's pydantic models, the checks of `golive check`.
+NOT_FOR_STATUS = (
+    "sqlalchemy",
+    "alembic",
+    "ruamel",
+    "holidays",
+    "golive.plan.models",
+    "golive.plan.source",
+    "golive.plan.lint",
+    "golive.store.event_store",
+    "golive.engine.runner",
+    "asyncio",
+)
+
+
+def test_golive_status_loads_neither_the_store_sql_nor_the_plan_models(tmp_path: Path) -> None:
+    from golive.engine.events import RunStarted, encode
+    from golive.plan.starter import render_starter
+    from golive.store import open_store
+
+    text = render_starter(
+        plan_id="demo", filename="demo.golive.yaml", timezone="UTC", today=dt.date(2026, 12, 1)
+    )
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    with open_store(url) as store:
+        run = store.create_run(
+            plan_id="demo", plan_path="demo.golive.yaml", plan_hash="h", env="staging",
+            release=None, rehearsal=True, started_by="ann",
+        )  # fmt: skip
+        started = RunStarted(
+            plan_id="demo", plan_path="demo.golive.yaml", plan_hash="h", plan_text=text,
+            env="staging", release=None, rehearsal=True, started_by="ann", max_parallel=1,
+            host="h", pid=1, steps=["deploy"],
+        )  # fmt: skip
+        type_name, step, data = encode(started)
+        store.append(run.id, type_name, step=step, data=data)
+    code = (
+        "import sys\nfrom golive.cli import main\n"
+        f"sys.argv = ['golive', 'status', '--state', {url!r}]\n"
+        "try:\n    main()\nexcept SystemExit as exit:\n    assert not exit.code, exit.code\n"
+        "print()"
+    )
+    probe = f"{code}\nimport json, sys; print(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert "demo" in done.stdout  # the board was drawn
+    modules = set(json.loads(done.stdout.splitlines()[-1]))
+    loaded = {
+        m for m in modules for name in NOT_FOR_STATUS if m == name or m.startswith(name + ".")
+    }
+    assert not loaded, sorted(loaded)
 
 
 def test_every_command_is_named_where_it_is_loaded_from() -> None:

@@ -25,6 +25,7 @@ from golive import __version__
 MODULES = (
     "plan_commands",
     "run_commands",
+    "status_commands",
     "checklist_commands",
     "report_commands",
     "verify_commands",
@@ -44,7 +45,7 @@ COMMANDS = {
     "done": "run_commands",
     "decide": "run_commands",
     "gate": "run_commands",
-    "status": "run_commands",
+    "status": "status_commands",
     "log": "run_commands",
     "checklist": "checklist_commands",
     "history": "report_commands",

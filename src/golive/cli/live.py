@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
@@ -48,8 +49,13 @@ from golive.engine.events import (
 from golive.engine.progress import eta_seconds
 from golive.engine.state import RunState, StepStatus, UndoStatus
 from golive.plan.graph import StepGraph
-from golive.plan.models import Plan, StepKind
 from golive.plan.values import format_duration
+
+if TYPE_CHECKING:
+    from golive.plan.models import Plan
+    from golive.plan.outline import PlanOutline
+
+    Shown = Plan | PlanOutline  # the board draws the plan, or its outline (status)
 
 ICONS = {
     StepStatus.pending: ("·", "dim"),
@@ -63,7 +69,7 @@ ICONS = {
 }
 
 
-def next_actions(state: RunState, plan: Plan) -> list[str]:
+def next_actions(state: RunState, plan: Shown) -> list[str]:
     """What the run waits for, as the commands that would unblock it."""
     lines = []
     for step_id, why in state.blocked.items():
@@ -77,7 +83,7 @@ def next_actions(state: RunState, plan: Plan) -> list[str]:
             )
         )
     for step in state.steps.values():
-        if step.status is StepStatus.waiting and plan.step(step.id).kind is StepKind.gate:
+        if step.status is StepStatus.waiting and plan.step(step.id).kind == "gate":
             for person in _not_voted(plan, state, step.id):
                 lines.append(
                     f"{person} to vote at {step.id}: golive gate {state.run_id} "
@@ -95,7 +101,7 @@ def next_actions(state: RunState, plan: Plan) -> list[str]:
 class Board:
     """The live terminal view: every step, progress and ETA, output tails, what it waits for."""
 
-    def __init__(self, plan: Plan, state: RunState) -> None:
+    def __init__(self, plan: Shown, state: RunState) -> None:
         self.plan, self.state = plan, state
         self.graph = StepGraph(plan.steps)
         self.order = self.graph.order()
@@ -161,7 +167,7 @@ def _timing(
     return f"{spent} / {format_duration(estimate)}" if estimate else spent
 
 
-def _not_voted(plan: Plan, state: RunState, gate: str) -> list[str]:
+def _not_voted(plan: Shown, state: RunState, gate: str) -> list[str]:
     return [a for a in plan.step(gate).approvers if a not in state.step(gate).ballots]
 
 
@@ -172,9 +178,9 @@ def _ballots(state: RunState, step_id: str) -> str:
     )
 
 
-def _detail(state: RunState, step_id: str, plan: Plan) -> str:
+def _detail(state: RunState, step_id: str, plan: Shown) -> str:
     st = state.step(step_id)
-    if st.status is StepStatus.waiting and plan.step(step_id).kind is StepKind.gate:
+    if st.status is StepStatus.waiting and plan.step(step_id).kind == "gate":
         votes = f"votes: {_ballots(state, step_id)}; " if st.ballots else ""
         return f"{votes}waiting for {', '.join(_not_voted(plan, state, step_id))}"
     if st.undo is not UndoStatus.none:

@@ -11,12 +11,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from golive.errors import RunNotFound, UsageError
-from golive.store import EventStore, default_state_url, open_store
-from golive.store.url import missing_sqlite_file
+
+if TYPE_CHECKING:  # the store's SQL loads when a command opens it (status reads without it)
+    from golive.store import EventStore
 
 # Testing only: the time the commands take as now (ISO 8601 with an offset), so that the schedule
 # a production run is held to can be tried on any day. The engine's own timing is not affected.
@@ -47,11 +49,13 @@ def state_url(state: str | None, plan: Path | None) -> str:
         return state
     if os.environ.get("GOLIVE_STATE"):
         return os.environ["GOLIVE_STATE"]
+    here = Path(".golive/state.db")
+    if plan is None and here.exists():
+        return f"sqlite:///{here.resolve()}"
+    from golive.store.url import default_state_url  # SQLAlchemy: only beside a plan file
+
     if plan is not None:
         return default_state_url(plan)
-    here = Path(".golive/state.db")
-    if here.exists():
-        return f"sqlite:///{here.resolve()}"
     candidates = sorted(Path(".").glob("*.golive.yaml"))
     if len(candidates) == 1:
         return default_state_url(candidates[0])
@@ -63,6 +67,9 @@ def state_url(state: str | None, plan: Path | None) -> str:
 @contextmanager
 def opened(state: str | None, plan: Path | None, *, create: bool = False) -> Iterator[EventStore]:
     """The state store; a missing SQLite file is created only by commands that start things."""
+    from golive.store import open_store
+    from golive.store.url import missing_sqlite_file
+
     url = state_url(state, plan)
     missing = None if create else missing_sqlite_file(url)
     if missing is not None:

@@ -7,12 +7,12 @@ import os
 import sys
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from golive.cli.app import app, console, console_err, exits
-from golive.cli.live import Board, PlainPrinter, live_board
+from golive.cli.live import PlainPrinter, live_board
 from golive.cli.options import (
     AsOption,
     FormatOption,
@@ -39,16 +39,16 @@ from golive.engine.commands import (
     vote,
 )
 from golive.engine.events import Decision, Outcome, PolicyOverridden, RunStarted, Vote
-from golive.engine.lease import describe_holder, driving_lease
 from golive.engine.runner import Engine
 from golive.engine.state import RunState
 from golive.errors import GoliveError, UsageError
-from golive.notify.outbox import delivery_lines
 from golive.plan import PlanFile, load_plan
-from golive.plan.schedule import start_findings
 from golive.plan.values import format_duration
-from golive.store import EventStore, RunRecord
+from golive.store.records import RunRecord
 from golive.testing import crash_observers
+
+if TYPE_CHECKING:
+    from golive.store import EventStore
 
 EXIT_CODES = {Outcome.completed: 0, Outcome.failed: 1, Outcome.rolled_back: 3, Outcome.aborted: 4}
 INTERRUPTED = 130
@@ -166,6 +166,8 @@ def _schedule(
 ) -> PolicyOverridden | None:
     """Refuse a production run the schedule policy forbids now, unless overridden: then the
     event that records who overrode it, why, and which rules."""
+    from golive.plan.schedule import start_findings  # holidays: only for a production run
+
     findings = start_findings(plan_file.plan, now())
     if not findings:
         return None
@@ -357,135 +359,6 @@ def gate_command(
     else:
         waiting = ", ".join(outcome.waiting_for) or "more votes"
         console.print(f"⚑ {by} voted {shown} at {gate}; {outcome.reason}, waiting for {waiting}")
-
-
-@app.command()
-def status(
-    run_id: str | None = RunArg,
-    plan: Path | None = PlanOption,
-    state: str | None = StateOption,
-    output: OutputFormat = FormatOption,
-) -> None:
-    """Show where a run stands: every step's state, and what the run waits for."""
-    with opened(state, plan) as store:
-        record = find_run(store, run_id, plan)
-        current = read_state(store, record.id)
-        lease = driving_lease(store=store, run_id=record.id)
-    plan_model = run_plan(current, display=record.plan_path)
-    deliveries = delivery_lines(current)
-    if output is OutputFormat.json:
-        shown = {**status_json(record, current), "notifications": deliveries}
-        shown.update(_hypercare_status(plan_model, current))
-        typer.echo(json.dumps(shown, indent=2))
-        return
-    console.print(Board(plan_model, current))
-    if lease is not None:
-        console.print(f"driven by {describe_holder(lease)}", style="dim", markup=False)
-    for line in [*call_lines(current), *deliveries]:
-        console.print(visible(line), markup=False, highlight=False)
-    _print_hypercare(plan_model, current)
-    if lease is None and not current.status.finished:
-        for orphan in loop.run(orphans.still_running(current, os.environ)):
-            console.print(visible(orphan.describe()), markup=False, highlight=False)
-
-
-def _hypercare_status(plan: Any, state: RunState) -> dict[str, Any]:
-    """`phase`, the objectives' verdicts and the hypercare, for `status --format json`."""
-    from golive.engine.clock import clock_from_environment
-    from golive.engine.hypercare import hypercare_view, objectives_view
-
-    return {
-        "phase": state.phase,
-        "objectives": objectives_view(plan, state),
-        "hypercare": hypercare_view(plan, state, clock_from_environment().now()),
-    }
-
-
-def _print_hypercare(plan: Any, state: RunState) -> None:
-    from golive.cli.hypercare_commands import hypercare_lines
-
-    shown = _hypercare_status(plan, state)
-    if shown["hypercare"] is not None:
-        lines = hypercare_lines(shown["hypercare"], shown["objectives"])
-    else:
-        lines = [
-            f"objective {o['id']}: {o['verdict'].replace('_', ' ')} ({o['detail']})"
-            for o in shown["objectives"]
-            if o["phase"] is not None
-        ]
-    for line in lines:
-        console.print(visible(line), markup=False, highlight=False)
-
-
-def call_lines(state: RunState, *, updates: int = 3) -> list[str]:
-    """The open issues and the latest updates of the go-live call, for `status`."""
-    lines = [
-        f"open issue {i.id} ({i.severity}): {i.title}" + (f", owner {i.owner}" if i.owner else "")
-        for i in state.issues.values()
-        if i.open
-    ]
-    for update in state.updates[-updates:]:
-        stamp = update.at.astimezone().strftime("%H:%M")
-        lines.append(f"{stamp} {update.severity} update from {update.by}: {update.text}")
-    return lines
-
-
-def status_json(record: RunRecord, state: RunState) -> dict[str, Any]:
-    return {
-        "run": record.id,
-        "plan": record.plan_id,
-        "env": record.env,
-        "release": record.release,
-        "rehearsal": record.rehearsal,
-        "status": state.status.value,
-        "started_at": _iso(state.started_at),
-        "finished_at": _iso(state.finished_at),
-        "blocked": dict(state.blocked),
-        "rollback": None
-        if state.rollback_started_at is None
-        else {
-            "started_at": _iso(state.rollback_started_at),
-            "duration": state.rollback_duration,
-            "complete": state.rollback_complete,
-        },
-        "updates": [
-            {"at": _iso(u.at), "by": u.by, "severity": u.severity, "text": u.text}
-            for u in state.updates
-        ],
-        "issues": [
-            {
-                "id": i.id,
-                "title": i.title,
-                "severity": i.severity,
-                "owner": i.owner,
-                "step": i.step,
-                "by": i.by,
-                "open": i.open,
-                "resolution": i.resolution,
-                "comments": len(i.comments),
-            }
-            for i in state.issues.values()
-        ],
-        "steps": [
-            {
-                "id": s.id,
-                "status": s.status.value,
-                "attempt": s.attempt,
-                "duration": s.duration,
-                "error": s.error,
-                "waiting_for": s.waiting_for,
-                "marked_by": s.marked_by,
-                "undo": s.undo.value,
-                "started_at": _iso(s.started_at),
-                "finished_at": _iso(s.finished_at),
-            }
-            for s in state.steps.values()
-        ],
-    }
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 @app.command()

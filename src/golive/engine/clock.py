@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import time
 from typing import Protocol
@@ -24,6 +23,8 @@ class SystemClock:
         return time.monotonic()
 
     async def sleep(self, seconds: float) -> None:
+        import asyncio  # loaded by the loop that awaits this; `golive status` needs no loop
+
         await asyncio.sleep(seconds)
 
 
@@ -55,6 +56,8 @@ class ScaledClock:
         return (time.monotonic() - self._mono_origin) * self.scale
 
     async def sleep(self, seconds: float) -> None:
+        import asyncio
+
         await asyncio.sleep(max(0.0, seconds) / self.scale)
 
     def encode(self) -> str:

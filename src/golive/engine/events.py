@@ -10,11 +10,15 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import types
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, ClassVar, Union, get_args, get_origin, get_type_hints
+from typing import TYPE_CHECKING, Any, ClassVar, Union, get_args, get_origin, get_type_hints
 
 from golive.errors import StoreError
+
+if TYPE_CHECKING:
+    from golive.store.records import EventRecord
 
 
 class Decision(StrEnum):
@@ -517,6 +521,14 @@ def decode(type_name: str, step: str | None, data: dict[str, Any], *, where: str
             data[f.name], hints[f.name], where=f"{where}: {type_name}.{f.name}"
         )
     return cls(step=step, **values)
+
+
+def decode_all(records: Iterable[EventRecord], *, run_id: str) -> list[Recorded]:
+    """A run's events from the store, decoded (a record that does not fit is a StoreError)."""
+    return [
+        Recorded(r.seq, r.at, decode(r.type, r.step, r.data, where=f"run {run_id} event {r.seq}"))
+        for r in records
+    ]
 
 
 def _coerce(value: Any, hint: Any, *, where: str) -> Any:

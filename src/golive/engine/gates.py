@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from golive.engine.events import Vote
-from golive.plan.models import Step
+
+if TYPE_CHECKING:
+    from golive.plan.models import Step
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,6 @@ recorded at each evaluation: at their `every:` (default hourly), so `hours / eve
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import dataclasses
 import datetime as dt
@@ -47,19 +46,13 @@ from golive.engine.events import (
     encode,
 )
 from golive.errors import DecisionRejected, UsageError
-from golive.plan.models import (
-    Check,
-    CommandCheck,
-    Hypercare,
-    Objective,
-    Plan,
-    StepCheck,
-)
 
 if TYPE_CHECKING:
     from golive.checks.outcome import CheckOutcome
     from golive.engine.runner import Engine
     from golive.engine.state import RunState
+    from golive.plan.models import Check, Hypercare, Objective, Plan
+    from golive.plan.outline import PlanOutline
     from golive.store import EventStore, RunRecord
 
 DEFAULT_EVERY = dt.timedelta(minutes=1)  # a monitor without `every:`
@@ -250,6 +243,8 @@ def objective_verdict(objective: Objective, outcome: CheckOutcome) -> tuple[str,
     value = figure(outcome)
     if outcome.ok:
         return "met", value
+    from golive.plan.models import CommandCheck, StepCheck
+
     definite = isinstance(objective.check, StepCheck | CommandCheck) or value is not None
     return ("not_met" if definite else "unknown"), value
 
@@ -261,6 +256,8 @@ async def evaluate_objectives(engine: Engine, *, phase: str, only: list[str] | N
         objectives = [o for o in objectives if o.id in only]
     if not objectives:
         return
+    import asyncio  # loaded by the loop that awaits this; `golive status` needs no loop
+
     outcomes = await asyncio.gather(
         *(_evaluate(engine, o.check) for o in objectives if o.check is not None)
     )
@@ -378,6 +375,8 @@ class Phase:
     # monitors --------------------------------------------------------------------------------
 
     async def _probe(self, due: list[str]) -> None:
+        import asyncio
+
         outcomes = await asyncio.gather(*(_evaluate(self.engine, self.monitors[m]) for m in due))
         for monitor, outcome in zip(due, outcomes, strict=True):
             every = self.monitors[monitor].every or DEFAULT_EVERY
@@ -573,7 +572,7 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def objectives_view(plan: Plan, state: RunState) -> list[dict[str, Any]]:
+def objectives_view(plan: Plan | PlanOutline, state: RunState) -> list[dict[str, Any]]:
     """Each objective of the plan with its last verdict (unknown until measured)."""
     shown = []
     for objective in plan.objectives:

@@ -22,18 +22,13 @@ import socket
 import threading
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from golive.errors import GoliveError, LeaseHeld, LeaseLost, StoreError, UsageError
-from golive.store import EventStore
-from golive.store.leases import (
-    Lease,
-    current_lease,
-    lost_lease,
-    moment,
-    release_lease,
-    renew_lease,
-    take_lease,
-)
+from golive.store.records import Lease, moment
+
+if TYPE_CHECKING:  # the store's SQL loads when a lease is read or written: `golive status` reads
+    from golive.store import EventStore  # leases without it (store/reader.py)
 
 TTL_SECONDS = 30.0  # how long a lease lives without a heartbeat
 HEARTBEATS_PER_TTL = 3  # a heartbeat every 10 s: two may fail before the lease expires
@@ -80,8 +75,14 @@ def holder_gone(lease: Lease) -> bool:
 
 def driving_lease(*, store: EventStore, run_id: str) -> Lease | None:
     """The lease of the engine driving the run now, wherever it runs; None if none does."""
-    lease = current_lease(store=store, run_id=run_id)
-    if lease is None or not lease.held_at(store.now()) or holder_gone(lease):
+    from golive.store.leases import current_lease
+
+    return driving(current_lease(store=store, run_id=run_id), now=store.now())
+
+
+def driving(lease: Lease | None, *, now: datetime) -> Lease | None:
+    """`lease` if an engine drives the run with it at `now`, else None (see driving_lease)."""
+    if lease is None or not lease.held_at(now) or holder_gone(lease):
         return None
     return lease
 
@@ -120,6 +121,8 @@ def claim(*, store: EventStore, run_id: str, force: bool = False) -> EngineLease
                 f"is gone, then take over with `golive resume {run_id} --force`",
                 lease=current,
             )
+
+    from golive.store.leases import take_lease
 
     lease = take_lease(
         store=store, run_id=run_id, host=host_name(), pid=os.getpid(), ttl=ttl, check=check
@@ -175,10 +178,14 @@ class EngineLease:
         if self._lost is not None:
             return
         # If the store is unreachable now, the lease expires by itself within its ttl.
+        from golive.store.leases import release_lease
+
         with contextlib.suppress(StoreError):
             release_lease(store=self.store, lease=self._lease)
 
     def _beat(self) -> None:
+        from golive.store.leases import renew_lease
+
         while not self._stop.wait(self.heartbeat):
             try:
                 renewed = renew_lease(store=self.store, lease=self._lease, ttl=self.ttl)
@@ -190,6 +197,8 @@ class EngineLease:
             self._lease = renewed
 
     def _why_lost(self) -> LeaseLost:
+        from golive.store.leases import lost_lease
+
         try:
             return lost_lease(store=self.store, run_id=self._lease.run_id, token=self.token)
         except GoliveError:  # the loss is what matters; why is a courtesy the store may refuse

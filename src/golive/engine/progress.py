@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from golive.engine.state import RunState, StepStatus
 from golive.plan.graph import StepGraph, finish_times
-from golive.plan.models import Plan
+
+if TYPE_CHECKING:
+    from golive.plan.models import Plan
+    from golive.plan.outline import PlanOutline
 
 
 def eta_seconds(
-    plan: Plan,
+    plan: Plan | PlanOutline,
     state: RunState,
     *,
     now: dt.datetime,

@@ -1,19 +1,30 @@
 """The plan file: models, reading with file:line diagnostics, the step graph, lint.
 
 Pure: no network, no database. `check_plan` reports every problem; `load_plan` returns a
-valid plan or raises `PlanError` carrying the diagnostics.
+valid plan or raises `PlanError` carrying the diagnostics. The models (pydantic) and the YAML
+readers load when a plan is read, not with the package: `golive status` reads the plan's
+outline (plan/outline.py) without them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from golive.errors import PlanError, UsageError
 from golive.plan.diagnostics import Diagnostic, Severity, did_you_mean, sort_key
-from golive.plan.lint import lint
-from golive.plan.models import Plan
-from golive.plan.source import parse_text, read_document
+
+if TYPE_CHECKING:
+    from golive.plan.models import Plan
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Plan":
+        from golive.plan.models import Plan
+
+        return Plan
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -55,9 +66,13 @@ def check_plan(path: Path, *, env: str | None = None) -> CheckResult:
 
     The file is read once (at most `MAX_BYTES` + 1 bytes of a regular file; a FIFO, a device or a
     directory is a diagnostic): the digest and the text come from those bytes."""
+    from golive.plan.source import read_document
+
     document = read_document(path)
     diagnostics = list(document.diagnostics)
     if document.plan is not None:
+        from golive.plan.lint import lint  # its checks (holidays...) only for a plan file read
+
         if env is not None and env not in document.plan.environments:
             known = ", ".join(document.plan.environments) or "none defined"
             hint = did_you_mean(env, document.plan.environments)
@@ -81,6 +96,8 @@ def load_plan(path: Path, *, env: str | None = None) -> PlanFile:
 
 def parse_plan_text(text: str, *, display: str) -> Plan:
     """A plan from text kept in the event log (it passed `check` when its run started)."""
+    from golive.plan.source import parse_text
+
     document = parse_text(text, path=Path(display), display=display)
     if document.plan is None:
         raise PlanError(document.diagnostics)

@@ -6,8 +6,17 @@ import datetime as dt
 import heapq
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
-from golive.plan.models import Step
+
+class Node(Protocol):
+    """What the graph needs of a step (a `Step`, or a step of the plan's outline)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def needs(self) -> Sequence[str]: ...
 
 
 @dataclass(frozen=True)
@@ -19,7 +28,7 @@ class CriticalPath:
 class StepGraph:
     """Steps and their `needs`; unknown needs are ignored here (lint reports them)."""
 
-    def __init__(self, steps: Sequence[Step]) -> None:
+    def __init__(self, steps: Sequence[Node]) -> None:
         self.ids = [s.id for s in steps]
         known = set(self.ids)
         self.needs: dict[str, tuple[str, ...]] = {}

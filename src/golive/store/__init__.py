@@ -8,12 +8,37 @@
             ...
 
 One SQLAlchemy Core implementation serves both databases; the schema is migrated with Alembic
-(migrations ship inside this package) whenever a store is opened.
+(migrations ship inside this package) whenever a store is opened. That machinery (SQLAlchemy)
+loads when `EventStore`, `open_store` or `default_state_url` is first asked for: `golive status`
+reads through store/reader.py without it.
 """
 
-from golive.store.event_store import EventStore, open_store
+import importlib as _importlib
+import typing as _typing
+
 from golive.store.records import ChecklistMark, EventRecord, RunRecord
-from golive.store.url import default_state_url
+
+if _typing.TYPE_CHECKING:
+    from golive.store.event_store import EventStore, open_store
+    from golive.store.url import default_state_url
+
+_LAZY = {
+    "EventStore": "golive.store.event_store",
+    "open_store": "golive.store.event_store",
+    "default_state_url": "golive.store.url",
+}
+
+
+def __getattr__(name: str) -> _typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(_importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "ChecklistMark",

@@ -12,7 +12,7 @@ within a lease's lifetime.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,27 +21,10 @@ import sqlalchemy as sa
 from golive.errors import LeaseLost, RunNotFound
 from golive.store import queries
 from golive.store.event_store import LIST_RUNS, EventStore
+from golive.store.records import Lease, moment
 from golive.store.schema import leases
 
-Check = Callable[["Lease | None", datetime], None]
-
-
-@dataclass(frozen=True)
-class Lease:
-    """A run's lease as the store holds it: the engine `host`/`pid` that took it with `token`."""
-
-    run_id: str
-    token: int
-    host: str
-    pid: int
-    started_at: datetime
-    heartbeat_at: datetime
-    expires_at: datetime
-    released_at: datetime | None
-
-    def held_at(self, now: datetime) -> bool:
-        """Whether an engine holds it at `now`: neither released nor expired."""
-        return self.released_at is None and now < self.expires_at
+Check = Callable[[Lease | None, datetime], None]
 
 
 def current_lease(*, store: EventStore, run_id: str) -> Lease | None:
@@ -124,11 +107,6 @@ def lost_lease(*, store: EventStore, run_id: str, token: int) -> LeaseLost:
         f"this engine lost its lease on run {run_id} (token {token}): {why}; it stops here "
         f"without acting further: see who drives the run with `golive status {run_id}`"
     )
-
-
-def moment(value: datetime) -> str:
-    """A lease's time for messages: UTC, to the second."""
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _holding(lease: Lease, now: datetime) -> sa.Update:

@@ -194,3 +194,26 @@ class ChecklistMark:
     by: str
     note: str | None
     at: datetime
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A run's lease as the store holds it: the engine `host`/`pid` that took it with `token`."""
+
+    run_id: str
+    token: int
+    host: str
+    pid: int
+    started_at: datetime
+    heartbeat_at: datetime
+    expires_at: datetime
+    released_at: datetime | None
+
+    def held_at(self, now: datetime) -> bool:
+        """Whether an engine holds it at `now`: neither released nor expired."""
+        return self.released_at is None and now < self.expires_at
+
+
+def moment(value: datetime) -> str:
+    """A lease's time for messages: UTC, to the second."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
