@@ -69,8 +69,8 @@ APPEND_LEASED = _append(leased=True)
 # names the last seq.
 APPEND_MANY = (
     "WITH RECURSIVE batch AS ("
-    "SELECT * FROM unnest(CAST(%(types)s AS TEXT[]), CAST(%(steps)s AS TEXT[]), "
-    "CAST(%(data)s AS TEXT[]), CAST(%(bodies)s AS TEXT[])) "
+    "SELECT * FROM unnest(CAST(%(types)b AS TEXT[]), CAST(%(steps)b AS TEXT[]), "
+    "CAST(%(data)b AS TEXT[]), CAST(%(bodies)b AS TEXT[])) "
     "WITH ORDINALITY AS batch(type, step, data, body, n)), "
     f"chain(n, hash) AS (SELECT CAST(0 AS BIGINT), CAST(({_PREV}) AS TEXT) "
     "UNION ALL SELECT batch.n, "
@@ -140,23 +140,43 @@ class PostgresEventLog:
         try:
             connection = cast("psycopg.Connection[tuple[Any, ...]]", pooled.driver_connection)
             try:
-                cursor = connection.cursor()
-                if self._pipelined:
-                    # BEGIN, both statements and COMMIT go out together: one round trip.
-                    with connection.pipeline():
-                        connection.cursor().execute(LOCK, values)
-                        cursor.execute(sql, values)
-                        connection.commit()
-                else:
-                    cursor.execute(LOCK, values)
-                    cursor.execute(sql, values)
-                    rows: list[tuple[Any, ...]] = cursor.fetchall()
-                    connection.commit()
-                    return rows
-                return cursor.fetchall()
+                return (
+                    self._pipeline(connection, sql, values)
+                    if self._pipelined
+                    else (self._one_by_one(connection, sql, values))
+                )
             except psycopg.Error as exc:
                 if connection.broken or connection.closed:
                     pooled.invalidate()
                 raise sa.exc.DBAPIError.instance(sql, values, exc, psycopg.Error) from exc
         finally:
             pooled.close()  # back to the pool, rolled back if the transaction did not commit
+
+    @staticmethod
+    def _pipeline(
+        connection: psycopg.Connection[tuple[Any, ...]], sql: str, values: dict[str, Any]
+    ) -> list[tuple[Any, ...]]:
+        # Without BEGIN, what the server receives up to the pipeline's one Sync is one
+        # transaction (the extended protocol's implicit one), committed at that Sync or rolled
+        # back whole if a statement fails. psycopg would wait for the answer to a BEGIN.
+        connection.autocommit = True
+        try:
+            cursor = connection.cursor()
+            with connection.pipeline():
+                connection.cursor().execute(LOCK, values)
+                cursor.execute(sql, values)
+            return cursor.fetchall()
+        finally:
+            if not connection.broken:
+                connection.autocommit = False
+
+    @staticmethod
+    def _one_by_one(
+        connection: psycopg.Connection[tuple[Any, ...]], sql: str, values: dict[str, Any]
+    ) -> list[tuple[Any, ...]]:
+        cursor = connection.cursor()
+        cursor.execute(LOCK, values)
+        cursor.execute(sql, values)
+        rows = cursor.fetchall()
+        connection.commit()
+        return rows
