@@ -147,7 +147,10 @@ class PostgresEventLog:
                 )
             except psycopg.Error as exc:
                 if connection.broken or connection.closed:
+                    # As SQLAlchemy does on a disconnect: the pool's other idle connections
+                    # are likely gone too (a server restart), open fresh ones from now on.
                     pooled.invalidate()
+                    self._engine.pool.dispose()
                 raise sa.exc.DBAPIError.instance(sql, values, exc, psycopg.Error) from exc
         finally:
             pooled.close()  # back to the pool, rolled back if the transaction did not commit
