@@ -9,7 +9,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from functools import partial
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -31,6 +31,9 @@ from golive.store.records import (
     run_from_row,
 )
 from golive.store.sqlite_log import SqliteEventLog
+
+if TYPE_CHECKING:
+    from golive.store.postgres_log import PostgresEventLog
 from golive.store.url import display_url, parse_url
 
 Clock = Callable[[], datetime]
@@ -40,6 +43,14 @@ LIST_RUNS = "list runs with `golive status`"
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _postgres_log(engine: Engine) -> PostgresEventLog | None:
+    if engine.dialect.name != "postgresql":
+        return None
+    from golive.store.postgres_log import PostgresEventLog  # psycopg: only for PostgreSQL
+
+    return PostgresEventLog(engine)
 
 
 def open_store(url: str, *, clock: Clock = _utcnow) -> EventStore:
@@ -90,6 +101,7 @@ class EventStore:
         self._clock = clock
         self._closed = False
         self._sqlite = SqliteEventLog(engine) if engine.dialect.name == "sqlite" else None
+        self._postgres = _postgres_log(engine)
 
     def __repr__(self) -> str:
         return f"<EventStore {self.display_url}>"
@@ -167,28 +179,31 @@ class EventStore:
         """
         if self._sqlite is not None:
             return self._append_sqlite(self._sqlite, run_id, type, step, data, lease)
-        data = round_trip(data)
-        with self._writing(f"append to run {run_id} in") as connection:
-            # The run's lock first, in its own statement: the read of the hash to chain to then
-            # sees every append that committed while this one waited for the lock.
-            if connection.execute(queries.lock_run, {"run_id": run_id}).first() is None:
-                raise self._refused(run_id, lease)
-            prev = connection.execute(queries.last_hash, {"run_id": run_id}).scalar()
-            at = self._now()
-            chained = chain_hash(prev, event_body(run_id, at, type, step, data))
-            row = {"run_id": run_id, "at": at, "type": type, "step": step, "data": data}
-            row |= {"prev_hash": prev, "hash": chained}
-            if lease is None:
-                seq = connection.execute(queries.append_one, row).scalar()
-            else:
-                leased = {**row, "lease": lease, "now": at}
-                seq = connection.execute(queries.append_leased, leased).scalar()
-            if seq is not None:
-                self._notify(connection, {"run": run_id, "seq": seq})
-        if seq is None:
+        # Every store is on one or the other (url.py).
+        assert self._postgres is not None
+        return self._append_postgres(self._postgres, run_id, type, step, data, lease)
+
+    def _append_postgres(
+        self,
+        log: PostgresEventLog,
+        run_id: str,
+        type: str,
+        step: str | None,
+        data: Mapping[str, Any] | None,
+        lease: int | None,
+    ) -> EventRecord:
+        text = json_text(data)
+        decoded = json.loads(text)
+        self._check_open()
+        at = self._now()
+        body = event_body(run_id, at, type, step, decoded)
+        with self._translated(f"append to run {run_id} in"):
+            appended = log.append(run_id, at, type, step, text, body, lease)
+        if appended is None:
             raise self._refused(run_id, lease)
+        seq, chained = appended
         return EventRecord(
-            seq=seq, run_id=run_id, at=at, type=type, step=step, data=data, hash=chained
+            seq=seq, run_id=run_id, at=at, type=type, step=step, data=decoded, hash=chained
         )
 
     def _append_sqlite(
@@ -216,6 +231,8 @@ class EventStore:
 
     def append_many(self, run_id: str, events: Sequence[EventItem]) -> list[EventRecord]:
         """Append `(type, step, data)` events to a run in one transaction, in order."""
+        if self._postgres is not None and events:
+            return self._append_many_postgres(self._postgres, run_id, events)
         decoded = [(type, step, round_trip(data)) for type, step, data in events]
         with self._writing(f"append to run {run_id} in") as connection:
             if connection.execute(queries.lock_run, {"run_id": run_id}).first() is None:
@@ -238,6 +255,29 @@ class EventStore:
         return [
             EventRecord(seq=seq, run_id=run_id, at=at, type=type, step=step, data=data, hash=hash_)
             for seq, (type, step, data), hash_ in zip(seqs, decoded, hashes, strict=True)
+        ]
+
+    def _append_many_postgres(
+        self, log: PostgresEventLog, run_id: str, events: Sequence[EventItem]
+    ) -> list[EventRecord]:
+        texts = [json_text(data) for _, _, data in events]
+        decoded = [
+            (type, step, json.loads(text))
+            for (type, step, _), text in zip(events, texts, strict=True)
+        ]
+        self._check_open()
+        at = self._now()
+        rows = [
+            (type, step, text, event_body(run_id, at, type, step, data))
+            for (type, step, data), text in zip(decoded, texts, strict=True)
+        ]
+        with self._translated(f"append to run {run_id} in"):
+            appended = log.append_many(run_id, at, rows)
+        if not appended:
+            raise self._not_found(run_id)
+        return [
+            EventRecord(seq=seq, run_id=run_id, at=at, type=type, step=step, data=data, hash=hash_)
+            for (seq, hash_), (type, step, data) in zip(appended, decoded, strict=True)
         ]
 
     def events(
