@@ -86,6 +86,46 @@ def test_writers_on_several_stores_appending_to_one_run_keep_one_unforked_chain(
     assert check.holds, check.broken
 
 
+def test_a_database_whose_default_is_repeatable_read_still_keeps_one_chain(
+    postgres_url: str,
+) -> None:
+    # The chain reads the last hash after the run's lock is granted, which only sees the append
+    # it waited for at READ COMMITTED: the store asks for it whatever the server's default is.
+    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            database = connection.exec_driver_sql("SELECT current_database()").scalar_one()
+            connection.exec_driver_sql(
+                f'ALTER DATABASE "{database}" SET default_transaction_isolation = '
+                "'repeatable read'"
+            )
+    finally:
+        admin.dispose()
+    stores = [open_store(postgres_url) for _ in range(3)]
+    try:
+        run = new_run(stores[0])
+        threads = [
+            threading.Thread(
+                target=lambda writer=writer, i=i: [
+                    writer.append(run.id, "Vote", step=f"w{i}", data={"n": n}) for n in range(80)
+                ]
+            )
+            for i, writer in enumerate(stores)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        rows = chain_rows(postgres_url, run.id)
+        assert len(rows) == 3 * 80
+        assert [prev for _, prev, _ in rows] == [None] + [hash_ for _, _, hash_ in rows[:-1]]
+        check = verify_run(store=stores[0], run_id=run.id)
+        assert check.holds, check.broken
+    finally:
+        for opened in stores:
+            opened.close()
+
+
 json_values = st.recursive(
     st.none()
     | st.booleans()

@@ -39,9 +39,14 @@ def create_store_engine(url: URL, *, shown: str) -> Engine:
     try:
         if url.get_backend_name() == "sqlite":
             return _sqlite_engine(url, shown=shown)
-        connect_args = (
+        connect_args: dict[str, Any] = (
             {} if "connect_timeout" in url.query else {"connect_timeout": CONNECT_TIMEOUT_S}
         )
+        if "options" not in url.query:
+            # The append path chains each run's events under its row lock and reads the last
+            # hash after the lock is granted: that holds only at READ COMMITTED, whatever the
+            # server's default for other clients is.
+            connect_args["options"] = "-c default_transaction_isolation=read\\ committed"
         return sa.create_engine(url, connect_args=connect_args)
     except ImportError as exc:
         raise StoreError(

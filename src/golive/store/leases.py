@@ -4,7 +4,8 @@ One row per run in `leases`, updated in place and never deleted, so a run's `tok
 Taking a lease is one write transaction that locks the run first (SQLite: BEGIN IMMEDIATE;
 PostgreSQL: the run's row FOR NO KEY UPDATE, the lock every append to the run takes too), reads
 the current lease, lets the caller refuse, and writes the new holder with the next token. An
-append made under a lease checks the token in the same statement as its insert (queries.py).
+append made under a lease checks the token in the same statement as its insert (queries.py on
+SQLite, postgres_log.py on PostgreSQL).
 Times come from the store's clock: the hosts of one store must agree on the time (NTP) to well
 within a lease's lifetime.
 """
