@@ -169,27 +169,12 @@ def notify(
 def _notify_run(run_id: str, *, once: bool, plan: Path | None, state: str | None) -> None:
     from golive.engine.clock import clock_from_environment
     from golive.engine.commands import read_state, run_plan
-    from golive.engine.context import RunContext
-    from golive.notify.courier import Courier
+    from golive.notify.courier import run_courier
 
     with opened(state, plan) as store:
         record = store.find_run(run_id)
         model = run_plan(read_state(store, record.id), display=record.plan_path)
-        context = RunContext.build(
-            model,
-            env=record.env,
-            release=record.release,
-            run_id=record.id,
-            plan_path=Path(record.plan_path),
-        )
-        courier = Courier(
-            store=store,
-            run_id=record.id,
-            plan=model,
-            render=context.render,
-            redact=context.redact,
-            clock=clock_from_environment(),
-        )
+        courier = run_courier(store, record, model, clock=clock_from_environment())
         sent = _repeat(lambda: courier.deliver(flush=once), courier.deliver, once=once)
     console.print(f"{sent} message(s) sent for run {record.id}")
 

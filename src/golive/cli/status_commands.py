@@ -7,8 +7,10 @@ not parse, a database error to word): the output is the same either way.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +36,7 @@ from golive.store.records import EventRecord, Lease, RunRecord
 if TYPE_CHECKING:
     from golive.plan.models import Plan
     from golive.plan.outline import PlanOutline
+    from golive.store import EventStore
     from golive.store.reader import StoreReader
 
 
@@ -88,30 +91,35 @@ def read_run(state: str | None, plan: Path | None, run_id: str | None) -> _Seen:
     reader when it can answer, else through the store."""
     from golive.store.reader import ReaderFailed, open_reader
 
+    plan_id = functools.cache(lambda: _plan_id(plan))  # loaded once, after the store opened
     reader = open_reader(state_url(state, plan))
     if reader is not None:
         try:
             with reader:
-                return _read(reader, run_id, _plan_id(plan))
+                return _read(
+                    reader,
+                    run_id,
+                    plan_id(),
+                    lambda run: driving(reader.lease(run), now=reader.now()),
+                )
         except ReaderFailed:
             pass  # the store's own path says what the database refused
     from golive.engine.lease import driving_lease
 
     with opened(state, plan) as store:
-        plan_id = _plan_id(plan)
-        record = (
-            store.find_run(run_id, plan_id=plan_id) if run_id else store.latest_run(plan_id=plan_id)
-        )
-        events = store.events(record.id)
-        return _Seen(record, events, driving_lease(store=store, run_id=record.id))
+        return _read(store, run_id, plan_id(), lambda run: driving_lease(store=store, run_id=run))
 
 
-def _read(reader: StoreReader, run_id: str | None, plan_id: str | None) -> _Seen:
+def _read(
+    source: StoreReader | EventStore,
+    run_id: str | None,
+    plan_id: str | None,
+    lease: Callable[[str], Lease | None],
+) -> _Seen:
     record = (
-        reader.find_run(run_id, plan_id=plan_id) if run_id else reader.latest_run(plan_id=plan_id)
+        source.find_run(run_id, plan_id=plan_id) if run_id else source.latest_run(plan_id=plan_id)
     )
-    events = reader.events(record.id)
-    return _Seen(record, events, driving(reader.lease(record.id), now=reader.now()))
+    return _Seen(record, source.events(record.id), lease(record.id))
 
 
 def _plan_id(plan: Path | None) -> str | None:

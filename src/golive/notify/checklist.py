@@ -23,7 +23,7 @@ from golive.engine.checklist import ItemState, statuses
 from golive.engine.clock import Clock, SystemClock
 from golive.errors import GoliveError, UsageError
 from golive.notify.delivery import Render, recipient_urls, refusing, send
-from golive.notify.outbox import CLAIM_TTL, MAX_ATTEMPTS, backoff
+from golive.notify.outbox import CLAIM_TTL, by_recipient, retry_at
 from golive.notify.rules import managers, recipients
 from golive.plan.models import ChecklistItem, NotificationRule, Plan
 from golive.store import ChecklistMark, EventStore
@@ -143,10 +143,7 @@ class ChecklistCourier:
             return 0
         book = self.outbox.deliveries(self.plan.golive)
         owed = [n for n in owed if n.key not in book or book[n.key].deliverable(now)]
-        batches: dict[str, list[ChecklistNotice]] = {}
-        for notice in owed:
-            batches.setdefault(notice.recipient, []).append(notice)
-        return sum(self._deliver(batch, book) for batch in batches.values())
+        return sum(self._deliver(batch, book) for batch in by_recipient(owed).values())
 
     def _deliver(
         self, batch: list[ChecklistNotice], book: dict[ChecklistKey, ChecklistDelivery]
@@ -171,7 +168,7 @@ class ChecklistCourier:
         if error is None:
             self.outbox.sent(keys, by=self.by, now=self.clock.now())
             return 1
-        retry = None if attempt >= MAX_ATTEMPTS else now + backoff(attempt)
+        retry = retry_at(attempt, now)
         self.outbox.failed(keys, by=self.by, now=self.clock.now(), error=error, retry_at=retry)
         return 0
 

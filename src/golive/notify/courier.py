@@ -31,11 +31,12 @@ from golive.engine.events import (
     decode,
     encode,
 )
-from golive.notify.delivery import Render, message, public_url, recipient_urls, send
-from golive.notify.outbox import CLAIM_TTL, MAX_ATTEMPTS, Outbox, backoff
+from golive.errors import GoliveError
+from golive.notify.delivery import Render, message, public_url, recipient_urls, refusing, send
+from golive.notify.outbox import CLAIM_TTL, Outbox, by_recipient, retry_at
 from golive.notify.rules import Notification, decide
 from golive.plan.models import Plan
-from golive.store import EventStore
+from golive.store import EventStore, RunRecord
 
 if TYPE_CHECKING:
     from golive.engine.runner import Engine
@@ -126,7 +127,7 @@ class Courier:
         book = Outbox.read(events)
         owed = [n for n in decide(self.plan, events, now=now) if book.deliverable(n.id, now)]
         sent = 0
-        for recipient, batch in _batches(owed).items():
+        for recipient, batch in by_recipient(owed).items():
             oldest = min(n.due for n in batch)
             if not flush and oldest + self.plan.notifications.group + self.patience > now:
                 continue  # wait for the burst to end: one message for it
@@ -165,7 +166,7 @@ class Courier:
                 )
             )
             return 1
-        retry = None if attempt >= MAX_ATTEMPTS else (now + backoff(attempt)).isoformat()
+        retry = retry_at(attempt, now)
         self._append(
             NotificationFailed(
                 notifications=ids,
@@ -173,7 +174,7 @@ class Courier:
                 by=self.by,
                 attempt=attempt,
                 error=error,
-                retry_at=retry,
+                retry_at=None if retry is None else retry.isoformat(),
             )
         )
         return 0
@@ -212,13 +213,6 @@ class Courier:
         return Recorded(stored.seq, stored.at, event)
 
 
-def _batches(owed: Sequence[Notification]) -> dict[str, list[Notification]]:
-    batches: dict[str, list[Notification]] = {}
-    for item in owed:
-        batches.setdefault(item.recipient, []).append(item)
-    return batches
-
-
 def notifies(plan: Plan) -> bool:
     """Whether the plan names anywhere to send to (else no courier runs at all)."""
     return bool(
@@ -226,6 +220,36 @@ def notifies(plan: Plan) -> bool:
         or (plan.hypercare and plan.hypercare.channels)
         or any(p.notify for p in plan.people.values())
         or (plan.notifications.email and any(p.contact for p in plan.people.values()))
+    )
+
+
+def run_courier(
+    store: EventStore, record: RunRecord, plan: Plan, *, clock: Clock, strict: bool = True
+) -> Courier:
+    """A courier for the run of `record`, its URLs filled with the secrets of the run's
+    environment. If they cannot be read, a GoliveError with `strict`; else each delivery that
+    needs them fails, saying why (`golive serve`)."""
+    from pathlib import Path
+
+    from golive.engine.context import RunContext
+
+    render: Render
+    redact: Render
+    try:
+        context = RunContext.build(
+            plan,
+            env=record.env,
+            release=record.release,
+            run_id=record.id,
+            plan_path=Path(record.plan_path),
+        )
+        render, redact = context.render, context.redact
+    except GoliveError as exc:
+        if strict:
+            raise
+        render, redact = refusing(exc.message), str
+    return Courier(
+        store=store, run_id=record.id, plan=plan, render=render, redact=redact, clock=clock
     )
 
 

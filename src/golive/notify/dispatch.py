@@ -26,8 +26,7 @@ import sqlalchemy as sa
 from golive.engine.clock import Clock, SystemClock
 from golive.errors import GoliveError
 from golive.notify.checklist import ChecklistCourier, renderers
-from golive.notify.courier import Courier, notifies
-from golive.notify.delivery import Render, refusing
+from golive.notify.courier import Courier, notifies, run_courier
 from golive.plan.models import Plan
 from golive.store import EventStore, open_store, schema
 
@@ -149,7 +148,6 @@ class Dispatcher:
 
     def _watch(self, store: EventStore, run_id: str) -> None:
         from golive.engine.commands import read_state, run_plan
-        from golive.engine.context import RunContext
 
         record = store.get_run(run_id)
         state = read_state(store, run_id)
@@ -163,21 +161,7 @@ class Dispatcher:
         if not notifies(plan):
             self._ignored.add(run_id)
             return
-        try:
-            context = RunContext.build(
-                plan,
-                env=record.env,
-                release=record.release,
-                run_id=run_id,
-                plan_path=Path(record.plan_path),
-            )
-            render: Render = context.render
-            redact: Render = context.redact
-        except GoliveError as exc:
-            render, redact = refusing(exc.message), str
-        self.couriers[run_id] = Courier(
-            store=store, run_id=run_id, plan=plan, render=render, redact=redact, clock=self.clock
-        )
+        self.couriers[run_id] = run_courier(store, record, plan, clock=self.clock, strict=False)
 
     def _engine_runs(self, store: EventStore, run_id: str) -> bool:
         from golive.store.leases import current_lease

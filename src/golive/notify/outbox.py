@@ -9,8 +9,9 @@ appends a claim first, and the first live claim of an id (in the log's order) wi
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 from golive.engine.events import (
     NotificationClaimed,
@@ -24,9 +25,30 @@ MAX_ATTEMPTS = 6
 CLAIM_TTL = dt.timedelta(minutes=2)
 
 
+class Addressed(Protocol):
+    @property
+    def recipient(self) -> str: ...
+
+
+T = TypeVar("T", bound=Addressed)
+
+
 def backoff(attempt: int) -> dt.timedelta:
     """The wait before attempt `attempt + 1`: 10 s, 20 s, 40 s... at most 10 min."""
     return dt.timedelta(seconds=min(10 * 2 ** (attempt - 1), 600))
+
+
+def retry_at(attempt: int, now: dt.datetime) -> dt.datetime | None:
+    """When to try again after attempt `attempt` failed at `now`; None once it is the last."""
+    return None if attempt >= MAX_ATTEMPTS else now + backoff(attempt)
+
+
+def by_recipient(owed: Iterable[T]) -> dict[str, list[T]]:
+    """What is owed, one batch (one message) per recipient, in order."""
+    batches: dict[str, list[T]] = {}
+    for item in owed:
+        batches.setdefault(item.recipient, []).append(item)
+    return batches
 
 
 @dataclass

@@ -31,10 +31,10 @@ from golive.store.records import (
     run_from_row,
 )
 from golive.store.sqlite_log import SqliteEventLog
+from golive.store.url import display_url, parse_url
 
 if TYPE_CHECKING:
     from golive.store.postgres_log import PostgresEventLog
-from golive.store.url import display_url, parse_url
 
 Clock = Callable[[], datetime]
 EventItem = tuple[str, str | None, Mapping[str, Any] | None]
@@ -251,7 +251,6 @@ class EventStore:
                 hashes.append(chained)
                 prev = chained
             seqs = connection.execute(queries.append_rows, rows).scalars().all()
-            self._notify(connection, {"run": run_id, "seq": max(seqs)})
         return [
             EventRecord(seq=seq, run_id=run_id, at=at, type=type, step=step, data=data, hash=hash_)
             for seq, (type, step, data), hash_ in zip(seqs, decoded, hashes, strict=True)

@@ -12,9 +12,9 @@ within a lease's lifetime.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from golive.errors import LeaseLost, RunNotFound
 from golive.store import queries
 from golive.store.event_store import LIST_RUNS, EventStore
-from golive.store.records import Lease, moment
+from golive.store.records import Lease, lease_from_row, moment
 from golive.store.schema import leases
 
 Check = Callable[[Lease | None, datetime], None]
@@ -121,22 +121,4 @@ def _holding(lease: Lease, now: datetime) -> sa.Update:
 
 def _read(connection: sa.Connection, run_id: str) -> Lease | None:
     row = connection.execute(sa.select(leases).where(leases.c.run_id == run_id)).mappings().first()
-    return None if row is None else _lease(row)
-
-
-def _lease(row: Mapping[Any, Any]) -> Lease:
-    return Lease(
-        run_id=str(row["run_id"]),
-        token=int(row["token"]),
-        host=str(row["host"]),
-        pid=int(row["pid"]),
-        started_at=_aware(row["started_at"]),
-        heartbeat_at=_aware(row["heartbeat_at"]),
-        expires_at=_aware(row["expires_at"]),
-        released_at=None if row["released_at"] is None else _aware(row["released_at"]),
-    )
-
-
-def _aware(value: datetime) -> datetime:
-    # SQLite keeps no time zone; every time the store writes is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return None if row is None else lease_from_row(row)

@@ -2,7 +2,8 @@
 
 An append takes the run's lock, reads the hash of the run's last event, chains its own to it
 (audit.py), inserts, checks the engine's lease and NOTIFYs the mission control replicas. Here
-that is two statements sent together in one pipeline with the transaction's BEGIN and COMMIT:
+that is two statements sent together in one pipeline, one implicit transaction committed at its
+Sync (no BEGIN or COMMIT of their own; PostgresEventLog._pipeline says why):
 
 1. `LOCK`: the run's row FOR NO KEY UPDATE, the lock every append and every lease takeover takes;
 2. `APPEND`: one statement that reads the last hash, hashes in SQL, inserts and notifies.

@@ -27,7 +27,15 @@ from types import TracebackType
 from typing import Any, Self
 
 from golive.errors import RunNotFound
-from golive.store.records import EventRecord, Lease, RunRecord, event_from_row, run_from_row
+from golive.store.records import (
+    DamagedRow,
+    EventRecord,
+    Lease,
+    RunRecord,
+    event_from_row,
+    lease_from_row,
+    run_from_row,
+)
 
 HEAD = "0010"  # migration.HEAD; a test keeps the two in step (migration.py imports SQLAlchemy)
 BUSY_TIMEOUT_S = 10.0  # database.BUSY_TIMEOUT_MS
@@ -232,17 +240,10 @@ class StoreReader:
         )
         if not rows:
             return None
-        run, token, host, pid, started, heartbeat, expires, released = rows[0]
-        return Lease(
-            run_id=str(run),
-            token=int(token),
-            host=str(host),
-            pid=int(pid),
-            started_at=_aware(started),
-            heartbeat_at=_aware(heartbeat),
-            expires_at=_aware(expires),
-            released_at=None if released is None else _aware(released),
-        )
+        try:
+            return lease_from_row(dict(zip(LEASE_COLUMNS.split(", "), rows[0], strict=True)))
+        except DamagedRow as exc:
+            raise ReaderFailed(str(exc)) from exc
 
     def now(self) -> datetime:
         """The store's clock (`EventStore.now` with its default clock)."""
@@ -283,11 +284,3 @@ class StoreReader:
             f"there is no run {run_id!r}{of_plan} in the state store {self.display_url}: "
             f"{LIST_RUNS}"
         )
-
-
-def _aware(value: object) -> datetime:
-    # SQLite keeps times as text without a zone; every time the store writes is UTC.
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    if not isinstance(moment, datetime):
-        raise ReaderFailed(f"a lease time is {value!r:.40}, not a time")
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -214,6 +214,28 @@ class Lease:
         return self.released_at is None and now < self.expires_at
 
 
+def lease_from_row(row: Mapping[Any, Any]) -> Lease:
+    """A `Lease` from a raw `leases` row; DamagedRow if a time is not a time."""
+    return Lease(
+        run_id=str(row["run_id"]),
+        token=int(row["token"]),
+        host=str(row["host"]),
+        pid=int(row["pid"]),
+        started_at=_lease_time(row["started_at"]),
+        heartbeat_at=_lease_time(row["heartbeat_at"]),
+        expires_at=_lease_time(row["expires_at"]),
+        released_at=None if row["released_at"] is None else _lease_time(row["released_at"]),
+    )
+
+
+def _lease_time(value: object) -> datetime:
+    # SQLite keeps times as text without a zone; every time the store writes is UTC.
+    time = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if not isinstance(time, datetime):
+        raise DamagedRow(f"a lease time is {value!r:.40}, not a time")
+    return time if time.tzinfo else time.replace(tzinfo=UTC)
+
+
 def moment(value: datetime) -> str:
     """A lease's time for messages: UTC, to the second."""
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
