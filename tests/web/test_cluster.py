@@ -35,7 +35,7 @@ def cluster(store_url: str, tmp_path: Path, plan_path: Path) -> Iterator[Cluster
     except NginxUnavailable as exc:
         pytest.fail(str(exc), pytrace=False)
     with Cluster.start(
-        tmp_path / "cluster", state=store_url, replicas=2, plans=[plan_path]
+        tmp_path / "cluster", state=store_url, replicas=2, plans=[plan_path], show_upstream=True
     ) as started:
         yield started
 
@@ -49,13 +49,19 @@ def test_two_replicas_deliver_every_event_once_in_order_across_a_crash(
     cluster: Cluster, engine: Engine, people: dict[str, Person], store_url: str
 ) -> None:
     run = engine.run_id
-    # Through nginx, round-robin: the first stream on one replica, the second on the other
-    # (checked below: killing one replica drops exactly one of them).
+    # Through nginx. Each nginx worker keeps its own round-robin, so two streams may land on one
+    # replica: obi's is opened again until it is on the other replica than mia's.
     mia = Follower(cluster.url, run, people["mia"].token, after=0).start()
     obi = Follower(cluster.url, run, people["obi"].token, after=0).start()
     try:
-        for follower in (mia, obi):
-            follower.wait(lambda f: f.connections == 1 and bool(f.presence))
+        mia.wait(lambda f: f.connections == 1 and bool(f.presence))
+        for _ in range(10):
+            obi.wait(lambda f: f.connections == 1 and bool(f.presence))
+            if obi.upstreams[0] != mia.upstreams[0]:
+                break
+            obi.stop()
+            obi = Follower(cluster.url, run, people["obi"].token, after=0).start()
+        assert obi.upstreams[0] != mia.upstreams[0], (mia.upstreams, obi.upstreams)
         first, second = cluster.replicas
         # presence is shared: either replica lists both watchers, wherever they are
         for replica in cluster.replicas:
@@ -84,8 +90,9 @@ def test_two_replicas_deliver_every_event_once_in_order_across_a_crash(
             got = next(r for r in follower.received if r.type == "GateVoted")
             assert got.at - committed < 1.0, f"the vote took {got.at - committed:.2f} s"
 
-        killed = cluster.kill(0)
-        assert not cluster.replicas[0].alive(), killed
+        down = cluster.index_of(mia.upstreams[0])  # mia's replica dies; obi's stream stays
+        killed = cluster.kill(down)
+        assert not cluster.replicas[down].alive(), killed
         for n in range(5):
             posted = httpx.post(
                 f"{cluster.url}{api}/updates",
@@ -98,7 +105,9 @@ def test_two_replicas_deliver_every_event_once_in_order_across_a_crash(
         for follower in (mia, obi):
             follower.wait(lambda f: bool(f.seqs) and f.seqs[-1] >= expected[-1])
             assert follower.seqs == expected  # each exactly once, in order, none missed
-        assert sorted(f.connections for f in (mia, obi)) == [1, 2]  # one on each replica
+        assert mia.connections == 2, mia.upstreams  # back through nginx, on obi's replica
+        assert mia.upstreams[1] == obi.upstreams[0], (mia.upstreams, obi.upstreams)
+        assert obi.connections == 1, obi.upstreams  # the other replica's watcher never dropped
     finally:
         mia.stop()
         obi.stop()

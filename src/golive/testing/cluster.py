@@ -173,6 +173,11 @@ http {{
             self.port = free_port()
         raise RuntimeError(f"nginx did not start: no free port in 3 tries ({started.stderr})")
 
+    def index_of(self, upstream: str) -> int:
+        """The index of the replica nginx names in X-Upstream (`127.0.0.1:PORT`)."""
+        port = int(upstream.rsplit(":", 1)[1])
+        return next(i for i, r in enumerate(self.replicas) if r.port == port)
+
     def kill(self, index: int) -> int:
         """SIGKILL replica `index` (a crash: no goodbye to its watchers); its PID."""
         replica = self.replicas[index]
@@ -239,6 +244,7 @@ class Follower:
         self.url, self.run_id, self.token, self.after = url, run_id, token, after
         self.received: list[Received] = []
         self.connections = 0  # streams opened (1 + reconnections)
+        self.upstreams: list[str] = []  # the replica of each stream (nginx's X-Upstream), if shown
         self.presence: list[list[str]] = []
         self._stop = threading.Event()
         self._response: httpx.Response | None = None
@@ -286,6 +292,7 @@ class Follower:
                     if response.status_code != 200:
                         time.sleep(0.2)
                         continue
+                    self.upstreams.append(response.headers.get("x-upstream", ""))
                     self.connections += 1
                     self._read(response)
             except (httpx.HTTPError, RuntimeError):  # dropped (RuntimeError: closed by stop)
