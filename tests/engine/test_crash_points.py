@@ -18,10 +18,10 @@ import pytest
 from golive.actions.registry import actions
 from golive.cli import main
 from golive.engine.commands import decide, mark_done, read_state
+from golive.engine.crash import CRASH_AFTER_EVENT, CRASH_EXIT_CODE
 from golive.engine.events import Decision
 from golive.engine.state import RunState, StepStatus, UndoStatus
 from golive.store import EventStore, open_store
-from golive.testing import CRASH_AFTER_EVENT, CRASH_EXIT_CODE
 
 GOLIVE = [sys.executable, "-m", "golive"]
 RUN_TIMEOUT = 60.0  # the real command: Python's start-up takes seconds on a busy machine

@@ -38,6 +38,7 @@ from golive.engine.commands import (
     start_run,
     vote,
 )
+from golive.engine.crash import crash_observers
 from golive.engine.events import Decision, Outcome, PolicyOverridden, RunStarted, Vote
 from golive.engine.runner import Engine
 from golive.engine.state import RunState
@@ -45,7 +46,6 @@ from golive.errors import GoliveError, UsageError
 from golive.plan import PlanFile, load_plan
 from golive.plan.values import format_duration
 from golive.store.records import RunRecord
-from golive.testing import crash_observers
 
 if TYPE_CHECKING:
     from golive.store import EventStore

@@ -9,38 +9,18 @@ assert state.outcome == "completed"
 from __future__ import annotations
 
 import asyncio
-import os
 import textwrap
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from golive.engine.commands import attach_engine, start_run
-from golive.engine.events import Recorded
-from golive.engine.runner import Engine, Observer
+from golive.engine.runner import Engine
 from golive.engine.state import RunState
 from golive.plan import PlanFile, load_plan
 from golive.store import EventStore, default_state_url, open_store
 
 Operator = Callable[[EventStore, str], Awaitable[None]]
-CRASH_AFTER_EVENT = "GOLIVE_TEST_CRASH_AFTER_EVENT"
-CRASH_EXIT_CODE = 137  # what a shell reports for a process killed by SIGKILL
-
-
-def crash_observers() -> list[Observer]:
-    """For crash tests: with GOLIVE_TEST_CRASH_AFTER_EVENT=N set, the engine process ends at
-    once, as kill -9 would end it (no cleanup, its step processes left running), right after
-    event N of its run is committed. `golive run` and `golive resume` install it."""
-    wanted = os.environ.get(CRASH_AFTER_EVENT, "")
-    if not wanted.isdigit():
-        return []
-    seq = int(wanted)
-
-    def crash(recorded: Recorded, state: RunState) -> None:
-        if recorded.seq == seq:
-            os._exit(CRASH_EXIT_CODE)
-
-    return [crash]
 
 
 @dataclass
