@@ -18,7 +18,7 @@ from golive.store.database import WRITE
 if TYPE_CHECKING:
     from alembic.config import Config
 
-HEAD = "0010"  # the newest revision in migrations/versions/; a test keeps the two in step
+HEAD = "0011"  # the newest revision in migrations/versions/; a test keeps the two in step
 MIGRATIONS = Path(__file__).with_name("migrations")
 # Any constant will do: it only has to differ from other applications' advisory locks.
 PG_MIGRATION_LOCK = 0x60_11_7E_00

@@ -37,7 +37,7 @@ from golive.store.records import (
     run_from_row,
 )
 
-HEAD = "0010"  # migration.HEAD; a test keeps the two in step (migration.py imports SQLAlchemy)
+HEAD = "0011"  # migration.HEAD; a test keeps the two in step (migration.py imports SQLAlchemy)
 BUSY_TIMEOUT_S = 10.0  # database.BUSY_TIMEOUT_MS
 CONNECT_TIMEOUT_S = 10  # database.CONNECT_TIMEOUT_S
 LIST_RUNS = "list runs with `golive status`"  # event_store.LIST_RUNS

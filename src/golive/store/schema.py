@@ -52,6 +52,7 @@ events = sa.Table(
     sa.Column("prev_hash", sa.String(64), nullable=True),
     sa.Column("hash", sa.String(64), nullable=True),
     sa.Index(None, "run_id", "seq"),
+    sa.Index(None, "at"),  # migration 0011: the server's first look for recent runs
     sqlite_autoincrement=True,
 )
 
