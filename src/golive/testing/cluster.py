@@ -292,7 +292,9 @@ class Follower:
                     if response.status_code != 200:
                         time.sleep(0.2)
                         continue
-                    self.upstreams.append(response.headers.get("x-upstream", ""))
+                    # nginx lists every replica it tried ("dead:port, live:port"): the last served
+                    tried = response.headers.get("x-upstream", "")
+                    self.upstreams.append(tried.rsplit(",", 1)[-1].strip())
                     self.connections += 1
                     self._read(response)
             except (httpx.HTTPError, RuntimeError):  # dropped (RuntimeError: closed by stop)

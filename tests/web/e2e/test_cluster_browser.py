@@ -57,7 +57,8 @@ class Tab:
     def _response(self, response: Response) -> None:
         if response.url.split("?")[0].endswith("/stream"):
             resumed = response.request.all_headers().get("last-event-id")
-            self.streams.append((response.headers.get("x-upstream", ""), resumed))
+            tried = response.headers.get("x-upstream", "")  # "dead:port, live:port" after a kill
+            self.streams.append((tried.rsplit(",", 1)[-1].strip(), resumed))
 
     def open(self, run_id: str) -> None:
         self.streams.clear()
