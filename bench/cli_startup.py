@@ -9,7 +9,9 @@ busy machine slows each alike, the median wall time of:
 - `python3 -c pass` (the interpreter of golive's environment): the floor;
 - `golive --version`;
 - `golive status` on that store (the board of the one run);
-- `golive gate RUN go-no-go go --as you` (a vote, on a fresh copy of the store each time).
+- `golive gate RUN go-no-go go --as you` (a vote, on a fresh copy of the store each time);
+- `golive done RUN announce --as you` (the manual step after the gate, the run resumed up to
+  it once before the rounds; a fresh copy of that store each time).
 
 With --baseline, the `golive` of another environment (say, one installed from main) is timed in
 the same rounds, for a before/after under the same load.
@@ -28,6 +30,10 @@ four runs: `golive status` took 0.42 to 0.58 of main's wall time (+0.300 s again
 best) and 0.42 of its CPU time (+0.309 s against +0.734 s); on the quiet machine that is about
 +0.19 s. `golive gate` (it writes: SQLAlchemy and the plan models stay) +0.679 s against +0.720 s
 of CPU.
+Then `gate`, `done` and `decide` stopped loading the engine's runner and the actions
+(engine/operator.py): `--repeat 15 --baseline` main, quiet machine (load 0.2 to 0.7), `gate`
++0.620 s against +0.658 s, `done` +0.628 s against +0.670 s: SQLAlchemy and the plan's models
+are most of what is left (docs/design.md, "Speed").
 What `status` still loads most: Typer's pydantic TypeAdapters for its parameters (pydantic and
 its plugin loader), the event dataclasses, rich.
 """
@@ -44,6 +50,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
@@ -56,6 +63,24 @@ def golive(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedPro
     if check and done.returncode != 0:
         raise SystemExit(f"golive {' '.join(args)} failed: {done.stdout}{done.stderr}")
     return done
+
+
+def drive(args: list[str], cwd: Path, steps: list[tuple[str, Callable[[], None]]]) -> None:
+    """Drive a run with `golive ARGS --plain`; at each printed line of `steps`, call its action
+    (the engine still driving), then stop the engine after the last (the run stays there)."""
+    driver = subprocess.Popen(
+        [str(BIN / "golive"), *args, "--plain"],
+        cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert driver.stdout is not None
+    pending = list(steps)
+    for printed in driver.stdout:
+        if pending and pending[0][0] in printed:
+            pending.pop(0)[1]()
+            if not pending:
+                break
+    driver.terminate()
+    driver.wait(timeout=60)
 
 
 def timed(command: list[str], cwd: Path) -> tuple[float, float]:
@@ -84,36 +109,44 @@ def main() -> None:
         golive("init", "--name", "demo", ".", cwd=work)
         plan = "demo.golive.yaml"
         state = work / ".golive" / "state.db"
-        driver = subprocess.Popen(
-            [str(BIN / "golive"), "run", plan, "-e", "staging", "-r", "1.0", "--plain"],
-            cwd=work, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        assert driver.stdout is not None
-        for line in driver.stdout:  # until the run waits at its gate; it stays there
-            if "waits for votes" in line:
-                break
-        driver.terminate()
-        driver.wait(timeout=60)
-        pristine = work / "pristine"  # the store with its write-ahead log
-        shutil.copytree(state.parent, pristine)
-        run_id = golive("status", "--format", "json", cwd=work).stdout.split('"run": "')[1][:24]
-        run_id = run_id.split('"')[0]
+        waiting_at_gate = work / "pristine"  # the store with its write-ahead log
+        waiting_for_done = work / "pristine-done"  # past the gate, at the manual step
+        run_id = ""
+
+        def at_gate() -> None:  # copy the store, then vote while the engine waits
+            nonlocal run_id
+            shutil.copytree(state.parent, waiting_at_gate)
+            run_id = golive("status", "--format", "json", cwd=work).stdout.split('"run": "')[1]
+            run_id = run_id.split('"')[0]
+            golive("gate", run_id, "go-no-go", "go", "--as", "you", cwd=work)
+
+        def at_done() -> None:
+            shutil.copytree(state.parent, waiting_for_done)
+
+        run = ["run", plan, "-e", "staging", "-r", "1.0"]
+        drive(run, work, [("waits for votes", at_gate), ("golive done", at_done)])
+        gate = ["gate", run_id, "go-no-go", "go", "--as", "you"]
+        done = ["done", run_id, "announce", "--as", "you"]
         commands = {
             "python3 -c pass": [sys.executable, "-c", "pass"],
             "golive --version": [str(BIN / "golive"), "--version"],
             "golive status": [str(BIN / "golive"), "status"],
-            "golive gate": [str(BIN / "golive"), "gate", run_id, "go-no-go", "go", "--as", "you"],
+            "golive gate": [str(BIN / "golive"), *gate],
+            "golive done": [str(BIN / "golive"), *done],
         }
         if options.baseline is not None:
             other = str(options.baseline / "golive")
             commands["baseline status"] = [other, "status"]
-            commands["baseline gate"] = [other, "gate", run_id, "go-no-go", "go", "--as", "you"]
+            commands["baseline gate"] = [other, *gate]
+            commands["baseline done"] = [other, *done]
+        fresh = {"gate": waiting_at_gate, "done": waiting_for_done}  # a store copy for each
         times: dict[str, list[float]] = defaultdict(list)
         cpus: dict[str, list[float]] = defaultdict(list)
         os.environ.pop("GOLIVE_STATE", None)
         for _ in range(options.repeat):
             for label, command in commands.items():
-                if label.endswith(" gate"):
+                pristine = fresh.get(label.split()[-1])
+                if pristine is not None:
                     shutil.rmtree(state.parent)
                     shutil.copytree(pristine, state.parent)
                 elapsed, cpu = timed(command, work)

@@ -14,8 +14,8 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from golive.engine.commands import decide, mark_done, read_state, vote
 from golive.engine.events import Decision, Outcome, Vote
+from golive.engine.operator import decide, mark_done, read_state, vote
 from golive.engine.state import StepStatus
 from golive.store import EventStore
 from golive.testing import PlanRunner, until

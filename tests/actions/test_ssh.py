@@ -14,8 +14,8 @@ import pytest
 
 from golive.actions.ssh import SshAction, batches_of
 from golive.actions.ssh_config import ConfigIndex
-from golive.engine.commands import decide, read_state
 from golive.engine.events import Decision, Outcome
+from golive.engine.operator import decide, read_state
 from golive.engine.state import StepStatus, UndoStatus
 from golive.plan.models import Step
 from golive.store import EventStore, open_store

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from golive.engine.commands import read_state
+from golive.engine.operator import read_state
 from golive.engine.state import RunStatus, StepStatus
 from golive.store import open_store
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from golive.engine.clock import ScaledClock
-from golive.engine.commands import read_events
+from golive.engine.operator import read_events
 from golive.store import open_store
 from golive.testing import default_state_url
 

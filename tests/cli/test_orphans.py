@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from golive.engine.commands import decide, read_state
 from golive.engine.events import Decision
+from golive.engine.operator import decide, read_state
 from golive.engine.state import RunState
 from golive.errors import DecisionRejected, RunNotFound
 from golive.store import open_store

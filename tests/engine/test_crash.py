@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from golive.engine.commands import decide, mark_done, read_state
 from golive.engine.events import Decision, Outcome
+from golive.engine.operator import decide, mark_done, read_state
 from golive.engine.state import StepStatus
 from golive.errors import RunNotFound
 from golive.store import EventStore, open_store

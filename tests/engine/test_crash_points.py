@@ -17,9 +17,9 @@ import pytest
 
 from golive.actions.registry import actions
 from golive.cli import main
-from golive.engine.commands import decide, mark_done, read_state
 from golive.engine.crash import CRASH_AFTER_EVENT, CRASH_EXIT_CODE
 from golive.engine.events import Decision
+from golive.engine.operator import decide, mark_done, read_state
 from golive.engine.state import RunState, StepStatus, UndoStatus
 from golive.store import EventStore, open_store
 

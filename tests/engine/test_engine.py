@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from golive.engine.commands import decide, mark_done, read_state, start_run
+from golive.engine.commands import start_run
 from golive.engine.events import Decision, Outcome
+from golive.engine.operator import decide, mark_done, read_state
 from golive.engine.state import StepStatus, UndoStatus
 from golive.errors import SecretError, UsageError
 from golive.store import EventStore, open_store

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from golive.engine.commands import decide, mark_done, read_state, vote
 from golive.engine.events import Decision, Outcome, Vote
 from golive.engine.gates import Ballot, verdict
+from golive.engine.operator import decide, mark_done, read_state, vote
 from golive.engine.state import StepStatus
 from golive.errors import DecisionRejected
 from golive.plan.models import Step

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from golive.engine.clock import ScaledClock
-from golive.engine.commands import read_events, read_state, start_run
+from golive.engine.commands import start_run
 from golive.engine.events import (
     HypercareExited,
     HypercareStarted,
@@ -29,6 +29,7 @@ from golive.engine.hypercare import (
     exit_criteria,
     sign_off_hypercare,
 )
+from golive.engine.operator import read_events, read_state
 from golive.engine.state import RunState
 from golive.errors import DecisionRejected, UsageError
 from golive.plan import load_plan
@@ -252,8 +253,8 @@ def test_a_rehearsal_measures_objectives_but_has_no_hypercare(tmp_path: Path) ->
 
 
 def test_a_rollback_decided_during_hypercare_ends_it_and_rolls_back(tmp_path: Path) -> None:
-    from golive.engine.commands import decide
     from golive.engine.events import Decision
+    from golive.engine.operator import decide
 
     path = plan_file(tmp_path)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from golive.engine.commands import read_state
+from golive.engine.operator import read_state
 from golive.engine.state import StepStatus
 from golive.store import open_store
 from golive.store.leases import Lease, current_lease

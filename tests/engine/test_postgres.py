@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from golive.engine.commands import decide, read_state
 from golive.engine.events import Decision, Outcome
+from golive.engine.operator import decide, read_state
 from golive.store import EventStore
 from golive.testing import PlanRunner, until
 

@@ -7,8 +7,8 @@ import threading
 from collections import Counter
 from pathlib import Path
 
-from golive.engine.commands import read_events
 from golive.engine.events import NotificationSent, Severity, UpdatePosted, encode
+from golive.engine.operator import read_events
 from golive.notify.courier import Courier
 from golive.notify.rules import decide
 from golive.plan import parse_plan_text

@@ -18,8 +18,8 @@ import pytest
 from tests.notify.conftest import Golive, wait_until
 
 from golive.engine.clock import ScaledClock
-from golive.engine.commands import read_events
 from golive.engine.events import NotificationSent, Severity, UpdatePosted, encode
+from golive.engine.operator import read_events
 from golive.notify.dispatch import Dispatcher
 from golive.notify.rules import decide
 from golive.plan import parse_plan_text

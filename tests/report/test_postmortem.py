@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from golive.engine.call import post_update, raise_issue, resolve_issue
-from golive.engine.commands import decide, read_state, vote
 from golive.engine.events import (
     Decision,
     FollowUpAdded,
@@ -26,6 +25,7 @@ from golive.engine.events import (
     Vote,
     encode,
 )
+from golive.engine.operator import decide, read_state, vote
 from golive.engine.state import StepStatus
 from golive.report.postmortem import render_html, render_json, render_markdown
 from golive.report.postmortem.load import load_postmortem

@@ -77,8 +77,8 @@ def test_the_example_switch_moves_clients_to_green_in_canary_steps_losing_no_req
 
 
 def _details(runner: PlanRunner) -> dict[str, Any]:
-    from golive.engine.commands import read_events
     from golive.engine.events import StepSucceeded
+    from golive.engine.operator import read_events
     from golive.store import open_store
 
     with open_store(runner.store_url) as store:

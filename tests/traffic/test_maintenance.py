@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from golive.engine.commands import mark_done, read_state
 from golive.engine.events import Outcome
+from golive.engine.operator import mark_done, read_state
 from golive.engine.state import StepStatus, UndoStatus
 from golive.store import EventStore
 from golive.testing import PlanRunner, until

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from golive.engine.commands import decide, read_events, read_state
 from golive.engine.events import Decision, Outcome, StepOutput
+from golive.engine.operator import decide, read_events, read_state
 from golive.engine.state import StepStatus, UndoStatus
 from golive.store import EventStore, open_store
 from golive.testing import PlanRunner, until

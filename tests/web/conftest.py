@@ -121,7 +121,7 @@ class Engine:
     run_id: str = ""
 
     def status(self) -> dict[str, Any]:
-        from golive.engine.commands import read_state
+        from golive.engine.operator import read_state
 
         with open_store(self.store_url) as store:
             if not self.run_id:

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from golive.engine.call import comment_issue, post_update, raise_issue, resolve_issue
-from golive.engine.commands import read_state, start_run
+from golive.engine.commands import start_run
 from golive.engine.events import Severity, UpdatePosted
+from golive.engine.operator import read_state
 from golive.errors import DecisionRejected, UsageError
 from golive.plan import load_plan
 from golive.store import RunRecord, open_store

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from tests.web.conftest import PLAN, Engine, Person, bearer, login
 
-from golive.engine.commands import read_state
+from golive.engine.operator import read_state
 from golive.store import open_store
 from golive.web import create_app
 from golive.web.feedback import REPORTS, feedback_url

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from golive.engine.commands import read_state
+from golive.engine.operator import read_state
 from golive.store import open_store
 from golive.store.accounts import Accounts
 from golive.web import create_app

@@ -23,7 +23,7 @@ import httpx
 import pytest
 from tests.web.conftest import Engine, Person, bearer, golive_command
 
-from golive.engine.commands import engine_alive, read_state
+from golive.engine.operator import engine_alive, read_state
 from golive.engine.state import RunState
 from golive.store import open_store
 from golive.store.accounts import Accounts, Role

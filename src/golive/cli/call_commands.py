@@ -35,12 +35,11 @@ def _run_as(
     state: str | None, plan: Path | None, run_id: str, by: str
 ) -> Iterator[tuple[EventStore, RunRecord]]:
     """The store and the run, once --as is known to be a person of the run's plan."""
-    from golive.engine.commands import _person as check
-    from golive.engine.commands import read_state, run_plan
+    from golive.engine.operator import check_person, read_state, run_plan
 
     with opened(state, plan) as store:
         record = store.find_run(run_id)
-        check(run_plan(read_state(store, record.id), display=record.plan_path), by)
+        check_person(run_plan(read_state(store, record.id), display=record.plan_path), by)
         yield store, record
 
 
@@ -168,7 +167,7 @@ def notify(
 
 def _notify_run(run_id: str, *, once: bool, plan: Path | None, state: str | None) -> None:
     from golive.engine.clock import clock_from_environment
-    from golive.engine.commands import read_state, run_plan
+    from golive.engine.operator import read_state, run_plan
     from golive.notify.courier import run_courier
 
     with opened(state, plan) as store:

@@ -9,7 +9,15 @@ from typing import Any
 import typer
 
 from golive.cli.app import app, console
-from golive.cli.options import FormatOption, OutputFormat, PlanOption, RunArg, StateOption, opened
+from golive.cli.options import (
+    FormatOption,
+    OutputFormat,
+    PlanOption,
+    RunArg,
+    StateOption,
+    find_run,
+    opened,
+)
 from golive.cli.terminal import visible
 
 SPARK = "▁▂▃▄▅▆▇█"
@@ -94,15 +102,14 @@ def hypercare(
 ) -> None:
     """Show the hypercare phase after the switch: time left, monitors, incidents, objectives,
     exit criteria and what blocks the handover; or close it, or sign it off."""
-    from golive.cli.run_commands import find_run
     from golive.engine.clock import clock_from_environment
-    from golive.engine.commands import read_state, run_plan
     from golive.engine.hypercare import (
         close_hypercare,
         hypercare_view,
         objectives_view,
         sign_off_hypercare,
     )
+    from golive.engine.operator import read_state, run_plan
     from golive.errors import UsageError
 
     if close and sign_off:

@@ -19,6 +19,7 @@ from golive.errors import RunNotFound, UsageError
 
 if TYPE_CHECKING:  # the store's SQL loads when a command opens it (status reads without it)
     from golive.store import EventStore
+    from golive.store.records import RunRecord
 
 # Testing only: the time the commands take as now (ISO 8601 with an offset), so that the schedule
 # a production run is held to can be tried on any day. The engine's own timing is not affected.
@@ -79,6 +80,14 @@ def opened(state: str | None, plan: Path | None, *, create: bool = False) -> Ite
         yield store
     finally:
         store.close()
+
+
+def find_run(store: EventStore, run: str | None, plan: Path | None = None) -> RunRecord:
+    """RUN by id or unique prefix; without one, the latest run (of --plan's go-live if given)."""
+    from golive.plan import load_plan  # the plan's models: only with --plan
+
+    plan_id = load_plan(plan).plan.golive if plan is not None else None
+    return store.find_run(run, plan_id=plan_id) if run else store.latest_run(plan_id=plan_id)
 
 
 def now() -> dt.datetime:

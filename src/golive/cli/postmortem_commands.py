@@ -111,7 +111,7 @@ def _add(
     due: str | None,
     by: str,
 ) -> int:
-    from golive.engine.commands import read_state, run_plan
+    from golive.engine.operator import read_state, run_plan
     from golive.errors import UsageError
     from golive.report.postmortem.notes import add_follow_up, add_lesson
 

@@ -1,4 +1,4 @@
-"""Commands that run and steer a go-live: run, resume, done, decide, rollback, status, log."""
+"""Commands that drive a go-live: run, resume, rollback (each drives an engine), and log."""
 
 from __future__ import annotations
 
@@ -21,43 +21,27 @@ from golive.cli.options import (
     PlanOption,
     RunArg,
     StateOption,
+    find_run,
     now,
     opened,
 )
 from golive.cli.terminal import visible
 from golive.engine import loop, orphans
-from golive.engine.commands import (
-    DEFAULT_PARALLEL,
-    attach_engine,
-    decide,
-    engine_alive,
-    mark_done,
-    read_events,
-    read_state,
-    run_plan,
-    start_run,
-    vote,
-)
+from golive.engine.commands import DEFAULT_PARALLEL, attach_engine, start_run
 from golive.engine.crash import crash_observers
-from golive.engine.events import Decision, Outcome, PolicyOverridden, RunStarted, Vote
+from golive.engine.events import Decision, Outcome, PolicyOverridden, RunStarted
+from golive.engine.operator import decide, engine_alive, read_events, read_state, run_plan
 from golive.engine.runner import Engine
 from golive.engine.state import RunState
 from golive.errors import GoliveError, UsageError
 from golive.plan import PlanFile, load_plan
 from golive.plan.values import format_duration
-from golive.store.records import RunRecord
 
 if TYPE_CHECKING:
     from golive.store import EventStore
 
 EXIT_CODES = {Outcome.completed: 0, Outcome.failed: 1, Outcome.rolled_back: 3, Outcome.aborted: 4}
 INTERRUPTED = 130
-
-
-def find_run(store: EventStore, run: str | None, plan: Path | None = None) -> RunRecord:
-    """RUN by id or unique prefix; without one, the latest run (of --plan's go-live if given)."""
-    plan_id = load_plan(plan).plan.golive if plan is not None else None
-    return store.find_run(run, plan_id=plan_id) if run else store.latest_run(plan_id=plan_id)
 
 
 def _drive(engine: Engine, *, plain: bool) -> RunState:
@@ -287,78 +271,6 @@ def _settle_orphans(store: EventStore, run_id: str, current: RunState, *, stop: 
         sys.stdout.flush()
 
     loop.run(orphans.settle(current, os.environ, stop=stop, say=say))
-
-
-@app.command()
-def done(
-    run_id: str = typer.Argument(..., help="Run id or a unique prefix."),
-    step: str = typer.Argument(..., help="The step that is done."),
-    by: str = typer.Option(..., "--as", help="Who did it: a person id of the plan."),
-    note: str | None = typer.Option(None, "--note", help="What was done, for the record."),
-    plan: Path | None = PlanOption,
-    state: str | None = StateOption,
-) -> None:
-    """Confirm that a manual step (or an interrupted one) is done."""
-    with opened(state, plan) as store:
-        record = find_run(store, run_id, plan)
-        mark_done(store, record, step=step, by=by, note=note)
-        console.print(f"✓ {step} marked done by {by} in run {record.id}")
-
-
-@app.command(name="decide")
-def decide_command(
-    run_id: str = typer.Argument(..., help="Run id or a unique prefix."),
-    decision: Decision = typer.Argument(..., help="retry, skip, rollback or abort."),
-    by: str = typer.Option(..., "--as", help="Who decides: a person id of the plan."),
-    step: str | None = typer.Option(
-        None, "--step", help="The step it is about (default: the one the run waits on)."
-    ),
-    why: str | None = typer.Option(None, "--why", help="The reason, for the record."),
-    plan: Path | None = PlanOption,
-    state: str | None = StateOption,
-) -> None:
-    """Decide what a paused run does next: retry, skip, rollback or abort."""
-    with opened(state, plan) as store:
-        record = find_run(store, run_id, plan)
-        target = decide(store, record, decision=decision, by=by, step=step, why=why)
-        alive = engine_alive(store=store, run_id=record.id)
-        about = f" {target}" if target else ""
-        follow = (
-            "the engine acts on it now" if alive else f"continue with `golive resume {record.id}`"
-        )
-        console.print(f"⚑ {decision}{about} recorded for run {record.id}; {follow}")
-
-
-def _ballot(text: str) -> Vote:
-    normal = text.strip().lower().replace("-", "_")
-    if normal in ("nogo", "no"):
-        normal = "no_go"
-    if normal not in Vote._value2member_map_:
-        raise UsageError(f"a vote is go or no-go, not {text!r}")
-    return Vote(normal)
-
-
-@app.command(name="gate")
-def gate_command(
-    run_id: str = typer.Argument(..., help="Run id or a unique prefix."),
-    gate: str = typer.Argument(..., help="The gate step."),
-    ballot: str = typer.Argument(..., help="go or no-go.", metavar="go|no-go"),
-    by: str = typer.Option(..., "--as", help="Who votes: an approver of the gate."),
-    comment: str | None = typer.Option(None, "--comment", "-m", help="Why, for the record."),
-    plan: Path | None = PlanOption,
-    state: str | None = StateOption,
-) -> None:
-    """Vote go or no-go at an open Go/No-Go gate."""
-    choice = _ballot(ballot)
-    with opened(state, plan) as store:
-        record = find_run(store, run_id, plan)
-        outcome = vote(store, record, gate=gate, ballot=choice, by=by, comment=comment)
-    shown = "go" if choice is Vote.go else "no-go"
-    if outcome.decided:
-        console.print(f"⚑ {by} voted {shown} at {gate}: the gate is decided ({outcome.reason})")
-    else:
-        waiting = ", ".join(outcome.waiting_for) or "more votes"
-        console.print(f"⚑ {by} voted {shown} at {gate}; {outcome.reason}, waiting for {waiting}")
 
 
 @app.command()

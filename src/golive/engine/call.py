@@ -1,6 +1,6 @@
 """The go-live call: updates to everyone, and the issues log (raise, comment, resolve).
 
-Like `golive.engine.commands`, each command checks what it is given against the run's plan and
+Like `golive.engine.operator`, each command checks what it is given against the run's plan and
 state, refuses with a message saying why, and appends one event; every reader (the CLI's `log`
 and `status`, mission control's page and stream) sees it through the event log.
 
@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from golive.engine.commands import read_events, read_state, run_plan
 from golive.engine.events import (
     Acknowledged,
     Event,
@@ -27,6 +26,7 @@ from golive.engine.events import (
     UpdatePosted,
     encode,
 )
+from golive.engine.operator import read_events, read_state, run_plan
 from golive.engine.state import RunState
 from golive.errors import DecisionRejected, UsageError
 from golive.plan.diagnostics import did_you_mean

@@ -1,8 +1,7 @@
-"""What people do to a run, from the CLI or the web: start, resume, decide, mark done, roll back.
+"""Start a run, or attach an engine to one (resume, a rollback of a finished run).
 
-Each command reads the run's state, refuses with a `DecisionRejected` that says why when the
-action does not fit that state, and otherwise appends the event. An engine driving the run
-(here or in another terminal) picks the event up from the store.
+What people do to a run while it goes (decide, mark done, vote) is in engine/operator.py, which
+the commands that only append an event load without the runner and the actions.
 """
 
 from __future__ import annotations
@@ -17,66 +16,22 @@ from pathlib import Path
 from golive.actions.registry import unsupported
 from golive.engine.clock import clock_from_environment
 from golive.engine.context import RunContext, check_release
-from golive.engine.events import (
-    Decision,
-    DecisionMade,
-    GateVoted,
-    Recorded,
-    RunStarted,
-    StepMarkedDone,
-    Vote,
-    decode,
-    encode,
-)
-from golive.engine.gates import Ballot, Verdict, verdict
-from golive.engine.lease import EngineLease, claim, driving_lease, host_name, lease_ttl
-from golive.engine.orphans import Orphan, local_alive
+from golive.engine.events import RunStarted
+from golive.engine.lease import EngineLease, claim, host_name, lease_ttl
+from golive.engine.operator import check_person, read_state, run_plan
 from golive.engine.runner import Engine, Observer
-from golive.engine.state import RunState, RunStatus, StepStatus, UndoStatus
-from golive.errors import DecisionRejected, UsageError
-from golive.plan import Plan, PlanFile, parse_plan_text
-from golive.plan.diagnostics import did_you_mean
+from golive.errors import UsageError
+from golive.plan import PlanFile
 from golive.plan.digest import step_digests
-from golive.plan.models import StepKind
 from golive.store import EventStore, RunRecord
 
 DEFAULT_PARALLEL = 10
-
-
-def read_events(store: EventStore, run_id: str) -> list[Recorded]:
-    """The run's events, decoded (a record that does not fit its type is a StoreError)."""
-    return [
-        Recorded(s.seq, s.at, decode(s.type, s.step, s.data, where=f"run {run_id} event {s.seq}"))
-        for s in store.events(run_id)
-    ]
-
-
-def read_state(store: EventStore, run_id: str) -> RunState:
-    """The run's state as its events describe it."""
-    return RunState.fold(run_id, read_events(store, run_id))
-
-
-def run_plan(state: RunState, *, display: str) -> Plan:
-    """The plan exactly as it was when the run started (kept in the log)."""
-    return parse_plan_text(state.plan_text, display=display)
 
 
 def who_am_i() -> str:
     with contextlib.suppress(Exception):
         return getpass.getuser()
     return "unknown"
-
-
-def engine_alive(*, store: EventStore, run_id: str) -> bool:
-    """Whether an engine, on this host or another, drives the run now (it holds the lease)."""
-    return driving_lease(store=store, run_id=run_id) is not None
-
-
-def _person(plan: Plan, who: str) -> str:
-    if who not in plan.people:
-        known = ", ".join(plan.people) or "nobody: add people: to the plan"
-        raise UsageError(f"--as {who}: not a person of this plan (known: {known})")
-    return who
 
 
 @dataclass(frozen=True)
@@ -104,7 +59,7 @@ def start_run(
             f"this golive cannot run every step of {plan_file.path}: " + "; ".join(problems)
         )
     check_release(release)
-    starter = _person(plan, by) if by else who_am_i()
+    starter = check_person(plan, by) if by else who_am_i()
     # Secrets and templates are checked before the run is recorded: a refused run leaves nothing.
     lease_ttl()
     RunContext.build(
@@ -165,7 +120,7 @@ def attach_engine(
     lease: LeaseHeld if another engine drives it (`force` takes over an expired lease)."""
     state = read_state(store, run.id)
     plan = run_plan(state, display=run.plan_path)
-    who = _person(plan, by) if by else who_am_i()
+    who = check_person(plan, by) if by else who_am_i()
     context = RunContext.build(
         plan, env=run.env, release=run.release, run_id=run.id, plan_path=Path(run.plan_path)
     )
@@ -191,169 +146,3 @@ def _released_on_error(lease: EngineLease) -> Iterator[None]:
     except BaseException:
         lease.release()
         raise
-
-
-def _append(
-    store: EventStore, run_id: str, event: DecisionMade | StepMarkedDone | GateVoted
-) -> None:
-    type_name, step, data = encode(event)
-    store.append(run_id, type_name, step=step, data=data)
-
-
-def mark_done(store: EventStore, run: RunRecord, *, step: str, by: str, note: str | None) -> None:
-    """A person confirms a step is done: a manual step, or one finished by hand."""
-    state = read_state(store, run.id)
-    plan = run_plan(state, display=run.plan_path)
-    _person(plan, by)
-    _known_step(plan, step)
-    current = state.step(step).status
-    if state.status.finished:
-        raise DecisionRejected(f"run {run.id} has ended ({state.status}); nothing to mark done")
-    _refuse_while_its_command_runs(
-        state, run.id, step, alive=engine_alive(store=store, run_id=run.id)
-    )
-    if state.rolling_back:
-        if state.step(step).undo not in (UndoStatus.failed, UndoStatus.interrupted):
-            raise DecisionRejected(f"the rollback is not waiting on step {step}")
-        _append(store, run.id, StepMarkedDone(step=step, by=by, note=note))
-        return
-    if plan.step(step).kind is StepKind.gate and current is StepStatus.waiting:
-        raise DecisionRejected(
-            f"{step} is a gate: its approvers decide it with `golive gate {run.id} {step} "
-            "go|no-go --as PERSON`"
-        )
-    alive = engine_alive(store=store, run_id=run.id)
-    if current is StepStatus.running and alive:
-        raise DecisionRejected(
-            f"step {step} is running now; wait for it to end, or decide once it has failed"
-        )
-    if current in (StepStatus.succeeded, StepStatus.skipped):
-        raise DecisionRejected(f"step {step} is {current} already")
-    if current is StepStatus.pending and step not in state.blocked:
-        raise DecisionRejected(
-            f"step {step} has not started; to leave it out: "
-            f"`golive decide {run.id} skip --step {step}`"
-        )
-    _append(store, run.id, StepMarkedDone(step=step, by=by, note=note))
-
-
-def vote(
-    store: EventStore,
-    run: RunRecord,
-    *,
-    gate: str,
-    ballot: Vote,
-    by: str,
-    comment: str | None,
-) -> Verdict:
-    """Record an approver's vote at an open gate; returns where the gate stands with it."""
-    state = read_state(store, run.id)
-    plan = run_plan(state, display=run.plan_path)
-    _person(plan, by)
-    _known_step(plan, gate)
-    step = plan.step(gate)
-    if step.kind is not StepKind.gate:
-        raise UsageError(f"{gate} is a {step.kind} step, not a gate")
-    if by not in step.approvers:
-        raise DecisionRejected(
-            f"{by} is not an approver of {gate} (approvers: {', '.join(step.approvers)})"
-        )
-    current = state.step(gate)
-    if current.status is not StepStatus.waiting:
-        when = (
-            "once its checks have passed"
-            if current.status is StepStatus.running
-            else (
-                f"when {', '.join(step.needs)} are done"
-                if step.needs
-                else "when the run reaches it"
-            )
-        )
-        if current.status in (StepStatus.succeeded, StepStatus.failed, StepStatus.skipped):
-            raise DecisionRejected(f"gate {gate} is closed ({current.status})")
-        raise DecisionRejected(f"gate {gate} is not open yet: it opens {when}")
-    _append(store, run.id, GateVoted(step=gate, by=by, vote=ballot, comment=comment))
-    ballots = {**current.ballots, by: Ballot(ballot, comment)}
-    return verdict(step, ballots)
-
-
-def decide(
-    store: EventStore,
-    run: RunRecord,
-    *,
-    decision: Decision,
-    by: str,
-    step: str | None,
-    why: str | None,
-) -> str | None:
-    """Record an operator's decision; returns the step it applies to, if any."""
-    state = read_state(store, run.id)
-    plan = run_plan(state, display=run.plan_path)
-    _person(plan, by)
-    if step is not None:
-        _known_step(plan, step)
-    if decision is Decision.rollback:
-        if state.status in (RunStatus.rolled_back, RunStatus.rolling_back):
-            raise DecisionRejected(f"run {run.id} is {state.status.replace('_', ' ')} already")
-        _append(store, run.id, DecisionMade(step=step, decision=decision, by=by, why=why))
-        return step
-    if state.status.finished:
-        raise DecisionRejected(
-            f"run {run.id} has ended ({state.status}); only a rollback is possible"
-        )
-    if decision is Decision.abort:
-        _append(store, run.id, DecisionMade(step=step, decision=decision, by=by, why=why))
-        return step
-    target = step or _only_blocked(state, run.id)
-    alive = engine_alive(store=store, run_id=run.id)
-    _check_retry_or_skip(state, decision, target, alive=alive)
-    _refuse_while_its_command_runs(state, run.id, target, alive=alive)
-    _append(store, run.id, DecisionMade(step=target, decision=decision, by=by, why=why))
-    return target
-
-
-def _only_blocked(state: RunState, run_id: str) -> str:
-    blocked = list(state.blocked)
-    if len(blocked) == 1:
-        return blocked[0]
-    if not blocked:
-        raise DecisionRejected(f"run {run_id} is not waiting for a decision on any step")
-    raise DecisionRejected(
-        f"run {run_id} waits on several steps ({', '.join(blocked)}); name one with --step"
-    )
-
-
-def _refuse_while_its_command_runs(state: RunState, run_id: str, step: str, *, alive: bool) -> None:
-    """A dead engine's step command may still run: deciding whether it completed, or running
-    it again, must wait until it has ended (processes on SSH hosts: `resume` checks them)."""
-    if alive:
-        return
-    for process in state.step(step).processes:
-        if not process.remote and process.host == host_name() and local_alive(process):
-            orphan = Orphan(step, process).describe()
-            raise DecisionRejected(
-                f"{orphan}: wait for it to end, or stop it with "
-                f"`golive resume {run_id} --stop-orphans`, then decide"
-            )
-
-
-def _check_retry_or_skip(state: RunState, decision: Decision, step: str, *, alive: bool) -> None:
-    status = state.step(step).status
-    if state.rolling_back:
-        if state.step(step).undo not in (UndoStatus.failed, UndoStatus.interrupted):
-            raise DecisionRejected(f"the rollback is not waiting on step {step}")
-        return
-    if step in state.blocked or status in (StepStatus.failed, StepStatus.interrupted):
-        return
-    if status is StepStatus.running and not alive:
-        return  # the engine died while it ran: retry or skip is the operator's call
-    if decision is Decision.skip and status is StepStatus.pending:
-        return
-    raise DecisionRejected(f"step {step} is {status}: nothing to {decision}")
-
-
-def _known_step(plan: Plan, step: str) -> None:
-    ids = [s.id for s in plan.steps]
-    if step not in ids:
-        hint = did_you_mean(step, ids)
-        raise UsageError(f"no step '{step}' in this plan" + (f"; {hint}" if hint else ""))

@@ -505,7 +505,7 @@ def _scalar(value: Any) -> bool:
 
 
 def _open_phase(store: EventStore, run: RunRecord) -> tuple[RunState, Plan]:
-    from golive.engine.commands import read_state, run_plan
+    from golive.engine.operator import read_state, run_plan
 
     state = read_state(store, run.id)
     plan = run_plan(state, display=run.plan_path)

@@ -14,7 +14,6 @@ processes (steps with `on:`) are checked and stopped over SSH, with the run's SS
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import signal
@@ -107,6 +106,8 @@ class Orphans:
 
     async def wait(self, orphans: list[Orphan]) -> None:
         """Until every one of `orphans` has ended."""
+        import asyncio  # loaded by the loop that awaits this; `golive decide` needs no loop
+
         pending = list(orphans)
         while pending:
             await asyncio.sleep(POLL)
@@ -114,6 +115,8 @@ class Orphans:
 
     async def stop(self, orphans: list[Orphan]) -> None:
         """TERM each orphan's process group, then KILL what is left after STOP_GRACE."""
+        import asyncio
+
         for orphan in orphans:
             await self._signal(orphan.process, "TERM")
         loop = asyncio.get_running_loop()

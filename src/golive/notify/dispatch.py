@@ -147,7 +147,7 @@ class Dispatcher:
         return changed
 
     def _watch(self, store: EventStore, run_id: str) -> None:
-        from golive.engine.commands import read_state, run_plan
+        from golive.engine.operator import read_state, run_plan
 
         record = store.get_run(run_id)
         state = read_state(store, run_id)

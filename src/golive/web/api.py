@@ -1,6 +1,6 @@
 """The JSON API behind the pages (documented at /openapi.json), and the live stream.
 
-Every action writes the same event as the CLI, through `golive.engine.commands` and
+Every action writes the same event as the CLI, through `golive.engine.operator` and
 `golive.engine.call`, then folds it at once so that every watcher sees it.
 """
 
@@ -18,8 +18,8 @@ from starlette.types import Receive, Scope, Send
 
 from golive.engine import call
 from golive.engine.checklist import MarkState, mark_refusal, statuses
-from golive.engine.commands import decide, engine_alive, mark_done, vote
 from golive.engine.events import Decision, Severity, Vote
+from golive.engine.operator import decide, engine_alive, mark_done, vote
 from golive.errors import DecisionRejected
 from golive.report.history import load_runs
 from golive.report.readiness import readiness_now

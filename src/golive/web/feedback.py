@@ -26,8 +26,8 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from golive.engine.call import MAX_TEXT, MAX_TITLE
-from golive.engine.commands import read_state, run_plan
 from golive.engine.events import IssueCommented, IssueRaised, Severity, encode
+from golive.engine.operator import read_state, run_plan
 from golive.errors import RunNotFound
 from golive.store import EventStore
 from golive.store.coordination import LoginFailures

@@ -22,9 +22,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from golive.engine.commands import read_state
 from golive.engine.context import check_release
 from golive.engine.lease import describe_holder, driving_lease, host_name
+from golive.engine.operator import read_state
 from golive.errors import DecisionRejected, GoliveError, LeaseHeld, StoreError, UsageError
 from golive.plan import PlanFile, load_plan
 from golive.store import EventStore, RunRecord

@@ -10,8 +10,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from golive.engine.commands import engine_alive
 from golive.engine.events import EVENT_TYPES
+from golive.engine.operator import engine_alive
 from golive.errors import RunNotFound
 from golive.plan.values import format_duration
 from golive.web.api import plan_json

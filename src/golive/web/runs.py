@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from golive.engine.commands import run_plan
 from golive.engine.events import Recorded, decode
+from golive.engine.operator import run_plan
 from golive.engine.state import RunState
 from golive.errors import RunNotFound
 from golive.plan.models import Plan

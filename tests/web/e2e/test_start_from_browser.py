@@ -23,7 +23,7 @@ from tests.web.e2e.conftest import (
     serving,
 )
 
-from golive.engine.commands import read_state
+from golive.engine.operator import read_state
 from golive.store import open_store
 
 pytestmark = pytest.mark.slow

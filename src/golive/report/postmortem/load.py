@@ -3,7 +3,7 @@ the run started, the plan's other runs, and the audit chain's check."""
 
 from __future__ import annotations
 
-from golive.engine.commands import read_events
+from golive.engine.operator import read_events
 from golive.engine.state import RunState
 from golive.plan import parse_plan_text
 from golive.report.history import read_run
