@@ -124,7 +124,7 @@ people:
 channels: ["json://HOOKS/channel"]
 notifications: {group: 0s, mute: [run_started, run_finished]}
 checklist:
-  - {id: backup, title: Take a backup, owner: bob, due: "2026-12-04 20:00"}
+  - {id: backup, title: Take a backup, owner: bob, due: "DUE"}
 environments:
   staging: {}
 steps:
@@ -137,7 +137,11 @@ def test_golive_serve_delivers_after_the_engine_stopped_unless_told_not_to(
 ) -> None:
     with WebhookReceiver() as hooks:
         path = tmp_path / "served.golive.yaml"
-        path.write_text(SERVED.replace("HOOKS", hooks.address))
+        # The servers' clock starts at the wall's time (the run's events are written at it: a
+        # clock fixed in the past would hold the update back), the item falls due 2 min later.
+        start = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
+        due = (start + dt.timedelta(minutes=2)).strftime("%Y-%m-%d %H:%M")
+        path.write_text(SERVED.replace("HOOKS", hooks.address).replace("DUE", due))
         state = f"sqlite:///{tmp_path / 'state.db'}"
         assert cli("run", path, "-e", "staging", "--plain", "--state", state).returncode == 0
         with open_store(state) as store:
@@ -145,7 +149,7 @@ def test_golive_serve_delivers_after_the_engine_stopped_unless_told_not_to(
         posted = cli("update", run_id, "the shop is live", "--as", "ana", "--state", state)
         assert posted.returncode == 0, posted.stderr
         # the checklist item falls due 2 s after the servers start (60 x faster)
-        clock = ScaledClock(dt.datetime(2026, 12, 4, 19, 58, tzinfo=dt.UTC), scale=60.0)
+        clock = ScaledClock(start, scale=60.0)
         env = {"GOLIVE_TEST_CLOCK": clock.encode()}
 
         with _serving(tmp_path, state, path, "--no-deliver", env=env):
