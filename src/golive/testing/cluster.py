@@ -60,6 +60,12 @@ class Replica:
         return Path(f"/proc/{self.pid}").exists()
 
 
+def served_by(upstream: str) -> str:
+    """The replica that answered, from nginx's X-Upstream: nginx lists every replica it tried
+    ("dead:port, live:port" after a replica died), the last one served."""
+    return upstream.rsplit(",", 1)[-1].strip()
+
+
 @dataclass
 class Cluster:
     directory: Path
@@ -292,9 +298,7 @@ class Follower:
                     if response.status_code != 200:
                         time.sleep(0.2)
                         continue
-                    # nginx lists every replica it tried ("dead:port, live:port"): the last served
-                    tried = response.headers.get("x-upstream", "")
-                    self.upstreams.append(tried.rsplit(",", 1)[-1].strip())
+                    self.upstreams.append(served_by(response.headers.get("x-upstream", "")))
                     self.connections += 1
                     self._read(response)
             except (httpx.HTTPError, RuntimeError):  # dropped (RuntimeError: closed by stop)

@@ -23,7 +23,7 @@ from tests.web.e2e.conftest import (
 )
 from tests.web.e2e.test_mission_control import VISIBLE_WITHIN_S, WATCH_JS, seen_after
 
-from golive.testing.cluster import Cluster
+from golive.testing.cluster import Cluster, served_by
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -57,8 +57,7 @@ class Tab:
     def _response(self, response: Response) -> None:
         if response.url.split("?")[0].endswith("/stream"):
             resumed = response.request.all_headers().get("last-event-id")
-            tried = response.headers.get("x-upstream", "")  # "dead:port, live:port" after a kill
-            self.streams.append((tried.rsplit(",", 1)[-1].strip(), resumed))
+            self.streams.append((served_by(response.headers.get("x-upstream", "")), resumed))
 
     def open(self, run_id: str) -> None:
         self.streams.clear()
@@ -102,9 +101,7 @@ def test_two_browsers_on_two_replicas_and_one_replica_killed(
             assert 0 < vote_s < VISIBLE_WITHIN_S
 
             # kill bob's replica: his page reconnects through nginx to ann's, resuming by seq
-            port = int(bob.replica.rsplit(":", 1)[1])
-            index = next(i for i, r in enumerate(nodes.replicas) if r.port == port)
-            nodes.kill(index)
+            nodes.kill(nodes.index_of(bob.replica))
             text = f"Replica down, the call goes on ({secrets.token_hex(3)})"
             ann.page.get_by_test_id("update-text").fill(text)
             ann.page.get_by_test_id("update-submit").click()
